@@ -1,0 +1,1 @@
+//! The Sonde agent: serves metrics, evaluates rules, acts on alerts.

@@ -1,0 +1,1 @@
+//! Lints exposition text like `promtool check metrics`, and more.

@@ -1,0 +1,1 @@
+//! Shared helpers for Sonde's end-to-end tests.
