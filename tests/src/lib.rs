@@ -1,1 +1,277 @@
-//! Shared helpers for Sonde's end-to-end tests.
+//! Shared helpers for Sonde's end-to-end tests: a real agent server on
+//! 127.0.0.1 port 0 in this process, a real HTTP client, and promtool.
+// Helpers fail the calling test by panicking, with a message saying why.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::future::Future;
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use sonde_agent::registry::Registry;
+use sonde_agent::server::{self, AppState, ServerConfig};
+use sonde_instrument::{Collector, Labels, MetricFamily};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Bound on every wait, so a broken server fails a test instead of hanging
+/// it. Not a performance threshold.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The `Accept` header Prometheus 2.x sends.
+pub const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// Runs `future`, failing the test if it takes longer than [`TIMEOUT`].
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(TIMEOUT, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("{what} did not finish within {TIMEOUT:?}"),
+    }
+}
+
+/// An agent server running in this process.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its shared state.
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// The agent as `sonde-agent` runs it with default flags.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(ServerConfig::default(), Registry::new()).await
+    }
+
+    /// A server with `config` and the collectors in `registry`.
+    pub async fn start_with(config: ServerConfig, registry: Registry) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address of the listener");
+        let state = Arc::new(AppState::new(config, registry));
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&state), async move {
+            // A dropped sender stops the server too.
+            let _ = stop.await;
+        }));
+        TestServer { addr, state, shutdown: Some(shutdown), task: Some(task) }
+    }
+
+    /// Starts the graceful shutdown without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Shuts down and waits until `serve` has returned.
+    pub async fn stop(mut self) {
+        self.begin_shutdown();
+        if let Some(task) = self.task.take() {
+            within("server shutdown", task).await.expect("server task panicked");
+        }
+    }
+
+    /// GET `path` with `headers`.
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> TestResponse {
+        self.request(Method::GET, path, headers, Bytes::new()).await
+    }
+
+    /// One request on a fresh connection.
+    pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> TestResponse {
+        within(&format!("{method} {path}"), send(self.addr, method.clone(), path, headers, body)).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
+}
+
+async fn send(addr: SocketAddr, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> TestResponse {
+    let stream = TcpStream::connect(addr).await.expect("connecting to the test server");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP handshake");
+    tokio::spawn(connection);
+
+    let mut request = Request::builder().method(method).uri(path).header("host", addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(body)).expect("building the request");
+    let response = sender.send_request(request).await.expect("sending the request");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.expect("reading the response body").to_bytes();
+    TestResponse { status, headers, body }
+}
+
+/// A response read to the end.
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status code.
+    pub status: StatusCode,
+    /// All headers.
+    pub headers: HeaderMap,
+    /// The body as sent (still compressed if it was).
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    /// The body as UTF-8 text.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("response body is UTF-8")
+    }
+
+    /// The only value of header `name`; fails if it is missing or repeated.
+    pub fn single_header(&self, name: &str) -> &str {
+        let name = HeaderName::try_from(name).expect("valid header name");
+        let values: Vec<&HeaderValue> = self.headers.get_all(&name).iter().collect();
+        assert_eq!(values.len(), 1, "expected exactly one {name} header, got {values:?}");
+        values[0].to_str().expect("header value is ASCII")
+    }
+
+    /// Whether header `name` is present.
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers.contains_key(name)
+    }
+}
+
+/// Decompresses a gzip body.
+pub fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body).read_to_end(&mut out).expect("valid gzip body");
+    out
+}
+
+/// A collector that emits a fixed list of families.
+#[derive(Debug, Clone)]
+pub struct FixedCollector(pub Vec<MetricFamily>);
+
+impl Collector for FixedCollector {
+    fn collect(&self, out: &mut Vec<MetricFamily>) {
+        out.extend(self.0.iter().cloned());
+    }
+}
+
+/// A collector that signals when a scrape reaches it, then blocks until the
+/// test releases it: a scrape held in flight for as long as a test needs.
+#[derive(Debug)]
+pub struct GateCollector {
+    entered: tokio::sync::mpsc::UnboundedSender<()>,
+    release: Mutex<mpsc::Receiver<()>>,
+}
+
+/// The test's side of a [`GateCollector`].
+#[derive(Debug)]
+pub struct Gate {
+    entered: tokio::sync::mpsc::UnboundedReceiver<()>,
+    release: mpsc::Sender<()>,
+}
+
+impl GateCollector {
+    /// A collector and the handle that controls it.
+    pub fn new() -> (GateCollector, Gate) {
+        let (entered_tx, entered) = tokio::sync::mpsc::unbounded_channel();
+        let (release, release_rx) = mpsc::channel();
+        (GateCollector { entered: entered_tx, release: Mutex::new(release_rx) }, Gate { entered, release })
+    }
+}
+
+impl Collector for GateCollector {
+    fn collect(&self, out: &mut Vec<MetricFamily>) {
+        let _ = self.entered.send(());
+        if let Ok(release) = self.release.lock() {
+            // Bounded so a failing test cannot leave this thread behind.
+            let _ = release.recv_timeout(TIMEOUT);
+        }
+        out.push(MetricFamily::gauge("sonde_test_gate", "Released by the test.").with_sample(Labels::new(), 1.0));
+    }
+}
+
+impl Gate {
+    /// Waits until a scrape is inside the collector.
+    pub async fn entered(&mut self) {
+        within("a scrape to reach the gate collector", self.entered.recv())
+            .await
+            .expect("gate collector dropped");
+    }
+
+    /// Lets one waiting scrape finish.
+    pub fn release(&self) {
+        self.release.send(()).expect("gate collector dropped");
+    }
+}
+
+/// Sends raw bytes on a fresh connection and reads until the server closes
+/// it: for requests a well-behaved client would not send.
+pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let request = request.to_vec();
+    let exchange = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connecting to the test server");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("setting a read timeout");
+        stream.write_all(&request).expect("writing the request");
+        let mut response = Vec::new();
+        // The server may close while unread request bytes remain, which
+        // surfaces as a reset after the response; what was read still counts.
+        let _ = stream.read_to_end(&mut response);
+        String::from_utf8_lossy(&response).into_owned()
+    });
+    within("raw exchange", exchange).await.expect("raw exchange task")
+}
+
+/// What promtool said about some input.
+#[derive(Debug)]
+pub struct PromtoolOutput {
+    /// Exit code (-1 if killed by a signal).
+    pub code: i32,
+    /// Standard output and standard error, together.
+    pub output: String,
+}
+
+/// Where promtool lives: `$PROMTOOL`, else Debian's path.
+pub fn promtool_path() -> String {
+    std::env::var("PROMTOOL").unwrap_or_else(|_| "/usr/bin/promtool".to_owned())
+}
+
+/// Runs `promtool check metrics` on `text`. Fails (never skips) when
+/// promtool is missing.
+pub fn promtool_check_metrics(text: &str) -> PromtoolOutput {
+    let path = promtool_path();
+    let child = Command::new(&path)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(err) => panic!(
+            "cannot run promtool at {path} ({err}): install Debian's `prometheus` package \
+             (apt-get install prometheus), or set PROMTOOL to its path"
+        ),
+    };
+    let mut stdin = child.stdin.take().expect("promtool stdin");
+    let input = text.to_owned();
+    // Written from another thread so a large input cannot deadlock against
+    // promtool's output filling its pipe.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().expect("waiting for promtool");
+    writer.join().expect("stdin writer thread").expect("writing to promtool");
+    PromtoolOutput {
+        code: output.status.code().unwrap_or(-1),
+        output: format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+    }
+}

@@ -1,0 +1,103 @@
+//! `sonde-agent check metrics`: lint exposition text like
+//! `promtool check metrics`, with promtool's exit codes.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use sonde_instrument::{Format, lint};
+
+/// The result of a check, as a process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// Parsed and no lint problems (exit 0).
+    Clean,
+    /// The input could not be read or parsed (exit 1).
+    Error,
+    /// Parsed, with lint problems (exit 3).
+    Problems,
+}
+
+impl CheckOutcome {
+    /// The exit code promtool uses for the same outcome.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            CheckOutcome::Clean => 0,
+            CheckOutcome::Error => 1,
+            CheckOutcome::Problems => 3,
+        }
+    }
+}
+
+/// The input could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("reading {what}: {source}")]
+pub struct ReadError {
+    what: String,
+    source: io::Error,
+}
+
+/// Reads the whole input: the file, or stdin when `file` is absent or `-`.
+pub fn read_input(file: Option<&Path>) -> Result<String, ReadError> {
+    let mut text = String::new();
+    match file {
+        None => read_stdin(&mut text),
+        Some(path) if path == Path::new("-") => read_stdin(&mut text),
+        Some(path) => std::fs::read_to_string(path)
+            .map(|content| text = content)
+            .map_err(|source| ReadError { what: path.display().to_string(), source }),
+    }?;
+    Ok(text)
+}
+
+fn read_stdin(text: &mut String) -> Result<(), ReadError> {
+    io::stdin()
+        .lock()
+        .read_to_string(text)
+        .map(drop)
+        .map_err(|source| ReadError { what: "standard input".to_owned(), source })
+}
+
+/// Lints `input` and writes what is wrong to `report`, one problem a line.
+pub fn check_metrics(input: &str, format: Format, report: &mut dyn Write) -> CheckOutcome {
+    // A closed stderr must not turn a verdict into a panic; the exit code
+    // still carries it.
+    match lint::check(input, format) {
+        Err(err) => {
+            let _ = writeln!(report, "error while linting: {err}");
+            CheckOutcome::Error
+        }
+        Ok(problems) if problems.is_empty() => CheckOutcome::Clean,
+        Ok(problems) => {
+            for problem in &problems {
+                let _ = writeln!(report, "{problem}");
+            }
+            CheckOutcome::Problems
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_input_exits_zero_and_prints_nothing() {
+        let mut out = Vec::new();
+        let input = "# HELP sonde_test_value A test value.\n# TYPE sonde_test_value gauge\nsonde_test_value 1\n";
+        assert_eq!(check_metrics(input, Format::Text, &mut out), CheckOutcome::Clean);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn exit_codes_match_promtool() {
+        assert_eq!(CheckOutcome::Clean.exit_code(), 0);
+        assert_eq!(CheckOutcome::Error.exit_code(), 1);
+        assert_eq!(CheckOutcome::Problems.exit_code(), 3);
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = read_input(Some(Path::new("/nonexistent/metrics.prom"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/metrics.prom"), "{err}");
+    }
+}

@@ -1,0 +1,206 @@
+//! Command-line flags, named like node_exporter's and Prometheus'.
+//!
+//! Each subsystem owns one flattened group of flags (`WebArgs`, `LogArgs`,
+//! …); a new subsystem adds its own `#[command(flatten)]` group here rather
+//! than growing one struct.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::listen::ListenAddress;
+use crate::logging::{LogFormat, LogLevel};
+use crate::server::ServerConfig;
+
+/// `sonde-agent`: with no subcommand, runs the agent.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sonde-agent",
+    version = crate::version::VERSION,
+    long_version = crate::version::LONG_VERSION,
+    about = "Sonde's node agent: serves node, container and self metrics."
+)]
+pub struct Cli {
+    /// HTTP listener flags.
+    #[command(flatten)]
+    pub web: WebArgs,
+    /// Logging flags.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// A tool to run instead of the agent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `--web.*`: the HTTP listener.
+#[derive(Debug, Clone, Args)]
+pub struct WebArgs {
+    /// Address to listen on for the web interface and telemetry; `:PORT`
+    /// means every interface.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = ":9097")]
+    pub listen_address: ListenAddress,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics")]
+    pub telemetry_path: TelemetryPath,
+    /// Maximum number of scrapes served at once; 0 means no limit.
+    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
+    pub max_requests: usize,
+}
+
+impl WebArgs {
+    /// The server settings these flags ask for.
+    pub fn server_config(&self) -> ServerConfig {
+        ServerConfig {
+            telemetry_path: self.telemetry_path.as_str().to_owned(),
+            max_requests: self.max_requests,
+            ..ServerConfig::default()
+        }
+    }
+}
+
+/// `--log.*`: what is logged and how.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    pub level: LogLevel,
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub format: LogFormat,
+}
+
+/// Tools that run instead of the agent.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check resources for validity.
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+/// `sonde-agent check …`.
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Lint metrics exposition text like `promtool check metrics`.
+    ///
+    /// Exit status: 0 clean, 1 the input does not parse, 3 lint problems.
+    Metrics(CheckMetricsArgs),
+}
+
+/// `sonde-agent check metrics [--openmetrics] [FILE|-]`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckMetricsArgs {
+    /// Read the input as OpenMetrics 1.0 instead of Prometheus text 0.0.4.
+    #[arg(long)]
+    pub openmetrics: bool,
+    /// File to read; standard input when absent or `-`.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// A telemetry path: absolute, and clear of the paths the agent serves
+/// itself (`/`, `/-/…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryPath(String);
+
+impl TelemetryPath {
+    /// The path.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a telemetry path is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid telemetry path {path:?}: {reason}")]
+pub struct TelemetryPathError {
+    path: String,
+    reason: &'static str,
+}
+
+impl FromStr for TelemetryPath {
+    type Err = TelemetryPathError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let refuse = |reason| Err(TelemetryPathError { path: s.to_owned(), reason });
+        if !s.starts_with('/') {
+            return refuse("it must start with /");
+        }
+        if s == "/" || s.starts_with("/-/") {
+            return refuse("/ and /-/… are the agent's own pages");
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%')) {
+            return refuse("it must be a plain path without spaces, ?, # or % escapes");
+        }
+        Ok(TelemetryPath(s.to_owned()))
+    }
+}
+
+impl fmt::Display for TelemetryPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_exporter_conventions() {
+        let cli = Cli::try_parse_from(["sonde-agent"]).unwrap();
+        assert_eq!(cli.web.listen_address, ListenAddress::AllInterfaces(9097));
+        assert_eq!(cli.web.telemetry_path.as_str(), "/metrics");
+        assert_eq!(cli.web.max_requests, 40);
+        assert_eq!(cli.log.level, LogLevel::Info);
+        assert_eq!(cli.log.format, LogFormat::Logfmt);
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn dotted_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "sonde-agent",
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--web.telemetry-path=/custom",
+            "--log.level",
+            "debug",
+            "--log.format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(cli.web.telemetry_path.as_str(), "/custom");
+        assert_eq!(cli.log.level, LogLevel::Debug);
+        assert_eq!(cli.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn check_metrics_parses() {
+        let cli = Cli::try_parse_from(["sonde-agent", "check", "metrics", "--openmetrics", "-"]).unwrap();
+        let Some(Command::Check(CheckCommand::Metrics(args))) = cli.command else {
+            panic!("expected check metrics");
+        };
+        assert!(args.openmetrics);
+        assert_eq!(args.file, Some(PathBuf::from("-")));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["sonde-agent", "--log.level", "verbose"][..],
+            &["sonde-agent", "--web.listen-address", "9097"],
+            &["sonde-agent", "--web.telemetry-path", "metrics"],
+            &["sonde-agent", "--web.telemetry-path", "/-/healthy"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?} should be refused");
+        }
+    }
+}
