@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs Sonde's tests on a fresh Debian machine: installs the real peers the
+# tests talk to (promtool from Debian's `prometheus` package), then lints
+# and tests the whole workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests need, each named by a command it provides.
+declare -A needs=(
+  [promtool]=prometheus
+)
+missing=()
+for command in "${!needs[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${needs[$command]}")
+done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
