@@ -1,7 +1,11 @@
 //! Node and container collectors for Sonde.
 //!
-//! The node collectors (a lean node_exporter) and the container collectors
-//! (a lean cAdvisor) arrive with their own issues; this crate already exists
-//! so the dependency direction agent → exporter → instrument holds from the
-//! start.
+//! The node collectors ([`node`]) are a lean node_exporter: the same metric
+//! names, types, labels and help texts as node_exporter 1.5.0, read through
+//! configurable `procfs` / `sysfs` / `rootfs` roots. Parsing lives apart from
+//! collecting: [`procfs`] holds pure parsers of kernel files, the collectors
+//! only read files and map the parsed structs to metric families.
 #![deny(missing_docs)]
+
+pub mod node;
+pub mod procfs;

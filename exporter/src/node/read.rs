@@ -1,0 +1,110 @@
+//! File reading for collectors: one reused buffer per thread, errors that
+//! name the path, and small builders for the families collectors emit.
+
+use std::cell::RefCell;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use sonde_instrument::{Labels, MetricFamily, MetricType};
+
+use super::CollectorError;
+use crate::procfs::ParseError;
+
+thread_local! {
+    /// Kernel files are read whole on every scrape; reusing one buffer per
+    /// scraping thread keeps that free of allocations after the first scrape.
+    static BUFFER: RefCell<String> = RefCell::new(String::with_capacity(16 * 1024));
+}
+
+pub(crate) fn io_error(path: &Path, source: io::Error) -> CollectorError {
+    CollectorError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub(crate) fn parse_error(path: &Path, source: ParseError) -> CollectorError {
+    CollectorError::Parse {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn read_into(path: &Path, buf: &mut String) -> io::Result<()> {
+    buf.clear();
+    std::fs::File::open(path)?.read_to_string(buf)?;
+    Ok(())
+}
+
+/// Reads `path` into the thread's reused buffer and hands its text to `f`.
+/// A nested call (a closure that reads another file) gets a fresh buffer.
+pub(crate) fn with_file<T>(path: &Path, f: impl FnOnce(&str) -> T) -> io::Result<T> {
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            read_into(path, &mut buf)?;
+            Ok(f(&buf))
+        }
+        Err(_) => {
+            let mut buf = String::new();
+            read_into(path, &mut buf)?;
+            Ok(f(&buf))
+        }
+    })
+}
+
+/// Reads a file, parses it with `parse`, and maps both kinds of failure to
+/// a [`CollectorError`] naming the path.
+pub(crate) fn parse_file<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, ParseError>,
+) -> Result<T, CollectorError> {
+    with_file(path, parse)
+        .map_err(|e| io_error(path, e))?
+        .map_err(|e| parse_error(path, e))
+}
+
+/// Reads a small file whole into its own string, trimmed (sysfs attributes).
+pub(crate) fn read_trimmed(path: &Path) -> io::Result<String> {
+    Ok(std::fs::read_to_string(path)?.trim().to_owned())
+}
+
+/// Reads a file holding one unsigned number.
+pub(crate) fn read_u64(path: &Path) -> Result<u64, CollectorError> {
+    let text = with_file(path, |t| t.trim().parse::<u64>()).map_err(|e| io_error(path, e))?;
+    text.map_err(|_| parse_error(path, ParseError::new("expected an unsigned integer")))
+}
+
+/// `err` is "file not found" (what node_exporter treats as "no data").
+pub(crate) fn not_found(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::NotFound
+}
+
+/// A family holding one unlabelled sample.
+pub(crate) fn single(name: &str, help: &str, metric_type: MetricType, value: f64) -> MetricFamily {
+    MetricFamily::new(name, help, metric_type).with_sample(Labels::new(), value)
+}
+
+/// Lists the entries of `dir` whose names satisfy `keep`, sorted by name.
+/// A missing directory yields an empty list.
+pub(crate) fn list_dir(
+    dir: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, PathBuf)>, CollectorError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if not_found(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error(dir, e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if keep(&name) {
+            out.push((name, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
