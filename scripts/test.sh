@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests need, each named by a command it provides.
 declare -A needs=(
   [promtool]=prometheus
+  [prometheus-node-exporter]=prometheus-node-exporter
 )
 missing=()
 for command in "${!needs[@]}"; do

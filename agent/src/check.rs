@@ -36,6 +36,20 @@ pub struct ReadError {
     source: io::Error,
 }
 
+/// `sonde-agent check metrics`: reads the input, lints it, reports on
+/// stderr and returns promtool's exit status.
+pub fn run(args: &crate::cli::CheckMetricsArgs) -> std::process::ExitCode {
+    let format = if args.openmetrics { Format::OpenMetrics } else { Format::Text };
+    let outcome = match read_input(args.file.as_deref()) {
+        Ok(input) => check_metrics(&input, format, &mut io::stderr().lock()),
+        Err(err) => {
+            eprintln!("error while linting: {err}");
+            CheckOutcome::Error
+        }
+    };
+    std::process::ExitCode::from(outcome.exit_code())
+}
+
 /// Reads the whole input: the file, or stdin when `file` is absent or `-`.
 pub fn read_input(file: Option<&Path>) -> Result<String, ReadError> {
     let mut text = String::new();

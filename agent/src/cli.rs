@@ -1,8 +1,10 @@
 //! Command-line flags, named like node_exporter's and Prometheus'.
 //!
 //! Each subsystem owns one flattened group of flags (`WebArgs`, `LogArgs`,
-//! …); a new subsystem adds its own `#[command(flatten)]` group here rather
-//! than growing one struct.
+//! [`NodeArgs`], …); a new subsystem adds its own `#[command(flatten)]`
+//! group here rather than growing one struct. [`Cli`] is `sonde-agent`'s
+//! command line, [`ExporterCli`] the `sonde-exporter` binary's: the same
+//! web, log, collector and path flags, no subcommands.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::listen::ListenAddress;
 use crate::logging::{LogFormat, LogLevel};
+pub use crate::node_args::NodeArgs;
 use crate::server::ServerConfig;
 
 /// `sonde-agent`: with no subcommand, runs the agent.
@@ -29,9 +32,33 @@ pub struct Cli {
     /// Logging flags.
     #[command(flatten)]
     pub log: LogArgs,
+    /// Node collector and path flags.
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// A tool to run instead of the agent.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `sonde-exporter`: node metrics (and Sonde's own) alone, like
+/// node_exporter, with the agent's web, log, collector and path flags.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sonde-exporter",
+    version = crate::version::VERSION,
+    long_version = crate::version::LONG_VERSION,
+    about = "Sonde's node exporter: serves node metrics like node_exporter."
+)]
+pub struct ExporterCli {
+    /// HTTP listener flags.
+    #[command(flatten)]
+    pub web: WebArgs,
+    /// Logging flags.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Node collector and path flags.
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// `--web.*`: the HTTP listener.
@@ -151,6 +178,33 @@ mod tests {
     #[test]
     fn flags_are_consistent() {
         Cli::command().debug_assert();
+        ExporterCli::command().debug_assert();
+    }
+
+    #[test]
+    fn both_binaries_share_every_flag_and_only_the_agent_has_subcommands() {
+        let longs = |cmd: clap::Command| -> Vec<String> {
+            cmd.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect()
+        };
+        assert_eq!(longs(Cli::command()), longs(ExporterCli::command()));
+        assert!(ExporterCli::command().get_subcommands().next().is_none());
+        assert!(ExporterCli::try_parse_from(["sonde-exporter", "check", "metrics"]).is_err());
+        let cli = ExporterCli::try_parse_from(["sonde-exporter", "--no-collector.cpu"]).unwrap();
+        assert!(!cli.node.config.enabled.contains("cpu"));
+    }
+
+    /// The README's flags table names every flag, the generated
+    /// per-collector ones included.
+    #[test]
+    fn the_readme_lists_every_flag() {
+        let readme = include_str!("../../README.md");
+        for arg in Cli::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            assert!(readme.contains(&format!("`--{long}`")), "README.md lacks `--{long}`");
+        }
     }
 
     #[test]
@@ -161,6 +215,7 @@ mod tests {
         assert_eq!(cli.web.max_requests, 40);
         assert_eq!(cli.log.level, LogLevel::Info);
         assert_eq!(cli.log.format, LogFormat::Logfmt);
+        assert_eq!(cli.node.config, sonde_exporter::node::NodeConfig::default());
         assert!(cli.command.is_none());
     }
 

@@ -23,11 +23,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use sonde_exporter::scrape::ScrapeExecutor;
 use sonde_instrument::{Collector, Format, MetricFamily, accepts_gzip, negotiate};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::registry::Registry;
 use crate::self_metrics::{ExpositionStats, SelfMetrics};
 use crate::version;
 
@@ -69,19 +69,23 @@ impl Default for ServerConfig {
 #[derive(Debug)]
 pub struct AppState {
     config: ServerConfig,
-    registry: Registry,
+    /// Every timed collector (node, and containers next); it reports
+    /// `sonde_scrape_collector_*` and contains their failures and panics.
+    executor: ScrapeExecutor,
+    /// The agent's own metrics, which cannot fail.
+    self_metrics: SelfMetrics,
     stats: Arc<ExpositionStats>,
     ready: AtomicBool,
     scrape_slots: Option<Arc<Semaphore>>,
 }
 
 impl AppState {
-    /// State serving `registry`'s collectors plus the agent's self metrics.
-    pub fn new(config: ServerConfig, mut registry: Registry) -> Self {
+    /// State serving `executor`'s collectors plus the agent's self metrics.
+    pub fn new(config: ServerConfig, executor: ScrapeExecutor) -> Self {
         let stats = Arc::new(ExpositionStats::default());
-        registry.register_untimed(Arc::new(SelfMetrics::new(Arc::clone(&stats))));
+        let self_metrics = SelfMetrics::new(Arc::clone(&stats));
         let scrape_slots = (config.max_requests > 0).then(|| Arc::new(Semaphore::new(config.max_requests)));
-        AppState { config, registry, stats, ready: AtomicBool::new(false), scrape_slots }
+        AppState { config, executor, self_metrics, stats, ready: AtomicBool::new(false), scrape_slots }
     }
 
     /// The settings in use.
@@ -108,7 +112,8 @@ impl AppState {
     /// collectors read files, so callers run it off the async threads.
     pub fn render(&self, format: Format, gzip: bool) -> std::io::Result<Vec<u8>> {
         let mut families: Vec<MetricFamily> = Vec::new();
-        self.registry.collect(&mut families);
+        self.executor.collect(&mut families);
+        self.self_metrics.collect(&mut families);
         let mut body = Vec::with_capacity(16 * 1024);
         let report = sonde_instrument::encode(&families, format, &mut body);
         self.stats.record(&report);
@@ -384,7 +389,7 @@ mod tests {
     use http_body_util::Empty;
 
     fn state() -> Arc<AppState> {
-        Arc::new(AppState::new(ServerConfig::default(), Registry::new()))
+        Arc::new(AppState::new(ServerConfig::default(), ScrapeExecutor::new()))
     }
 
     fn get(path: &str) -> Request<Empty<Bytes>> {

@@ -1,20 +1,16 @@
-//! Tests of the real `sonde-agent` binary: `check metrics` exit codes, the
-//! agent's lifecycle under SIGTERM, and flag errors.
+//! Tests of the real `sonde-agent` and `sonde-exporter` binaries: `check
+//! metrics` exit codes, the lifecycle under SIGTERM, node metrics served by
+//! default, and flag errors.
 // Helpers outside #[test] functions fail the test by panicking too.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sonde-agent");
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
 
-/// Bound on every wait so a broken binary fails the test instead of hanging
-/// it; not a performance threshold.
-const TIMEOUT: Duration = Duration::from_secs(30);
+use common::{Agent, BIN, EXPORTER_BIN, http_get, logfmt_value};
 
 const CLEAN: &str = "# HELP sonde_test_value A test value.\n# TYPE sonde_test_value gauge\nsonde_test_value 1\n";
 const UNPARSABLE: &str = "bad{a=\"x} 1\n";
@@ -99,111 +95,6 @@ fn check_metrics_unreadable_file() {
     assert!(stderr(&output).contains("/nonexistent/sonde/metrics.prom"), "{}", stderr(&output));
 }
 
-/// A running agent whose stderr lines arrive on a channel.
-struct Agent {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Agent {
-    fn start(args: &[&str]) -> Agent {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Agent { child, lines, seen: Vec::new() }
-    }
-
-    /// Waits for a log line containing `needle` and returns it.
-    fn wait_for_line(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(err) => {
-                    let _ = self.child.kill();
-                    panic!("no log line with {needle:?} ({err}); saw:\n{}", self.seen.join("\n"));
-                }
-            }
-        }
-    }
-
-    /// Sends `signal` (`TERM`, `INT`) with kill(1): the crate forbids the
-    /// unsafe code a direct kill(2) would need.
-    fn signal(&mut self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal} failed");
-    }
-
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // The reader thread ends at EOF; keep what it read.
-                while let Ok(line) = self.lines.recv_timeout(TIMEOUT) {
-                    self.seen.push(line);
-                }
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                panic!("sonde-agent did not exit; log:\n{}", self.seen.join("\n"));
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// The value of `key=` in a logfmt line.
-fn logfmt_value<'a>(line: &'a str, key: &str) -> &'a str {
-    let prefix = format!(" {key}=");
-    let start = line.find(&prefix).map(|i| i + prefix.len()).unwrap_or_else(|| panic!("no {key} in {line}"));
-    line[start..].split(' ').next().unwrap().trim_matches('"')
-}
-
-/// A minimal HTTP/1.1 GET; returns the head and the body.
-fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.to_owned(), body.to_owned())
-}
-
 #[test]
 fn agent_serves_and_exits_cleanly_on_sigterm() {
     let mut agent = Agent::start(&["--web.listen-address", "127.0.0.1:0"]);
@@ -216,6 +107,12 @@ fn agent_serves_and_exits_cleanly_on_sigterm() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
     assert!(body.contains("sonde_build_info"), "{body}");
+    // Node metrics are on by default, each collector reported once.
+    assert!(body.lines().any(|l| l.starts_with("node_load1 ")), "{body}");
+    for collector in ["cpu", "loadavg", "meminfo"] {
+        let line = format!("sonde_scrape_collector_success{{collector=\"{collector}\"}} 1");
+        assert_eq!(body.lines().filter(|l| *l == line).count(), 1, "{line} in:\n{body}");
+    }
 
     agent.signal("TERM");
     let status = agent.wait();
@@ -262,17 +159,73 @@ fn a_port_in_use_is_a_clear_error() {
 
 #[test]
 fn bad_flag_values_are_refused_clearly() {
-    for (args, expected) in [
-        (&["--log.level", "verbose"][..], "--log.level"),
-        (&["--log.format", "xml"], "--log.format"),
-        (&["--web.listen-address", "9097"], "missing port"),
-        (&["--web.telemetry-path", "metrics"], "must start with /"),
-        (&["--no-such-flag"], "--no-such-flag"),
-    ] {
-        let output = Command::new(BIN).args(args).output().unwrap();
-        assert!(!output.status.success(), "{args:?} was accepted");
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+    for bin in [BIN, EXPORTER_BIN] {
+        for (args, expected) in [
+            (&["--log.level", "verbose"][..], "--log.level"),
+            (&["--log.format", "xml"], "--log.format"),
+            (&["--web.listen-address", "9097"], "missing port"),
+            (&["--web.telemetry-path", "metrics"], "must start with /"),
+            (&["--no-such-flag"], "--no-such-flag"),
+            (&["--collector.nope"], "--collector.nope"),
+            (&["--collector.netdev.device-exclude", "(eth"], "--collector.netdev.device-exclude"),
+            (&["--collector.filesystem.mount-points-exclude", "["], "--collector.filesystem.mount-points-exclude"),
+            (&["--collector.filesystem.mount-timeout", "5"], "--collector.filesystem.mount-timeout"),
+            (&["--collector.filesystem.mount-timeout", "5 seconds"], "--collector.filesystem.mount-timeout"),
+            (
+                &["--collector.diskstats.device-include", "^sd", "--collector.diskstats.device-exclude", "^x"],
+                "--collector.diskstats.device-include",
+            ),
+        ] {
+            let output = Command::new(bin).args(args).output().unwrap();
+            assert!(!output.status.success(), "{bin} {args:?} was accepted");
+            assert_eq!(output.status.code(), Some(2), "{bin} {args:?}");
+            assert!(stderr(&output).contains(expected), "{bin} {args:?}: {}", stderr(&output));
+        }
+    }
+}
+
+#[test]
+fn the_exporter_binary_serves_node_metrics_alone() {
+    let mut exporter = Agent::start_bin(
+        EXPORTER_BIN,
+        &[
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--collector.disable-defaults",
+            "--collector.loadavg",
+            "--collector.uname",
+            "--collector.filesystem.mount-timeout=500ms",
+        ],
+        None,
+    );
+    let line = exporter.wait_for_line("msg=\"starting sonde-exporter\"");
+    assert!(line.contains(" level=info "), "{line}");
+    let addr = exporter.listening_address();
+    let (head, body) = http_get(addr, "/metrics");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let collectors: Vec<&str> =
+        body.lines().filter(|l| l.starts_with("sonde_scrape_collector_success{")).collect();
+    assert_eq!(
+        collectors,
+        ["sonde_scrape_collector_success{collector=\"loadavg\"} 1", "sonde_scrape_collector_success{collector=\"uname\"} 1"],
+        "{body}"
+    );
+    assert!(body.lines().any(|l| l.starts_with("node_load1 ")), "{body}");
+    assert!(body.contains("sonde_build_info{"), "{body}");
+    exporter.signal("TERM");
+    assert_eq!(exporter.wait().code(), Some(0), "log:\n{}", exporter.seen.join("\n"));
+}
+
+#[test]
+fn the_exporter_binary_has_no_subcommands() {
+    let output = Command::new(EXPORTER_BIN).args(["check", "metrics"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let help = Command::new(EXPORTER_BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success() && text.starts_with("Sonde's node exporter"), "{text}");
+    assert!(!text.contains("Commands:"), "{text}");
+    for flag in ["--collector.cpu", "--path.procfs", "--collector.filesystem.mount-timeout", "--web.listen-address"] {
+        assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sonde_exporter::node::{NodeConfig, NodeExporter};
+use sonde_exporter::node::{self, NodeConfig};
 use sonde_instrument::Collector;
 
 fn scrape(c: &mut Criterion) {
@@ -26,7 +26,7 @@ fn scrape(c: &mut Criterion) {
     let mut group = c.benchmark_group("node_scrape");
     group.measurement_time(Duration::from_secs(3));
     for (name, config) in [("fixture", &fixture), ("live", &live)] {
-        let Ok(exporter) = NodeExporter::new(config) else {
+        let Ok(exporter) = node::executor(config) else {
             continue;
         };
         let mut out = Vec::with_capacity(512);

@@ -15,9 +15,9 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use sonde_agent::registry::Registry;
 use sonde_agent::server::{self, AppState, ServerConfig};
-use sonde_instrument::{Collector, Labels, MetricFamily};
+use sonde_exporter::scrape::{CollectorError, ScrapeCollector, ScrapeExecutor};
+use sonde_instrument::{Labels, MetricFamily};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -49,16 +49,17 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// The agent as `sonde-agent` runs it with default flags.
+    /// The agent's server with default settings and no collectors: only
+    /// its self metrics.
     pub async fn start() -> TestServer {
-        TestServer::start_with(ServerConfig::default(), Registry::new()).await
+        TestServer::start_with(ServerConfig::default(), ScrapeExecutor::new()).await
     }
 
-    /// A server with `config` and the collectors in `registry`.
-    pub async fn start_with(config: ServerConfig, registry: Registry) -> TestServer {
+    /// A server with `config` and the collectors in `executor`.
+    pub async fn start_with(config: ServerConfig, executor: ScrapeExecutor) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address of the listener");
-        let state = Arc::new(AppState::new(config, registry));
+        let state = Arc::new(AppState::new(config, executor));
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, Arc::clone(&state), async move {
             // A dropped sender stops the server too.
@@ -160,9 +161,10 @@ pub fn gunzip(body: &[u8]) -> Vec<u8> {
 #[derive(Debug, Clone)]
 pub struct FixedCollector(pub Vec<MetricFamily>);
 
-impl Collector for FixedCollector {
-    fn collect(&self, out: &mut Vec<MetricFamily>) {
+impl ScrapeCollector for FixedCollector {
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         out.extend(self.0.iter().cloned());
+        Ok(())
     }
 }
 
@@ -190,15 +192,23 @@ impl GateCollector {
     }
 }
 
-impl Collector for GateCollector {
-    fn collect(&self, out: &mut Vec<MetricFamily>) {
+impl ScrapeCollector for GateCollector {
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let _ = self.entered.send(());
         if let Ok(release) = self.release.lock() {
             // Bounded so a failing test cannot leave this thread behind.
             let _ = release.recv_timeout(TIMEOUT);
         }
         out.push(MetricFamily::gauge("sonde_test_gate", "Released by the test.").with_sample(Labels::new(), 1.0));
+        Ok(())
     }
+}
+
+/// An executor holding one collector under `name`.
+pub fn executor_with(name: &'static str, collector: impl ScrapeCollector + 'static) -> ScrapeExecutor {
+    let mut executor = ScrapeExecutor::new();
+    executor.register(name, Box::new(collector)).expect("registering a collector in an empty executor");
+    executor
 }
 
 impl Gate {

@@ -123,7 +123,7 @@ impl NodeConfig {
         self.enabled.clear();
     }
 
-    /// Enables every registered collector (the fixture test uses this).
+    /// Enables every registered collector (the benchmark uses this).
     pub fn enable_all(&mut self) {
         self.enabled = COLLECTORS.iter().map(|c| c.name.to_owned()).collect();
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{io_error, not_found, parse_error, read_u64, single, with_file};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::conntrack;
 
 #[derive(Debug)]
@@ -15,7 +15,7 @@ struct Conntrack {
     stat: PathBuf,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Conntrack {
         count: config.proc_path("sys/net/netfilter/nf_conntrack_count"),
         max: config.proc_path("sys/net/netfilter/nf_conntrack_max"),
@@ -33,7 +33,7 @@ fn no_data(err: CollectorError) -> CollectorError {
     }
 }
 
-impl NodeCollector for Conntrack {
+impl ScrapeCollector for Conntrack {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let count = read_u64(&self.count).map_err(no_data)?;
         out.push(single(

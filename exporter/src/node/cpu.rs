@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use sonde_instrument::{Labels, MetricFamily};
 
 use super::read::{io_error, list_dir, not_found, parse_error, parse_file, read_u64, with_file};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::cpu_list;
 use crate::procfs::stat::{self, CpuTimes};
 
@@ -30,7 +30,7 @@ struct Cpu {
     last: Mutex<BTreeMap<u32, CpuTimes>>,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Cpu {
         stat: config.proc_path("stat"),
         cpu_dir: config.sys_path("devices/system/cpu"),
@@ -172,7 +172,7 @@ impl Cpu {
     }
 }
 
-impl NodeCollector for Cpu {
+impl ScrapeCollector for Cpu {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let stat = parse_file(&self.stat, stat::parse)?;
         let mut cache = self.last.lock().unwrap_or_else(|e| e.into_inner());

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use sonde_instrument::{Labels, MetricFamily, MetricType};
 
 use super::read::{parse_file, with_file};
-use super::{CollectorError, CompiledFilter, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, CompiledFilter, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::{diskstats, udev};
 
 /// Kernel sectors are always 512 bytes, whatever the device's block size.
@@ -128,7 +128,7 @@ struct Diskstats {
     devices: CompiledFilter,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Diskstats {
         path: config.proc_path("diskstats"),
         udev_data: config.udev_data.clone(),
@@ -259,7 +259,7 @@ impl UdevFamilies {
     }
 }
 
-impl NodeCollector for Diskstats {
+impl ScrapeCollector for Diskstats {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let mut info = MetricFamily::gauge("node_disk_info", "Info of /sys/block/<block_device>.");
         let mut extra = UdevFamilies::default();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{read_u64, single};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 
 #[derive(Debug)]
 struct Entropy {
@@ -13,14 +13,14 @@ struct Entropy {
     pool_size: PathBuf,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Entropy {
         available: config.proc_path("sys/kernel/random/entropy_avail"),
         pool_size: config.proc_path("sys/kernel/random/poolsize"),
     }))
 }
 
-impl NodeCollector for Entropy {
+impl ScrapeCollector for Entropy {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let available = read_u64(&self.available)?;
         out.push(single(

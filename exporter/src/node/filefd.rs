@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{parse_file, single};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::file_nr;
 
 #[derive(Debug)]
@@ -13,13 +13,13 @@ struct Filefd {
     path: PathBuf,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Filefd {
         path: config.proc_path("sys/fs/file-nr"),
     }))
 }
 
-impl NodeCollector for Filefd {
+impl ScrapeCollector for Filefd {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let nr = parse_file(&self.path, file_nr::parse)?;
         out.push(single(

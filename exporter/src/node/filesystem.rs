@@ -20,7 +20,7 @@ use regex::Regex;
 use sonde_instrument::{Labels, MetricFamily};
 
 use super::read::{io_error, not_found, parse_error, with_file};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig, compile};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector, compile};
 use crate::procfs::mountinfo;
 
 /// What `statfs` says about one filesystem, already in node_exporter's units.
@@ -124,7 +124,7 @@ impl fmt::Debug for Filesystem {
     }
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Filesystem::new(config, Arc::new(statfs))?))
 }
 
@@ -267,7 +267,7 @@ impl Filesystem {
     }
 }
 
-impl NodeCollector for Filesystem {
+impl ScrapeCollector for Filesystem {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let mounts = self.mounts()?;
         let mut device_error = MetricFamily::gauge(
@@ -444,6 +444,78 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["device", "fstype", "mountpoint"]
         );
+    }
+
+    /// What the fixture end-to-end test cannot check (there, statfs reads
+    /// the real disk): every value through an injected statfs, exactly,
+    /// and a mount that fails like a dead NFS server.
+    #[test]
+    fn exact_values_and_a_dead_server() {
+        let root = fake_root();
+        let mib = 1024.0 * 1024.0;
+        let statfs: StatfsFn = Arc::new(move |path: &Path| {
+            if path.ends_with("mnt/nfs") || path.ends_with("srv/hang") {
+                // ETIMEDOUT, what statfs returns for a dead soft-mounted server.
+                return Err(io::Error::from_raw_os_error(110));
+            }
+            Ok(FsStats {
+                size_bytes: 256_000.0 * mib,
+                free_bytes: 204_800.0 * mib,
+                avail_bytes: 191_488.0 * mib,
+                files: 16_777_216.0,
+                files_free: 16_376_129.0,
+            })
+        });
+        let mut config = config(root.path(), Duration::from_secs(5));
+        // Keep /mnt, which the default excludes, to see the NFS mount.
+        config.mount_points_exclude = "^/(proc|var/lib/docker/.+)($|/)".into();
+        let fs = Filesystem::new(&config, statfs).unwrap();
+        let mut out = Vec::new();
+        fs.update(&mut out).unwrap();
+
+        for (family, expected) in [
+            ("node_filesystem_size_bytes", 268_435_456_000.0),
+            ("node_filesystem_free_bytes", 214_748_364_800.0),
+            ("node_filesystem_avail_bytes", 200_789_721_088.0),
+            ("node_filesystem_files", 16_777_216.0),
+            ("node_filesystem_files_free", 16_376_129.0),
+            ("node_filesystem_device_error", 0.0),
+            ("node_filesystem_readonly", 0.0),
+        ] {
+            assert_eq!(value(&out, family, "/"), Some(expected), "{family}");
+        }
+        let root_labels = &out
+            .iter()
+            .find(|f| f.name == "node_filesystem_size_bytes")
+            .unwrap()
+            .samples
+            .iter()
+            .find(|s| s.labels.get("mountpoint") == Some("/"))
+            .unwrap()
+            .labels;
+        assert_eq!(root_labels.get("device"), Some("/dev/vda"));
+        assert_eq!(root_labels.get("fstype"), Some("ext4"));
+
+        // The dead server: an error, its read-only state, and no sizes.
+        assert_eq!(
+            value(&out, "node_filesystem_device_error", "/mnt/nfs"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&out, "node_filesystem_readonly", "/mnt/nfs"),
+            Some(0.0)
+        );
+        for family in [
+            "node_filesystem_size_bytes",
+            "node_filesystem_free_bytes",
+            "node_filesystem_avail_bytes",
+            "node_filesystem_files",
+            "node_filesystem_files_free",
+        ] {
+            assert_eq!(value(&out, family, "/mnt/nfs"), None, "{family}");
+        }
+        // A failed call is not a stuck one: it is asked again next scrape.
+        assert!(lock(&fs.stuck).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{parse_file, single};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::loadavg;
 
 #[derive(Debug)]
@@ -13,13 +13,13 @@ struct LoadAvg {
     path: PathBuf,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(LoadAvg {
         path: config.proc_path("loadavg"),
     }))
 }
 
-impl NodeCollector for LoadAvg {
+impl ScrapeCollector for LoadAvg {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let load = parse_file(&self.path, loadavg::parse)?;
         out.push(single(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{parse_error, parse_file, single};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::meminfo;
 
 #[derive(Debug)]
@@ -13,7 +13,7 @@ struct Meminfo {
     path: PathBuf,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Meminfo {
         path: config.proc_path("meminfo"),
     }))
@@ -36,7 +36,7 @@ fn field_name(raw: &str, bytes: bool) -> String {
     name
 }
 
-impl NodeCollector for Meminfo {
+impl ScrapeCollector for Meminfo {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let families = parse_file(&self.path, |text| {
             let entries = meminfo::parse(text)?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use sonde_instrument::{Labels, MetricFamily};
 
 use super::read::{parse_file, read_u64};
-use super::{CollectorError, CompiledFilter, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, CompiledFilter, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::net_dev;
 
 #[derive(Debug)]
@@ -18,7 +18,7 @@ struct Netdev {
     devices: CompiledFilter,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Netdev {
         path: config.proc_path("net/dev"),
         class_net: config.sys_path("class/net"),
@@ -37,7 +37,7 @@ fn family(stat: &str) -> MetricFamily {
     )
 }
 
-impl NodeCollector for Netdev {
+impl ScrapeCollector for Netdev {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let mut families: Vec<MetricFamily> =
             net_dev::FIELD_NAMES.iter().map(|s| family(s)).collect();

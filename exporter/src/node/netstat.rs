@@ -7,7 +7,7 @@ use regex::Regex;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{io_error, not_found, parse_error, single, with_file};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig, compile};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector, compile};
 use crate::procfs::{ParseError, netstat, parse_f64};
 
 #[derive(Debug)]
@@ -18,7 +18,7 @@ struct Netstat {
     fields: Regex,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Netstat {
         netstat: config.proc_path("net/netstat"),
         snmp: config.proc_path("net/snmp"),
@@ -67,7 +67,7 @@ impl Netstat {
     }
 }
 
-impl NodeCollector for Netstat {
+impl ScrapeCollector for Netstat {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         self.read(&self.netstat, netstat::parse_pairs, out)?;
         self.read(&self.snmp, netstat::parse_pairs, out)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sonde_instrument::{Labels, MetricFamily};
 
 use super::read::{io_error, not_found, parse_error, with_file};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::os_release;
 
 /// The `node_os_info` labels and the os-release variables they come from.
@@ -29,7 +29,7 @@ struct Os {
     files: [PathBuf; 2],
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Os {
         files: [
             config.root_path("etc/os-release"),
@@ -55,7 +55,7 @@ fn major_minor(version_id: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-impl NodeCollector for Os {
+impl ScrapeCollector for Os {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         for path in &self.files {
             let families = match with_file(path, |text| {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{io_error, not_found, parse_error, single, with_file};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::pressure;
 
 #[derive(Debug)]
@@ -13,7 +13,7 @@ struct Pressure {
     dir: PathBuf,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Pressure {
         dir: config.proc_path("pressure"),
     }))
@@ -25,7 +25,7 @@ fn seconds(micros: u64) -> f64 {
     micros as f64 / 1000.0 / 1000.0
 }
 
-impl NodeCollector for Pressure {
+impl ScrapeCollector for Pressure {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         for resource in ["cpu", "io", "memory"] {
             let path = self.dir.join(resource);

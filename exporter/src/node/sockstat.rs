@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{io_error, not_found, parse_error, single, with_file};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::sockstat;
 
 /// The states node_exporter knows, in the order it emits them.
@@ -18,7 +18,7 @@ struct Sockstat {
     page_size: f64,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Sockstat {
         v4: config.proc_path("net/sockstat"),
         v6: config.proc_path("net/sockstat6"),
@@ -76,7 +76,7 @@ impl Sockstat {
     }
 }
 
-impl NodeCollector for Sockstat {
+impl ScrapeCollector for Sockstat {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         self.read(&self.v4, out)?;
         self.read(&self.v6, out)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{parse_file, single};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::stat;
 
 #[derive(Debug)]
@@ -13,13 +13,13 @@ struct Stat {
     path: PathBuf,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Stat {
         path: config.proc_path("stat"),
     }))
 }
 
-impl NodeCollector for Stat {
+impl ScrapeCollector for Stat {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let stat = parse_file(&self.path, stat::parse)?;
         out.push(single(

@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 use sonde_instrument::{Format, Labels, MetricFamily, MetricType};
 
 use super::read::{io_error, single, with_file};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 
 #[derive(Debug)]
 struct Textfile {
@@ -17,7 +17,7 @@ struct Textfile {
     errored: AtomicBool,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Textfile {
         dir: config.textfile_directory.clone(),
         errored: AtomicBool::new(false),
@@ -183,7 +183,7 @@ fn wildcard(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-impl NodeCollector for Textfile {
+impl ScrapeCollector for Textfile {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let mut errors: Vec<String> = Vec::new();
         let mut families: Vec<MetricFamily> = Vec::new();

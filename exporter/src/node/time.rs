@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sonde_instrument::{Labels, MetricFamily, MetricType};
 
 use super::read::{io_error, list_dir, read_trimmed, single};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 
 #[derive(Debug)]
 struct Time {
@@ -16,7 +16,7 @@ struct Time {
     zone: jiff::tz::TimeZone,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Time {
         clocksource_dir: config.sys_path("devices/system/clocksource"),
         zone: jiff::tz::TimeZone::system(),
@@ -67,7 +67,7 @@ impl Time {
     }
 }
 
-impl NodeCollector for Time {
+impl ScrapeCollector for Time {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

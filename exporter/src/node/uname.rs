@@ -3,16 +3,16 @@
 
 use sonde_instrument::{Labels, MetricFamily};
 
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 
 #[derive(Debug)]
 struct Uname;
 
-pub(super) fn build(_config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(_config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Uname))
 }
 
-impl NodeCollector for Uname {
+impl ScrapeCollector for Uname {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let uts = rustix::system::uname();
         let text = |s: &std::ffi::CStr| s.to_string_lossy().into_owned();

@@ -6,7 +6,7 @@ use regex::Regex;
 use sonde_instrument::{MetricFamily, MetricType};
 
 use super::read::{parse_file, single};
-use super::{CollectorError, ConfigError, NodeCollector, NodeConfig, compile};
+use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector, compile};
 use crate::procfs::{parse_f64, vmstat};
 
 #[derive(Debug)]
@@ -15,14 +15,14 @@ struct Vmstat {
     fields: Regex,
 }
 
-pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn NodeCollector>, ConfigError> {
+pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Vmstat {
         path: config.proc_path("vmstat"),
         fields: compile("collector.vmstat.fields", &config.vmstat_fields)?,
     }))
 }
 
-impl NodeCollector for Vmstat {
+impl ScrapeCollector for Vmstat {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         parse_file(&self.path, |text| {
             for (name, value) in vmstat::parse(text)? {

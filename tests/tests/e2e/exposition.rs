@@ -1,13 +1,11 @@
 //! `/metrics`: formats, negotiation, compression, self metrics.
 
-use std::sync::Arc;
-
 use http::Method;
-use sonde_agent::registry::Registry;
 use sonde_agent::server::ServerConfig;
+use sonde_exporter::scrape::{CollectorError, ScrapeCollector, ScrapeExecutor};
 use sonde_instrument::format::{OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
-use sonde_instrument::{Collector, Format, Labels, MetricFamily};
-use sonde_tests::{FixedCollector, PROMETHEUS_ACCEPT, TestServer, gunzip};
+use sonde_instrument::{Format, Labels, MetricFamily};
+use sonde_tests::{FixedCollector, PROMETHEUS_ACCEPT, TestServer, executor_with, gunzip};
 
 fn sample_families() -> Vec<MetricFamily> {
     vec![
@@ -20,11 +18,8 @@ fn sample_families() -> Vec<MetricFamily> {
 }
 
 async fn server_with_samples() -> TestServer {
-    let mut registry = Registry::new();
-    registry
-        .register("test", Arc::new(FixedCollector(sample_families())))
-        .expect("registering the test collector");
-    TestServer::start_with(ServerConfig::default(), registry).await
+    let executor = executor_with("test", FixedCollector(sample_families()));
+    TestServer::start_with(ServerConfig::default(), executor).await
 }
 
 #[tokio::test]
@@ -135,22 +130,24 @@ async fn head_sends_headers_without_a_body() {
     server.stop().await;
 }
 
+#[derive(Debug)]
 struct Broken;
 
-impl Collector for Broken {
-    fn collect(&self, _out: &mut Vec<MetricFamily>) {
+impl ScrapeCollector for Broken {
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        out.push(MetricFamily::gauge("sonde_test_half_written", "Never exposed."));
         panic!("deliberately broken collector (expected in this test)");
     }
 }
 
 #[tokio::test]
 async fn a_broken_collector_does_not_fail_the_scrape() {
-    let mut registry = Registry::new();
-    registry.register("broken", Arc::new(Broken)).expect("register broken");
-    registry
-        .register("test", Arc::new(FixedCollector(sample_families())))
+    let mut executor = ScrapeExecutor::new();
+    executor.register("broken", Box::new(Broken)).expect("register broken");
+    executor
+        .register("test", Box::new(FixedCollector(sample_families())))
         .expect("register test");
-    let server = TestServer::start_with(ServerConfig::default(), registry).await;
+    let server = TestServer::start_with(ServerConfig::default(), executor).await;
 
     let response = server.get("/metrics", &[]).await;
     assert_eq!(response.status, 200);
@@ -159,6 +156,10 @@ async fn a_broken_collector_does_not_fail_the_scrape() {
     assert!(text.contains("sonde_scrape_collector_success{collector=\"test\"} 1"), "{text}");
     assert!(text.contains("sonde_scrape_collector_duration_seconds{collector=\"test\"}"), "{text}");
     assert!(text.contains("sonde_test_requests_total"), "{text}");
+    assert!(!text.contains("sonde_test_half_written"), "{text}");
+    // A panic costs that scrape's families only; the next scrape is whole.
+    let again = server.get("/metrics", &[]).await;
+    assert!(again.text().contains("sonde_test_requests_total"), "{}", again.text());
     server.stop().await;
 }
 
@@ -167,11 +168,8 @@ async fn dropped_duplicates_are_counted() {
     let duplicated = MetricFamily::gauge("sonde_test_duplicated", "The same series twice.")
         .with_sample(Labels::new().with("a", "1"), 1.0)
         .with_sample(Labels::new().with("a", "1"), 2.0);
-    let mut registry = Registry::new();
-    registry
-        .register("duplicates", Arc::new(FixedCollector(vec![duplicated])))
-        .expect("register");
-    let server = TestServer::start_with(ServerConfig::default(), registry).await;
+    let executor = executor_with("duplicates", FixedCollector(vec![duplicated]));
+    let server = TestServer::start_with(ServerConfig::default(), executor).await;
 
     let first = server.get("/metrics", &[]).await;
     let series: Vec<&str> = first.text().lines().filter(|l| l.starts_with("sonde_test_duplicated{")).collect();

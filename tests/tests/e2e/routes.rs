@@ -2,11 +2,11 @@
 
 use bytes::Bytes;
 use http::Method;
-use sonde_agent::registry::Registry;
 use sonde_agent::server::ServerConfig;
+use sonde_exporter::scrape::ScrapeExecutor;
 use std::sync::Arc;
 
-use sonde_tests::{GateCollector, TestServer, raw_exchange};
+use sonde_tests::{GateCollector, TestServer, executor_with, raw_exchange};
 
 #[tokio::test]
 async fn landing_page_links_to_the_telemetry_path() {
@@ -23,7 +23,7 @@ async fn landing_page_links_to_the_telemetry_path() {
 #[tokio::test]
 async fn a_custom_telemetry_path_moves_metrics_and_the_link() {
     let config = ServerConfig { telemetry_path: "/custom/path".to_owned(), ..ServerConfig::default() };
-    let server = TestServer::start_with(config, Registry::new()).await;
+    let server = TestServer::start_with(config, ScrapeExecutor::new()).await;
     assert!(server.get("/", &[]).await.text().contains("href=\"/custom/path\""));
     let metrics = server.get("/custom/path", &[]).await;
     assert_eq!(metrics.status, 200);
@@ -103,10 +103,8 @@ async fn garbage_does_not_hurt_the_server() {
 #[tokio::test]
 async fn scrapes_beyond_max_requests_get_503() {
     let (collector, mut gate) = GateCollector::new();
-    let mut registry = Registry::new();
-    registry.register("gate", Arc::new(collector)).expect("register gate");
     let config = ServerConfig { max_requests: 1, ..ServerConfig::default() };
-    let server = Arc::new(TestServer::start_with(config, registry).await);
+    let server = Arc::new(TestServer::start_with(config, executor_with("gate", collector)).await);
 
     let first = tokio::spawn({
         let server = Arc::clone(&server);

@@ -8,17 +8,15 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use sonde_agent::registry::Registry;
 use sonde_agent::server::ServerConfig;
-use sonde_tests::{GateCollector, TestServer, within};
+use sonde_exporter::scrape::ScrapeExecutor;
+use sonde_tests::{GateCollector, TestServer, executor_with, within};
 use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn in_flight_scrape_finishes_during_shutdown() {
     let (collector, mut gate) = GateCollector::new();
-    let mut registry = Registry::new();
-    registry.register("gate", Arc::new(collector)).expect("register gate");
-    let mut server = TestServer::start_with(ServerConfig::default(), registry).await;
+    let mut server = TestServer::start_with(ServerConfig::default(), executor_with("gate", collector)).await;
     let addr = server.addr;
     let state = Arc::clone(&server.state);
 
@@ -58,7 +56,7 @@ async fn idle_keep_alive_connections_do_not_block_shutdown() {
     // A grace period far beyond the test's timeout: shutdown only finishes
     // in time if it closes the idle connection instead of waiting for it.
     let config = ServerConfig { shutdown_grace: Duration::from_secs(3600), ..ServerConfig::default() };
-    let server = TestServer::start_with(config, Registry::new()).await;
+    let server = TestServer::start_with(config, ScrapeExecutor::new()).await;
     let stream = TcpStream::connect(server.addr).await.expect("connect");
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await

@@ -1,0 +1,85 @@
+//! Runs a server binary: the wiring `sonde-agent` and `sonde-exporter`
+//! share, so each `main` only parses its flags and calls [`run`].
+
+use std::io;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sonde_exporter::node::{self, ConfigError};
+
+use crate::cli::{LogArgs, NodeArgs, WebArgs};
+use crate::server::{self, AppState};
+use crate::{logging, signal, version};
+
+/// Why a server could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The collector flags describe collectors that cannot be built.
+    #[error("building the node collectors: {0}")]
+    Collectors(#[from] ConfigError),
+    /// The async runtime did not start.
+    #[error("starting the async runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// The listener could not be bound.
+    #[error("listening on {address}: {source}")]
+    Listen {
+        /// The address from `--web.listen-address`.
+        address: String,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Sets up logging, builds the node collectors, serves until SIGTERM or
+/// SIGINT and returns the process's exit status. `program` names the
+/// binary in log lines.
+pub fn run(program: &'static str, web: &WebArgs, log: &LogArgs, node: &NodeArgs) -> ExitCode {
+    if let Err(err) = logging::init(log.level, log.format) {
+        eprintln!("{program}: {err}");
+        return ExitCode::FAILURE;
+    }
+    match serve(program, web, node) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(err = %err, "{program} stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(program: &'static str, web: &WebArgs, node: &NodeArgs) -> Result<(), RunError> {
+    let executor = node::executor(&node.config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    let result = runtime.block_on(async {
+        tracing::info!(
+            version = version::VERSION,
+            revision = version::REVISION,
+            rustversion = version::RUST_VERSION,
+            "starting {program}"
+        );
+        tracing::info!(collectors = %executor.collector_names().collect::<Vec<_>>().join(","), "enabled node collectors");
+        let signals = signal::ShutdownSignals::install();
+        let address = &web.listen_address;
+        let listener = address
+            .bind()
+            .await
+            .map_err(|source| RunError::Listen { address: address.to_string(), source })?;
+        let state = Arc::new(AppState::new(web.server_config(), executor));
+        server::serve(listener, state, async {
+            let signal = signals.recv().await;
+            tracing::info!(signal, "received signal");
+        })
+        .await;
+        tracing::info!("{program} stopped");
+        Ok(())
+    });
+    // A collector stuck in a blocking read past the grace period must not
+    // keep the process alive: dropping the runtime would wait for it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}

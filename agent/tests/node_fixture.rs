@@ -1,0 +1,138 @@
+//! The fixture end-to-end test, as node_exporter does it: the real
+//! `sonde-agent` binary started on a random port with every `--path.*` and
+//! `--collector.textfile.directory` pointed at the committed fake root
+//! `tests/fixtures/node` and every collector on; `/metrics` fetched, the
+//! volatile lines masked by one regex, and the result compared with
+//! `agent/tests/golden/node.txt`, printing a unified diff on mismatch.
+//!
+//! `UPDATE_GOLDEN=1 cargo test -p sonde-agent --test node_fixture`
+//! rewrites the golden file; review its diff like code. Because every
+//! `sonde_scrape_collector_success{collector="…"} 1` line is in it, the
+//! test also proves that each collector works on the fixture.
+// Helpers outside #[test] functions fail the test by panicking too.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Agent, BIN, http_get};
+use regex::Regex;
+use sonde_exporter::node::COLLECTORS;
+
+fn fixture_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/node")
+}
+
+fn golden_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/node.txt")
+}
+
+/// Mount points of the fixture's mountinfo that statfs must find under
+/// `root/`: git keeps no empty directories, so the test makes them. The
+/// fixture's `/srv/nfs` stays missing, so its statfs fails the way a dead
+/// server's does and it is reported with `node_filesystem_device_error 1`.
+const MOUNT_POINTS: &[&str] = &["boot", "var/lib/docker", "home/user/with space"];
+
+/// Masks what changes from run to run or machine to machine, keeping the
+/// series: durations, build info, the clock and its zone, the real kernel's
+/// uname, file mtimes, and the sizes statfs reads from the real disk that
+/// holds the fixture.
+fn mask(text: &str) -> String {
+    let volatile = Regex::new(
+        r"(?m)^(?P<keep>(?:sonde_scrape_collector_duration_seconds|node_textfile_mtime_seconds|node_filesystem_(?:size_bytes|free_bytes|avail_bytes|files|files_free))\{[^}]*\}|node_time_seconds|sonde_build_info|node_time_zone_offset_seconds|node_uname_info)(?:\{[^}]*\})? \S+$",
+    )
+    .unwrap();
+    volatile.replace_all(text, "${keep} <masked>").into_owned()
+}
+
+/// `diff -u`, as node_exporter's end-to-end test prints it.
+fn unified_diff(expected: &Path, actual: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let actual_path = dir.path().join("actual.txt");
+    std::fs::write(&actual_path, actual).unwrap();
+    match Command::new("diff").arg("-u").arg(expected).arg(&actual_path).output() {
+        Ok(output) => String::from_utf8_lossy(&output.stdout).into_owned(),
+        Err(err) => format!("(cannot run diff: {err}; the output was:)\n{actual}"),
+    }
+}
+
+fn scrape_fixture() -> String {
+    let root = fixture_root();
+    for mount_point in MOUNT_POINTS {
+        std::fs::create_dir_all(root.join("root").join(mount_point)).unwrap();
+    }
+    let mut args = vec![
+        "--web.listen-address",
+        "127.0.0.1:0",
+        // Relative to the fixture, so no path of this checkout shows in the
+        // output.
+        "--path.procfs",
+        "proc",
+        "--path.sysfs",
+        "sys",
+        "--path.rootfs",
+        "root",
+        "--path.udev.data",
+        "udev",
+        "--collector.textfile.directory",
+        "textfile",
+    ];
+    let enable: Vec<String> = COLLECTORS.iter().map(|c| format!("--collector.{}", c.name)).collect();
+    args.extend(enable.iter().map(String::as_str));
+
+    let mut agent = Agent::start_bin(BIN, &args, Some(&root));
+    let addr = agent.listening_address();
+    let (head, body) = http_get(addr, "/metrics");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    agent.signal("TERM");
+    assert_eq!(agent.wait().code(), Some(0), "log:\n{}", agent.seen.join("\n"));
+    body
+}
+
+#[test]
+fn output_matches_the_golden_file() {
+    let actual = mask(&scrape_fixture());
+    let golden = golden_path();
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+        panic!("reading {}: {e} (run with UPDATE_GOLDEN=1 to create it)", golden.display())
+    });
+    assert!(
+        expected == actual,
+        "/metrics differs from {} (UPDATE_GOLDEN=1 rewrites it):\n{}",
+        golden.display(),
+        unified_diff(&golden, &actual)
+    );
+    for info in COLLECTORS {
+        let line = format!("sonde_scrape_collector_success{{collector=\"{}\"}} 1", info.name);
+        assert!(expected.lines().any(|l| l == line), "the golden file lacks {line}");
+    }
+}
+
+#[test]
+fn the_mask_keeps_the_series() {
+    let text = "sonde_scrape_collector_duration_seconds{collector=\"cpu\"} 0.000123\n\
+                node_uname_info{machine=\"x86_64\"} 1\n\
+                node_time_seconds 1.7e+09\n\
+                node_filesystem_size_bytes{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"} 1.2e+10\n\
+                node_filesystem_files_free{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"} 7\n\
+                node_filesystem_device_error{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"} 0\n\
+                sonde_build_info{revision=\"abc\",rustversion=\"1.95.0\",version=\"0.1.0\"} 1\n\
+                node_load1 0.77\n";
+    assert_eq!(
+        mask(text),
+        "sonde_scrape_collector_duration_seconds{collector=\"cpu\"} <masked>\n\
+         node_uname_info <masked>\n\
+         node_time_seconds <masked>\n\
+         node_filesystem_size_bytes{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"} <masked>\n\
+         node_filesystem_files_free{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"} <masked>\n\
+         node_filesystem_device_error{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"} 0\n\
+         sonde_build_info <masked>\n\
+         node_load1 0.77\n"
+    );
+}
