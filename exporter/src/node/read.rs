@@ -32,7 +32,10 @@ pub(crate) fn parse_error(path: &Path, source: ParseError) -> CollectorError {
 
 fn read_into(path: &Path, buf: &mut String) -> io::Result<()> {
     buf.clear();
-    std::fs::File::open(path)?.read_to_string(buf)?;
+    // `read_to_string` on a `File` first asks for the file's size (a `statx`
+    // and an `lseek`), which procfs and sysfs always report as 0 or 4096:
+    // reading through `take` skips those two syscalls for every file.
+    std::fs::File::open(path)?.take(u64::MAX).read_to_string(buf)?;
     Ok(())
 }
 
@@ -65,7 +68,7 @@ pub(crate) fn parse_file<T>(
 
 /// Reads a small file whole into its own string, trimmed (sysfs attributes).
 pub(crate) fn read_trimmed(path: &Path) -> io::Result<String> {
-    Ok(std::fs::read_to_string(path)?.trim().to_owned())
+    with_file(path, |text| text.trim().to_owned())
 }
 
 /// Reads a file holding one unsigned number.
