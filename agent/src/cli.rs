@@ -26,15 +26,9 @@ use crate::server::ServerConfig;
     about = "Sonde's node agent: serves node, container and self metrics."
 )]
 pub struct Cli {
-    /// HTTP listener flags.
+    /// The flags of the server.
     #[command(flatten)]
-    pub web: WebArgs,
-    /// Logging flags.
-    #[command(flatten)]
-    pub log: LogArgs,
-    /// Node collector and path flags.
-    #[command(flatten)]
-    pub node: NodeArgs,
+    pub server: ServeArgs,
     /// A tool to run instead of the agent.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -50,6 +44,14 @@ pub struct Cli {
     about = "Sonde's node exporter: serves node metrics like node_exporter."
 )]
 pub struct ExporterCli {
+    /// The flags of the server.
+    #[command(flatten)]
+    pub server: ServeArgs,
+}
+
+/// The flags both binaries take to serve metrics.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
     /// HTTP listener flags.
     #[command(flatten)]
     pub web: WebArgs,
@@ -190,7 +192,7 @@ mod tests {
         assert!(ExporterCli::command().get_subcommands().next().is_none());
         assert!(ExporterCli::try_parse_from(["sonde-exporter", "check", "metrics"]).is_err());
         let cli = ExporterCli::try_parse_from(["sonde-exporter", "--no-collector.cpu"]).unwrap();
-        assert!(!cli.node.config.enabled.contains("cpu"));
+        assert!(!cli.server.node.config.enabled.contains("cpu"));
     }
 
     /// The README's flags table names every flag, the generated
@@ -210,12 +212,12 @@ mod tests {
     #[test]
     fn defaults_match_the_exporter_conventions() {
         let cli = Cli::try_parse_from(["sonde-agent"]).unwrap();
-        assert_eq!(cli.web.listen_address, ListenAddress::AllInterfaces(9097));
-        assert_eq!(cli.web.telemetry_path.as_str(), "/metrics");
-        assert_eq!(cli.web.max_requests, 40);
-        assert_eq!(cli.log.level, LogLevel::Info);
-        assert_eq!(cli.log.format, LogFormat::Logfmt);
-        assert_eq!(cli.node.config, sonde_exporter::node::NodeConfig::default());
+        assert_eq!(cli.server.web.listen_address, ListenAddress::AllInterfaces(9097));
+        assert_eq!(cli.server.web.telemetry_path.as_str(), "/metrics");
+        assert_eq!(cli.server.web.max_requests, 40);
+        assert_eq!(cli.server.log.level, LogLevel::Info);
+        assert_eq!(cli.server.log.format, LogFormat::Logfmt);
+        assert_eq!(cli.server.node.config, sonde_exporter::node::NodeConfig::default());
         assert!(cli.command.is_none());
     }
 
@@ -232,9 +234,9 @@ mod tests {
             "json",
         ])
         .unwrap();
-        assert_eq!(cli.web.telemetry_path.as_str(), "/custom");
-        assert_eq!(cli.log.level, LogLevel::Debug);
-        assert_eq!(cli.log.format, LogFormat::Json);
+        assert_eq!(cli.server.web.telemetry_path.as_str(), "/custom");
+        assert_eq!(cli.server.log.level, LogLevel::Debug);
+        assert_eq!(cli.server.log.format, LogFormat::Json);
     }
 
     #[test]

@@ -11,6 +11,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Check(CheckCommand::Metrics(args))) => check::run(args),
-        None => run("sonde-agent", &cli.web, &cli.log, &cli.node),
+        None => run("sonde-agent", &cli.server),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sonde_exporter::node::{self, ConfigError};
 
-use crate::cli::{LogArgs, NodeArgs, WebArgs};
+use crate::cli::{NodeArgs, ServeArgs, WebArgs};
 use crate::server::{self, AppState};
 use crate::{logging, signal, version};
 
@@ -35,12 +35,12 @@ pub enum RunError {
 /// Sets up logging, builds the node collectors, serves until SIGTERM or
 /// SIGINT and returns the process's exit status. `program` names the
 /// binary in log lines.
-pub fn run(program: &'static str, web: &WebArgs, log: &LogArgs, node: &NodeArgs) -> ExitCode {
-    if let Err(err) = logging::init(log.level, log.format) {
+pub fn run(program: &'static str, args: &ServeArgs) -> ExitCode {
+    if let Err(err) = logging::init(args.log.level, args.log.format) {
         eprintln!("{program}: {err}");
         return ExitCode::FAILURE;
     }
-    match serve(program, web, node) {
+    match serve(program, &args.web, &args.node) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(err = %err, "{program} stopped");

@@ -223,6 +223,7 @@ fn sort_families(families: &mut [MetricFamily]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sonde_instrument::find_value;
     use std::sync::atomic::AtomicBool;
 
     #[derive(Debug)]
@@ -275,13 +276,7 @@ mod tests {
     }
 
     fn value(families: &[MetricFamily], name: &str, collector: &str) -> Option<f64> {
-        families
-            .iter()
-            .find(|f| f.name == name)?
-            .samples
-            .iter()
-            .find(|s| s.labels.get("collector") == Some(collector))
-            .map(|s| s.value)
+        find_value(families, name, "collector", collector)
     }
 
     fn scrape(executor: &ScrapeExecutor) -> Vec<MetricFamily> {

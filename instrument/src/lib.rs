@@ -14,5 +14,5 @@ pub mod parse;
 
 pub use encode::{EncodeReport, encode};
 pub use format::{Format, accepts_gzip, negotiate};
-pub use model::{Collector, Exemplar, Label, Labels, MetricFamily, MetricType, Sample, Suffix};
+pub use model::{Collector, find_value, Exemplar, Label, Labels, MetricFamily, MetricType, Sample, Suffix};
 pub use parse::{ParseError, parse};

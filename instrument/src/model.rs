@@ -311,6 +311,17 @@ impl MetricFamily {
     }
 }
 
+/// The value of the first sample of family `name` whose label `label` is
+/// `value`: the lookup tests and debugging tools make over collected output.
+pub fn find_value(families: &[MetricFamily], name: &str, label: &str, value: &str) -> Option<f64> {
+    families
+        .iter()
+        .filter(|family| family.name == name)
+        .flat_map(|family| &family.samples)
+        .find(|sample| sample.labels.get(label) == Some(value))
+        .map(|sample| sample.value)
+}
+
 /// Something that emits metric families at scrape time.
 ///
 /// Node and container collectors, the agent's self metrics and a service's

@@ -9,5 +9,5 @@ use sonde_agent::run::run;
 
 fn main() -> ExitCode {
     let cli = ExporterCli::parse();
-    run("sonde-exporter", &cli.web, &cli.log, &cli.node)
+    run("sonde-exporter", &cli.server)
 }

@@ -340,6 +340,7 @@ impl ScrapeCollector for Filesystem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sonde_instrument::find_value;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
@@ -370,13 +371,7 @@ mod tests {
     }
 
     fn value(families: &[MetricFamily], name: &str, mountpoint: &str) -> Option<f64> {
-        families
-            .iter()
-            .find(|f| f.name == name)?
-            .samples
-            .iter()
-            .find(|s| s.labels.get("mountpoint") == Some(mountpoint))
-            .map(|s| s.value)
+        find_value(families, name, "mountpoint", mountpoint)
     }
 
     fn fixed(path: &Path) -> io::Result<FsStats> {

@@ -225,7 +225,7 @@ pub fn executor(config: &NodeConfig) -> Result<ScrapeExecutor, ConfigError> {
 mod tests {
     use super::*;
     use crate::scrape::SUCCESS;
-    use sonde_instrument::{Collector, MetricFamily};
+    use sonde_instrument::{Collector, MetricFamily, find_value};
     use std::path::{Path, PathBuf};
     use std::time::Duration;
 
@@ -289,13 +289,7 @@ mod tests {
     }
 
     fn success_of(families: &[MetricFamily], name: &str) -> Option<f64> {
-        families
-            .iter()
-            .find(|f| f.name == SUCCESS)?
-            .samples
-            .iter()
-            .find(|s| s.labels.get("collector") == Some(name))
-            .map(|s| s.value)
+        find_value(families, SUCCESS, "collector", name)
     }
 
     #[test]
