@@ -31,13 +31,13 @@ COLLECTORS=(cpu stat loadavg meminfo vmstat filesystem diskstats netdev netstat
 command -v curl >/dev/null || { echo "curl is missing" >&2; exit 2; }
 
 # --- build -------------------------------------------------------------------
-if [ -f agent/src/bin/sonde-exporter.rs ]; then
-  cargo build --release --locked -q -p sonde-agent --bin sonde-exporter
-  SONDE=target/release/sonde-exporter
-else
-  cargo build --release --locked -q -p sonde-agent --bin sonde-agent
-  SONDE=target/release/sonde-agent
-fi
+# Built statically linked, as deploy/'s FROM-scratch image is to carry it: no
+# shared libc is mapped (the `--target` keeps the static flag off the
+# build's proc-macros).
+TARGET=$(rustc -vV | sed -n 's/^host: //p')
+RUSTFLAGS="-C target-feature=+crt-static" \
+  cargo build --release --locked -q --target "$TARGET" -p sonde-agent --bin sonde-exporter
+SONDE=target/$TARGET/release/sonde-exporter
 
 CLK_TCK=$(getconf CLK_TCK)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
