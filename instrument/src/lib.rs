@@ -9,6 +9,7 @@
 pub mod encode;
 pub mod format;
 pub mod lint;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 

@@ -1,0 +1,337 @@
+//! Labelled families: one child metric per combination of label values.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::{ChildMetric, Histogram, Metric, MetricError};
+use crate::model::{Label, Labels, MetricFamily, MetricType};
+
+/// A family of metrics that share a name and label names, one child per
+/// combination of label values (e.g. `http_server_resp_time{service, code,
+/// method, path}`).
+///
+/// [`Family::with_label_values`] returns the child, creating it on first
+/// use. Looking up an existing child allocates nothing: the values are
+/// hashed as given and compared in place under a read lock. Hold on to the
+/// returned child where the label values are fixed; recording through it is
+/// then a plain atomic operation.
+///
+/// Clones share the children.
+pub struct Family<M> {
+    inner: Arc<Inner<M>>,
+}
+
+type Constructor<M> = Box<dyn Fn() -> M + Send + Sync>;
+
+struct Inner<M> {
+    label_names: Box<[String]>,
+    /// Random per family, so label values an attacker picks cannot be aimed
+    /// at one hash chain.
+    seed: (u64, u64),
+    /// Keyed by the hash of the values; each entry lists the children whose
+    /// values share that hash.
+    children: RwLock<HashMap<u64, Vec<Child<M>>, BuildHasherDefault<PrehashedHasher>>>,
+    make: Constructor<M>,
+}
+
+struct Child<M> {
+    values: Box<[String]>,
+    metric: M,
+}
+
+impl<M> Clone for Family<M> {
+    fn clone(&self) -> Self {
+        Family { inner: self.inner.clone() }
+    }
+}
+
+impl<M> fmt::Debug for Family<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Family").field("label_names", &self.inner.label_names).field("children", &self.len()).finish()
+    }
+}
+
+impl<M: ChildMetric + Default> Family<M> {
+    /// A family whose children start as `M::default()`. Label names are
+    /// validated when the family is registered.
+    pub fn new(label_names: &[&str]) -> Self {
+        Self::with_constructor(label_names, M::default)
+    }
+}
+
+impl Family<Histogram> {
+    /// A histogram family whose children use `bounds` (see
+    /// [`Histogram::with_buckets`]).
+    pub fn with_buckets(label_names: &[&str], bounds: &[f64]) -> Result<Self, MetricError> {
+        let prototype = Histogram::with_buckets(bounds)?;
+        Ok(Self::with_constructor(label_names, move || prototype.new_like()))
+    }
+}
+
+impl<M: ChildMetric> Family<M> {
+    /// A family whose children are made by `make`.
+    pub fn with_constructor(label_names: &[&str], make: impl Fn() -> M + Send + Sync + 'static) -> Self {
+        let state = RandomState::new();
+        Family {
+            inner: Arc::new(Inner {
+                label_names: label_names.iter().map(|&n| n.to_owned()).collect(),
+                seed: (state.hash_one(1u8), state.hash_one(2u8) | 1),
+                children: RwLock::new(HashMap::default()),
+                make: Box::new(make),
+            }),
+        }
+    }
+
+    /// The child for `values`, given in the order of the label names;
+    /// created on first use. A wrong number of values is an error.
+    pub fn with_label_values(&self, values: &[&str]) -> Result<M, MetricError> {
+        self.check_count(values)?;
+        let hash = self.hash(values);
+        {
+            let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(child) = find(&children, hash, values) {
+                return Ok(child.metric.clone());
+            }
+        }
+        let mut children = self.inner.children.write().unwrap_or_else(PoisonError::into_inner);
+        let chain = children.entry(hash).or_default();
+        // Another thread may have created it between the two locks.
+        if let Some(child) = chain.iter().find(|c| same_values(&c.values, values)) {
+            return Ok(child.metric.clone());
+        }
+        let metric = (self.inner.make)();
+        chain.push(Child { values: values.iter().map(|&v| v.to_owned()).collect(), metric: metric.clone() });
+        Ok(metric)
+    }
+
+    /// Removes the child for `values`; returns whether it existed. Handles
+    /// already held keep working but are no longer exposed.
+    pub fn remove_label_values(&self, values: &[&str]) -> Result<bool, MetricError> {
+        self.check_count(values)?;
+        let hash = self.hash(values);
+        let mut children = self.inner.children.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(chain) = children.get_mut(&hash) else { return Ok(false) };
+        let before = chain.len();
+        chain.retain(|c| !same_values(&c.values, values));
+        let removed = chain.len() != before;
+        if chain.is_empty() {
+            children.remove(&hash);
+        }
+        Ok(removed)
+    }
+
+    /// Removes every child.
+    pub fn clear(&self) {
+        self.inner.children.write().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    fn check_count(&self, values: &[&str]) -> Result<(), MetricError> {
+        if values.len() == self.inner.label_names.len() {
+            Ok(())
+        } else {
+            Err(MetricError::LabelCount { expected: self.inner.label_names.to_vec(), got: values.len() })
+        }
+    }
+
+    fn hash(&self, values: &[&str]) -> u64 {
+        hash_values(self.inner.seed, values)
+    }
+}
+
+impl<M> Family<M> {
+    /// The label names, in order.
+    pub fn label_names(&self) -> &[String] {
+        &self.inner.label_names
+    }
+
+    /// The number of children.
+    pub fn len(&self) -> usize {
+        self.inner.children.read().unwrap_or_else(PoisonError::into_inner).values().map(Vec::len).sum()
+    }
+
+    /// True when no child exists yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<M: ChildMetric> Metric for Family<M> {
+    fn metric_type(&self) -> MetricType {
+        M::TYPE
+    }
+
+    fn label_names(&self) -> &[String] {
+        &self.inner.label_names
+    }
+
+    fn write(&self, base: &Labels, out: &mut MetricFamily) {
+        let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
+        // Sorted by label values so the output is stable between scrapes,
+        // whatever the hash order (client_golang sorts the same way).
+        let mut sorted: Vec<&Child<M>> = children.values().flatten().collect();
+        sorted.sort_unstable_by(|a, b| a.values.cmp(&b.values));
+        for child in sorted {
+            let mut labels = Labels(Vec::with_capacity(base.len() + child.values.len()));
+            labels.0.extend_from_slice(&base.0);
+            for (name, value) in self.inner.label_names.iter().zip(child.values.iter()) {
+                labels.0.push(Label { name: name.clone(), value: value.clone() });
+            }
+            child.metric.write(&labels, out);
+        }
+    }
+}
+
+fn find<'a, M>(
+    children: &'a HashMap<u64, Vec<Child<M>>, BuildHasherDefault<PrehashedHasher>>,
+    hash: u64,
+    values: &[&str],
+) -> Option<&'a Child<M>> {
+    children.get(&hash)?.iter().find(|c| same_values(&c.values, values))
+}
+
+fn same_values(stored: &[String], values: &[&str]) -> bool {
+    stored.iter().map(String::as_str).eq(values.iter().copied())
+}
+
+/// A folded multiply: the high and low halves of the 128-bit product.
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// Hashes label values eight bytes at a time (much cheaper than SipHash for
+/// short values). Collisions only cost a comparison: children are always
+/// matched on their values.
+#[inline]
+fn hash_values(seed: (u64, u64), values: &[&str]) -> u64 {
+    let mut h = seed.0;
+    for value in values {
+        let bytes = value.as_bytes();
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            if let Ok(word) = <[u8; 8]>::try_from(chunk) {
+                h = fold_mul(h ^ u64::from_le_bytes(word), seed.1);
+            }
+        }
+        // The length separates ["ab", "c"] from ["a", "bc"].
+        h = fold_mul(h ^ tail_word(chunks.remainder()), seed.1 ^ bytes.len() as u64);
+    }
+    h
+}
+
+/// The last 0–7 bytes as one word from at most two fixed-size loads, the
+/// way wyhash/foldhash read short inputs: a variable-length copy would be a
+/// `memcpy` call per label value, which dominated the lookup.
+#[inline]
+fn tail_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    match bytes {
+        [] => 0,
+        [a, ..] if n < 4 => (u64::from(*a) << 16) | (u64::from(bytes[n / 2]) << 8) | u64::from(bytes[n - 1]),
+        _ => (read_u32(bytes, 0) << 32) | read_u32(bytes, n - 4),
+    }
+}
+
+#[inline]
+fn read_u32(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => 0,
+    }
+}
+
+/// The map key is already a hash; hashing it again would only cost time.
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Counter;
+
+    #[test]
+    fn children_are_cached_and_shared() {
+        let family = Family::<Counter>::new(&["method", "code"]);
+        family.with_label_values(&["GET", "200"]).unwrap().inc();
+        family.with_label_values(&["GET", "200"]).unwrap().inc_by(2);
+        family.clone().with_label_values(&["GET", "500"]).unwrap().inc();
+        assert_eq!(family.len(), 2);
+        assert_eq!(family.with_label_values(&["GET", "200"]).unwrap().get(), 3);
+        assert_eq!(family.with_label_values(&["GET", "500"]).unwrap().get(), 1);
+    }
+
+    #[test]
+    fn wrong_label_count_is_an_error() {
+        let family = Family::<Counter>::new(&["method", "code"]);
+        let err = family.with_label_values(&["GET"]).unwrap_err();
+        assert_eq!(err, MetricError::LabelCount { expected: vec!["method".into(), "code".into()], got: 1 });
+        assert!(family.with_label_values(&["a", "b", "c"]).is_err());
+        assert!(family.remove_label_values(&[]).is_err());
+        assert!(family.is_empty());
+    }
+
+    #[test]
+    fn values_that_concatenate_alike_are_distinct() {
+        let family = Family::<Counter>::new(&["a", "b"]);
+        family.with_label_values(&["ab", "c"]).unwrap().inc();
+        family.with_label_values(&["a", "bc"]).unwrap().inc();
+        family.with_label_values(&["", "abc"]).unwrap().inc();
+        family.with_label_values(&["a_long_value_over_8_bytes", ""]).unwrap().inc();
+        assert_eq!(family.len(), 4);
+    }
+
+    #[test]
+    fn remove_and_clear() {
+        let family = Family::<Counter>::new(&["a"]);
+        let held = family.with_label_values(&["x"]).unwrap();
+        family.with_label_values(&["y"]).unwrap();
+        assert_eq!(family.remove_label_values(&["x"]), Ok(true));
+        assert_eq!(family.remove_label_values(&["x"]), Ok(false));
+        held.inc();
+        assert_eq!(family.with_label_values(&["x"]).unwrap().get(), 0);
+        family.clear();
+        assert!(family.is_empty());
+    }
+
+    #[test]
+    fn histogram_children_share_buckets() {
+        let family = Family::<Histogram>::with_buckets(&["path"], &[1.0, 2.0]).unwrap();
+        let h = family.with_label_values(&["/a"]).unwrap();
+        h.observe(1.5);
+        assert_eq!(h.bounds(), &[1.0, 2.0]);
+        assert_eq!(h.cumulative_counts(), vec![0, 1, 1]);
+        assert!(Family::<Histogram>::with_buckets(&["path"], &[]).is_err());
+    }
+
+    #[test]
+    fn writes_children_sorted_with_labels() {
+        let family = Family::<Counter>::new(&["code"]);
+        family.with_label_values(&["500"]).unwrap().inc();
+        family.with_label_values(&["200"]).unwrap().inc_by(7);
+        let mut out = MetricFamily::counter("requests", "");
+        family.write(&Labels::new().with("service", "s"), &mut out);
+        let got: Vec<(Option<&str>, Option<&str>, f64)> =
+            out.samples.iter().map(|s| (s.labels.get("service"), s.labels.get("code"), s.value)).collect();
+        assert_eq!(got, vec![(Some("s"), Some("200"), 7.0), (Some("s"), Some("500"), 1.0)]);
+    }
+}

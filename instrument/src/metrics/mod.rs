@@ -1,0 +1,233 @@
+//! Metrics for Rust services: counters, gauges, histograms, labelled
+//! families and a [`Registry`] that emits them as the shared model.
+//!
+//! Every handle ([`Counter`], [`Gauge`], [`Histogram`], [`Family`], …) is a
+//! cheap `Arc` clone: clone it into the code that records, register a clone
+//! in a [`Registry`], and serve the registry through [`encode`](crate::encode())
+//! because it implements [`Collector`](crate::Collector).
+//!
+//! Hot paths are single atomic operations: a counter increment is one
+//! relaxed `fetch_add`, a histogram observation is one bucket `fetch_add`
+//! plus a compare-and-swap on the sum's bits, in a per-thread shard so
+//! threads do not fight over cache lines. Nothing on a hot path waits for a
+//! scrape.
+
+mod counter;
+mod family;
+mod gauge;
+mod histogram;
+mod registry;
+
+pub use counter::{Counter, FloatCounter};
+pub use family::Family;
+pub use gauge::{FloatGauge, Gauge};
+pub use histogram::{DEFAULT_BUCKETS, Histogram, format_bound};
+pub use registry::Registry;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::model::{Labels, MetricFamily, MetricType};
+
+/// What can go wrong when building or registering metrics.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetricError {
+    /// A metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    InvalidMetricName(String),
+    /// A label name does not match `[a-zA-Z_][a-zA-Z0-9_]*` or is reserved.
+    #[error("invalid label name {name:?} for metric {metric:?}: {reason}")]
+    InvalidLabelName {
+        /// The metric the label belongs to (empty for registry constant labels).
+        metric: String,
+        /// The offending label name.
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// The same label name appears twice in one metric's label set.
+    #[error("duplicate label name {name:?} for metric {metric:?}")]
+    DuplicateLabelName {
+        /// The metric the label belongs to.
+        metric: String,
+        /// The repeated label name.
+        name: String,
+    },
+    /// A counter was registered with a name ending in `_total`.
+    #[error("counter name {0:?} must not end in _total: the suffix is added on exposition")]
+    CounterTotalSuffix(String),
+    /// A unit was given but the metric name does not end in `_<unit>`.
+    #[error("metric name {name:?} must end in _{unit} to carry unit {unit:?}")]
+    UnitNotSuffix {
+        /// The full metric name.
+        name: String,
+        /// The unit that was given.
+        unit: String,
+    },
+    /// A metric of the same name (and the same constant labels) is registered already.
+    #[error("metric {0:?} is already registered")]
+    AlreadyRegistered(String),
+    /// `with_label_values` was given the wrong number of values.
+    #[error("metric family with labels {expected:?} got {got} label values")]
+    LabelCount {
+        /// The family's label names.
+        expected: Vec<String>,
+        /// How many values were given.
+        got: usize,
+    },
+    /// Histogram bucket bounds are empty, unsorted or contain NaN.
+    #[error("invalid histogram buckets {0:?}: need at least one finite bound, strictly increasing")]
+    InvalidBuckets(Vec<f64>),
+}
+
+/// A metric the [`Registry`] can emit: a single metric or a [`Family`].
+///
+/// Implemented by every metric type in this module; implement it for a
+/// custom type to register it alongside them.
+pub trait Metric: Send + Sync {
+    /// The type the family is exposed with.
+    fn metric_type(&self) -> MetricType;
+
+    /// The label names this metric adds to every sample (a family's labels);
+    /// empty for a single metric. The registry checks them against its
+    /// constant labels.
+    fn label_names(&self) -> &[String] {
+        &[]
+    }
+
+    /// Appends this metric's samples to `out`, each carrying `base` (the
+    /// registry's constant labels, then any family labels) first.
+    fn write(&self, base: &Labels, out: &mut MetricFamily);
+}
+
+/// A metric that can be a child of a [`Family`]: its type is known without
+/// an instance and it is a cheap handle.
+pub trait ChildMetric: Metric + Clone + 'static {
+    /// The type a family of these is exposed with.
+    const TYPE: MetricType;
+}
+
+/// An `f64` stored as bits in an `AtomicU64`: `std` has no atomic float.
+#[derive(Debug, Default)]
+pub(crate) struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    #[cfg(test)]
+    pub(crate) fn new(v: f64) -> Self {
+        AtomicF64(AtomicU64::new(v.to_bits()))
+    }
+
+    pub(crate) fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set(&self, v: f64) {
+        self.0.store(v.to_bits(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn add(&self, v: f64) {
+        add_f64(&self.0, v);
+    }
+}
+
+/// Adds `v` to the `f64` whose bits `cell` holds, with a CAS loop. Relaxed
+/// ordering suffices: the value is read on its own, never used to publish
+/// other memory.
+#[inline]
+pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
+    let mut current = cell.load(Ordering::Relaxed);
+    loop {
+        let new = (f64::from_bits(current) + v).to_bits();
+        match cell.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(actual) => current = actual,
+        }
+    }
+}
+
+/// Checks a metric name against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub(crate) fn validate_metric_name(name: &str) -> Result<(), MetricError> {
+    let mut bytes = name.bytes();
+    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':');
+    if first_ok && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') {
+        Ok(())
+    } else {
+        Err(MetricError::InvalidMetricName(name.to_owned()))
+    }
+}
+
+/// Checks a label name against `[a-zA-Z_][a-zA-Z0-9_]*`; `__` names are
+/// reserved for Prometheus itself.
+pub(crate) fn validate_label_name(metric: &str, name: &str) -> Result<(), MetricError> {
+    let invalid = |reason| MetricError::InvalidLabelName { metric: metric.to_owned(), name: name.to_owned(), reason };
+    let mut bytes = name.bytes();
+    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_');
+    if !first_ok || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(invalid("must match [a-zA-Z_][a-zA-Z0-9_]*"));
+    }
+    if name.starts_with("__") {
+        return Err(invalid("names starting with __ are reserved"));
+    }
+    Ok(())
+}
+
+/// Validates a label set: each name, no repeats, and no label the type
+/// writes itself (`le` on histograms, `quantile` on summaries).
+pub(crate) fn validate_label_names<'a>(
+    metric: &str,
+    metric_type: MetricType,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), MetricError> {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names {
+        validate_label_name(metric, name)?;
+        let reserved = match metric_type {
+            MetricType::Histogram | MetricType::GaugeHistogram => name == "le",
+            MetricType::Summary => name == "quantile",
+            _ => false,
+        };
+        if reserved {
+            return Err(MetricError::InvalidLabelName {
+                metric: metric.to_owned(),
+                name: name.to_owned(),
+                reason: "reserved by the metric type",
+            });
+        }
+        if seen.contains(&name) {
+            return Err(MetricError::DuplicateLabelName { metric: metric.to_owned(), name: name.to_owned() });
+        }
+        seen.push(name);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_metric_name("http_server:resp_time").is_ok());
+        assert!(validate_metric_name("_x9").is_ok());
+        assert!(validate_metric_name("").is_err());
+        assert!(validate_metric_name("9x").is_err());
+        assert!(validate_metric_name("a-b").is_err());
+        assert!(validate_label_name("m", "path").is_ok());
+        assert!(validate_label_name("m", "a:b").is_err());
+        assert!(validate_label_name("m", "__name__").is_err());
+        assert!(validate_label_names("m", MetricType::Histogram, ["a", "le"]).is_err());
+        assert!(validate_label_names("m", MetricType::Counter, ["le"]).is_ok());
+        assert_eq!(
+            validate_label_names("m", MetricType::Counter, ["a", "a"]),
+            Err(MetricError::DuplicateLabelName { metric: "m".into(), name: "a".into() })
+        );
+    }
+
+    #[test]
+    fn atomic_f64() {
+        let a = AtomicF64::new(1.5);
+        a.add(2.25);
+        assert_eq!(a.get(), 3.75);
+        a.set(-1.0);
+        assert_eq!(a.get(), -1.0);
+    }
+}
