@@ -11,6 +11,7 @@
 //! `sonde_scrape_collector_duration_seconds` per collector.
 #![deny(missing_docs)]
 
+pub mod cgroup;
 pub mod node;
 pub mod procfs;
 pub mod scrape;
