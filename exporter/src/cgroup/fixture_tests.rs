@@ -212,29 +212,28 @@ fn v2_cgroupfs() {
     );
 }
 
-#[test]
-fn v1_both_drivers() {
-    let layout = CgroupLayout::detect(&tree("v1")).unwrap();
-    assert_eq!(layout.hierarchy(), Hierarchy::Legacy);
-    let (cgroup, stats) = read("v1", SYSTEMD_ID);
+/// A v1-controller tree (plain v1 or hybrid) holds the same two containers
+/// in both layouts; only the detected hierarchy differs.
+fn assert_v1_tree(tree_name: &str, hierarchy: Hierarchy) {
+    let layout = CgroupLayout::detect(&tree(tree_name)).unwrap();
+    assert_eq!(layout.hierarchy(), hierarchy);
+    let (cgroup, stats) = read(tree_name, SYSTEMD_ID);
     assert_eq!(cgroup.driver(), CgroupDriver::Systemd);
     assert_eq!(stats, v1_systemd_stats());
-    let (cgroup, stats) = read("v1", CGROUPFS_ID);
+    let (cgroup, stats) = read(tree_name, CGROUPFS_ID);
     assert_eq!(cgroup.driver(), CgroupDriver::Cgroupfs);
     assert_eq!(stats, v1_cgroupfs_stats());
 }
 
 #[test]
+fn v1_both_drivers() {
+    assert_v1_tree("v1", Hierarchy::Legacy);
+}
+
+#[test]
 fn hybrid_both_drivers() {
     // `cpu,cpuacct` is co-mounted without the `cpu` / `cpuacct` symlinks.
-    let layout = CgroupLayout::detect(&tree("hybrid")).unwrap();
-    assert_eq!(layout.hierarchy(), Hierarchy::Hybrid);
-    let (cgroup, stats) = read("hybrid", SYSTEMD_ID);
-    assert_eq!(cgroup.driver(), CgroupDriver::Systemd);
-    assert_eq!(stats, v1_systemd_stats());
-    let (cgroup, stats) = read("hybrid", CGROUPFS_ID);
-    assert_eq!(cgroup.driver(), CgroupDriver::Cgroupfs);
-    assert_eq!(stats, v1_cgroupfs_stats());
+    assert_v1_tree("hybrid", Hierarchy::Hybrid);
 }
 
 #[test]
