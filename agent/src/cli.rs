@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::listen::ListenAddress;
 use crate::logging::{LogFormat, LogLevel};
+pub use crate::container_args::ContainerArgs;
 pub use crate::node_args::NodeArgs;
 use crate::server::ServerConfig;
 
@@ -61,6 +62,9 @@ pub struct ServeArgs {
     /// Node collector and path flags.
     #[command(flatten)]
     pub node: NodeArgs,
+    /// Container collector and Docker flags.
+    #[command(flatten)]
+    pub container: ContainerArgs,
 }
 
 /// `--web.*`: the HTTP listener.

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod check;
+pub mod container_args;
 pub mod cli;
 pub mod duration;
 pub mod listen;

@@ -23,6 +23,9 @@ use crate::duration::{format_go_duration, parse_go_duration};
 pub struct NodeArgs {
     /// What the flags ask for.
     pub config: NodeConfig,
+    /// `--collector.disable-defaults` was given: collectors outside the
+    /// node registry (the container collector) follow it too.
+    pub defaults_disabled: bool,
 }
 
 const DISABLE_DEFAULTS: &str = "collector.disable-defaults";
@@ -244,7 +247,8 @@ impl clap::FromArgMatches for NodeArgs {
             cpu_guest: bool_pair_value(matches, CPU_GUEST, NO_CPU_GUEST).unwrap_or(defaults.cpu_guest),
             textfile_directory: value(matches, TEXTFILE_DIRECTORY),
         };
-        if matches.get_flag(DISABLE_DEFAULTS) {
+        let defaults_disabled = matches.get_flag(DISABLE_DEFAULTS);
+        if defaults_disabled {
             config.disable_defaults();
         }
         for info in COLLECTORS {
@@ -255,7 +259,7 @@ impl clap::FromArgMatches for NodeArgs {
                 None => Ok(()),
             };
         }
-        Ok(NodeArgs { config })
+        Ok(NodeArgs { config, defaults_disabled })
     }
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {

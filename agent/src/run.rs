@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sonde_exporter::container::{self, ContainerConfig, MetadataCache};
 use sonde_exporter::node::{self, ConfigError};
+use sonde_exporter::scrape::ScrapeExecutor;
 
-use crate::cli::{NodeArgs, ServeArgs, WebArgs};
+use crate::cli::{ContainerArgs, NodeArgs, ServeArgs};
 use crate::server::{self, AppState};
 use crate::{logging, signal, version};
 
@@ -40,7 +42,7 @@ pub fn run(program: &'static str, args: &ServeArgs) -> ExitCode {
         eprintln!("{program}: {err}");
         return ExitCode::FAILURE;
     }
-    match serve(program, &args.web, &args.node) {
+    match serve(program, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(err = %err, "{program} stopped");
@@ -49,8 +51,26 @@ pub fn run(program: &'static str, args: &ServeArgs) -> ExitCode {
     }
 }
 
-fn serve(program: &'static str, web: &WebArgs, node: &NodeArgs) -> Result<(), RunError> {
-    let executor = node::executor(&node.config)?;
+/// Registers the container collector when enabled; returns the cache the
+/// Docker watcher must fill.
+fn register_container(
+    executor: &mut ScrapeExecutor,
+    node: &NodeArgs,
+    args: &ContainerArgs,
+) -> Result<Option<MetadataCache>, ConfigError> {
+    if !args.enabled(node.defaults_disabled) {
+        return Ok(None);
+    }
+    let cache = MetadataCache::new(args.allowlist());
+    let config = ContainerConfig::from_roots(&node.config.procfs, &node.config.sysfs);
+    executor.register("container", container::build(config, cache.clone()))?;
+    Ok(Some(cache))
+}
+
+fn serve(program: &'static str, args: &ServeArgs) -> Result<(), RunError> {
+    let web = &args.web;
+    let mut executor = node::executor(&args.node.config)?;
+    let container_cache = register_container(&mut executor, &args.node, &args.container)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -62,7 +82,10 @@ fn serve(program: &'static str, web: &WebArgs, node: &NodeArgs) -> Result<(), Ru
             rustversion = version::RUST_VERSION,
             "starting {program}"
         );
-        tracing::info!(collectors = %executor.collector_names().collect::<Vec<_>>().join(","), "enabled node collectors");
+        tracing::info!(collectors = %executor.collector_names().collect::<Vec<_>>().join(","), "enabled collectors");
+        if let Some(cache) = container_cache {
+            container::docker::spawn_watcher(args.container.docker(), cache);
+        }
         let signals = signal::ShutdownSignals::install();
         let address = &web.listen_address;
         let listener = address

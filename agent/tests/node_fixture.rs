@@ -78,6 +78,8 @@ fn scrape_fixture() -> String {
         "udev",
         "--collector.textfile.directory",
         "textfile",
+        // Container metrics have their own fixture test (tests/tests/container_fixture.rs).
+        "--no-collector.container",
     ];
     let enable: Vec<String> = COLLECTORS.iter().map(|c| format!("--collector.{}", c.name)).collect();
     args.extend(enable.iter().map(String::as_str));

@@ -58,6 +58,16 @@ pub enum CollectorError {
         #[source]
         source: ParseError,
     },
+    /// A source the collector depends on (the Docker API for container
+    /// names and labels) is unreachable; what could be read without it
+    /// was still reported.
+    #[error("{source_name} unavailable: {reason}")]
+    Unavailable {
+        /// The source, e.g. `docker`.
+        source_name: &'static str,
+        /// Why, as last seen.
+        reason: String,
+    },
     /// Nothing to report on this machine (e.g. conntrack not loaded).
     /// Reported as failed, like node_exporter's `ErrNoData`, but logged at
     /// debug level only.

@@ -3,6 +3,9 @@
 // Helpers fail the calling test by panicking, with a message saying why.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod engine;
+pub mod fake_docker;
+
 use std::future::Future;
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;

@@ -56,6 +56,15 @@ pub struct ContainerCgroup {
 }
 
 impl ContainerCgroup {
+    /// The root cgroup (`id="/"`): the whole host, the series dashboards
+    /// use for host totals.
+    pub fn root() -> Self {
+        ContainerCgroup {
+            path: "/".to_owned(),
+            driver: CgroupDriver::Cgroupfs,
+        }
+    }
+
     /// The cgroup path, as cAdvisor's `id` label writes it
     /// (`/docker/<id>` or `/system.slice/docker-<id>.scope`).
     pub fn path(&self) -> &str {

@@ -24,6 +24,7 @@ pub mod v2;
 pub use layout::{CgroupDriver, CgroupLayout, ContainerCgroup, Hierarchy};
 pub use stats::{
     ContainerStats, CpuSpec, CpuUsage, DeviceIo, MemorySpec, MemoryUsage, read_container_stats,
+    read_root_stats,
 };
 
 /// Why a cgroup hierarchy or a container's cgroup could not be read. Every
@@ -64,6 +65,24 @@ pub enum CgroupError {
         /// The directories that were looked at.
         tried: Vec<PathBuf>,
     },
+}
+
+impl From<CgroupError> for crate::scrape::CollectorError {
+    fn from(error: CgroupError) -> Self {
+        use crate::scrape::CollectorError;
+        match error {
+            CgroupError::Io { path, source } => CollectorError::Io { path, source },
+            CgroupError::Parse { path, source } => CollectorError::Parse { path, source },
+            CgroupError::NoHierarchy { root } => CollectorError::NoData { path: root },
+            CgroupError::ContainerNotFound { id, tried } => CollectorError::Io {
+                path: tried.into_iter().next().unwrap_or_default(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no cgroup for container {id}"),
+                ),
+            },
+        }
+    }
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

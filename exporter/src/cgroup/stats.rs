@@ -69,6 +69,9 @@ pub struct MemoryUsage {
     /// Swap in use (v2 `memory.swap.current`, v1 `total_swap`); `None` when
     /// the v2 host has no swap accounting.
     pub swap_bytes: Option<u64>,
+    /// The highest usage seen (v1 `memory.max_usage_in_bytes`, v2
+    /// `memory.peak` on kernels ≥ 5.19).
+    pub max_usage_bytes: Option<u64>,
     /// `memory.failcnt`: times the limit was hit. v1 only.
     pub failcnt: Option<u64>,
     /// Processes killed by the OOM killer (v2 `memory.events` `oom_kill`,
@@ -118,6 +121,70 @@ pub fn read_container_stats(
     }
 }
 
+/// Reads the root cgroup (`id="/"`). On v1 and hybrid hosts the root
+/// has the same files as a container. A v2 root has only `cpu.stat` and
+/// `io.stat`: there is no `memory.current` and no limits, so memory comes
+/// from `meminfo` the way runc fills it for the root cgroup (usage = total −
+/// free), and the limits are absent (unlimited).
+pub fn read_root_stats(
+    layout: &CgroupLayout,
+    meminfo: &Path,
+) -> Result<ContainerStats, CgroupError> {
+    let root = ContainerCgroup::root();
+    let Some(dir) = layout.unified_dir(&root) else {
+        return read_container_stats(layout, &root);
+    };
+    let cpu = parse(&dir.join("cpu.stat"), v2::parse_cpu_stat)?;
+    let io = parse_optional(&dir.join("io.stat"), v2::parse_io_stat)?.unwrap_or_default();
+    let mem = parse(meminfo, |text| {
+        crate::procfs::meminfo::parse(text).map(|entries| {
+            entries
+                .iter()
+                .map(|e| (e.name.to_owned(), e.value as u64))
+                .collect::<Vec<_>>()
+        })
+    })?;
+    let field = |name: &str| {
+        mem.iter()
+            .find(|(key, _)| key == name)
+            .map_or(0, |(_, value)| *value)
+    };
+    let usage = field("MemTotal").saturating_sub(field("MemFree"));
+    Ok(ContainerStats {
+        cpu: CpuUsage {
+            usage_seconds: micros(cpu.usage_usec),
+            user_seconds: micros(cpu.user_usec),
+            system_seconds: micros(cpu.system_usec),
+            ..CpuUsage::default()
+        },
+        cpu_spec: CpuSpec::default(),
+        memory: MemoryUsage {
+            usage_bytes: usage,
+            working_set_bytes: usage.saturating_sub(field("Inactive(file)")),
+            rss_bytes: field("AnonPages"),
+            cache_bytes: field("Cached"),
+            mapped_file_bytes: field("Mapped"),
+            swap_bytes: Some(field("SwapTotal").saturating_sub(field("SwapFree"))),
+            max_usage_bytes: None,
+            failcnt: None,
+            oom_kills: None,
+        },
+        memory_spec: MemorySpec::default(),
+        io: io.into_iter().map(device_io).collect(),
+    })
+}
+
+fn device_io(d: v2::IoStat) -> DeviceIo {
+    DeviceIo {
+        major: d.major,
+        minor: d.minor,
+        read_bytes: d.rbytes,
+        write_bytes: d.wbytes,
+        reads: d.rios,
+        writes: d.wios,
+    }
+}
+
 fn read_v2(dir: &Path) -> Result<ContainerStats, CgroupError> {
     let cpu = parse(&dir.join("cpu.stat"), v2::parse_cpu_stat)?;
     let cpu_max = parse(&dir.join("cpu.max"), v2::parse_cpu_max)?;
@@ -125,6 +192,7 @@ fn read_v2(dir: &Path) -> Result<ContainerStats, CgroupError> {
     let usage = parse(&dir.join("memory.current"), v2::parse_memory_current)?;
     let stat = parse(&dir.join("memory.stat"), v2::parse_memory_stat)?;
     let swap = parse_optional(&dir.join("memory.swap.current"), v2::parse_memory_current)?;
+    let peak = parse_optional(&dir.join("memory.peak"), v2::parse_memory_current)?;
     let events = parse(&dir.join("memory.events"), v2::parse_memory_events)?;
     let limit = parse(&dir.join("memory.max"), v2::parse_limit)?;
     let reservation = parse(&dir.join("memory.min"), v2::parse_limit)?;
@@ -151,6 +219,7 @@ fn read_v2(dir: &Path) -> Result<ContainerStats, CgroupError> {
             cache_bytes: stat.file,
             mapped_file_bytes: stat.file_mapped,
             swap_bytes: swap,
+            max_usage_bytes: peak,
             failcnt: None,
             oom_kills: Some(events.oom_kill),
         },
@@ -158,17 +227,7 @@ fn read_v2(dir: &Path) -> Result<ContainerStats, CgroupError> {
             limit_bytes: limit,
             reservation_bytes: reservation,
         },
-        io: io
-            .into_iter()
-            .map(|d| DeviceIo {
-                major: d.major,
-                minor: d.minor,
-                read_bytes: d.rbytes,
-                write_bytes: d.wbytes,
-                reads: d.rios,
-                writes: d.wios,
-            })
-            .collect(),
+        io: io.into_iter().map(device_io).collect(),
     })
 }
 
@@ -183,6 +242,7 @@ fn read_v1(dirs: &LegacyCgroupDirs) -> Result<ContainerStats, CgroupError> {
     let usage = parse(&mem.join("memory.usage_in_bytes"), v1::parse_value)?;
     let stat = parse(&mem.join("memory.stat"), v1::parse_memory_stat)?;
     let failcnt = parse(&mem.join("memory.failcnt"), v1::parse_value)?;
+    let max_usage = parse_optional(&mem.join("memory.max_usage_in_bytes"), v1::parse_value)?;
     let oom_kills = parse_optional(&mem.join("memory.oom_control"), v1::parse_oom_kill)?.flatten();
     let limit = parse(&mem.join("memory.limit_in_bytes"), v1::parse_memory_limit)?;
     let soft = parse(
@@ -217,6 +277,7 @@ fn read_v1(dirs: &LegacyCgroupDirs) -> Result<ContainerStats, CgroupError> {
             cache_bytes: stat.cache,
             mapped_file_bytes: stat.mapped_file,
             swap_bytes: Some(stat.swap),
+            max_usage_bytes: max_usage,
             failcnt: Some(failcnt),
             oom_kills,
         },

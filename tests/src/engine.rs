@@ -1,0 +1,528 @@
+//! Helpers for tests against the real Docker engine, through the `docker`
+//! CLI: a `FROM scratch` image holding the `sonde-workload` test binary,
+//! containers and Swarm services that are removed when their guard drops,
+//! and bounded waits.
+//!
+//! Nothing here can pull: the image is built from the workload binary and
+//! the shared libraries `ldd` names, copied at their absolute paths.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Bound on one `docker` command.
+pub const DOCKER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Bound on waiting for a container, a task or a metric to show up.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The image repository the workload image is tagged in.
+pub const IMAGE_REPOSITORY: &str = "sonde-workload-test";
+
+/// Setting this to `1` skips the real-engine tests (with a message);
+/// otherwise a missing Docker socket fails them.
+pub const SKIP_ENV: &str = "SONDE_SKIP_DOCKER_TESTS";
+
+/// The Docker socket the tests and the collector's default config use.
+pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// Whether the real-engine tests should run: `false` (after saying so on
+/// stderr) when `SONDE_SKIP_DOCKER_TESTS=1`; fails the test when the
+/// Docker socket is missing, since CI on this machine has Docker.
+pub fn docker_available(test: &str) -> bool {
+    if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
+        eprintln!("{test}: skipped, {SKIP_ENV}=1");
+        return false;
+    }
+    if !Path::new(DOCKER_SOCKET).exists() {
+        panic!(
+            "{test}: {DOCKER_SOCKET} is missing. These tests need a running Docker engine; \
+             start one, or set {SKIP_ENV}=1 to skip them."
+        );
+    }
+    true
+}
+
+/// What one `docker` command did.
+#[derive(Debug)]
+pub struct DockerOutput {
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// Standard output, trimmed.
+    pub stdout: String,
+    /// Standard error, trimmed.
+    pub stderr: String,
+}
+
+/// Runs `docker args…`, killing it after [`DOCKER_TIMEOUT`]. Fails the test
+/// only when the command cannot be run or times out.
+pub fn docker_raw(args: &[&str]) -> DockerOutput {
+    try_docker(args).unwrap_or_else(|message| panic!("{message}"))
+}
+
+/// [`docker_raw`] that never panics: for cleanup in `Drop`, which may run
+/// while a failed test unwinds.
+pub fn try_docker(args: &[&str]) -> Result<DockerOutput, String> {
+    let command = format!("`docker {}`", args.join(" "));
+    let mut child = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {command}: {e}"))?;
+    // Read on threads so a chatty command cannot fill a pipe and stall.
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let out = std::thread::spawn(move || read_all(stdout));
+    let err = std::thread::spawn(move || read_all(stderr));
+    let deadline = Instant::now() + DOCKER_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{command} did not finish within {DOCKER_TIMEOUT:?}"
+                ));
+            }
+            Err(e) => return Err(format!("waiting for {command}: {e}")),
+        }
+    };
+    Ok(DockerOutput {
+        success: status.success(),
+        stdout: out.join().unwrap_or_default().trim().to_owned(),
+        stderr: err.join().unwrap_or_default().trim().to_owned(),
+    })
+}
+
+fn read_all(pipe: Option<impl std::io::Read>) -> String {
+    let mut text = String::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_string(&mut text);
+    }
+    text
+}
+
+/// Runs `docker args…` and returns its trimmed stdout; fails the test,
+/// with docker's message, when the command fails.
+pub fn docker(args: &[&str]) -> String {
+    let output = docker_raw(args);
+    if !output.success {
+        panic!(
+            "`docker {}` failed:\n{}\n{}",
+            args.join(" "),
+            output.stderr,
+            output.stdout
+        );
+    }
+    output.stdout
+}
+
+/// Polls `probe` every 50 ms until it returns `Some`, failing the test
+/// with `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// FNV-1a, 64 bits: a content hash that is the same on every run and every
+/// toolchain (std's hashers promise neither).
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The absolute paths of the shared libraries `ldd` names for `binary`,
+/// the dynamic loader included; empty for a static binary.
+pub fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
+    let output = Command::new("ldd")
+        .arg(binary)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ldd on {}: {e}", binary.display()));
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        // "not a dynamic executable": nothing to copy.
+        return Vec::new();
+    }
+    let mut libraries = Vec::new();
+    for line in text.lines() {
+        // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)`,
+        // `/lib64/ld-linux-x86-64.so.2 (0x…)`, `linux-vdso.so.1 (0x…)`.
+        let path = match line.split_once("=>") {
+            Some((_, right)) => right.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(path) = path.filter(|p| p.starts_with('/')) {
+            libraries.push(PathBuf::from(path));
+        }
+    }
+    libraries
+}
+
+/// The workload image, built from `binary` at most once per test process
+/// and tagged `sonde-workload-test:<content hash>`, so a rerun with the
+/// same binary reuses it. Returns the tag.
+pub fn workload_image(binary: &Path) -> &'static str {
+    static IMAGE: OnceLock<Result<String, String>> = OnceLock::new();
+    match IMAGE.get_or_init(|| build_workload_image(binary)) {
+        Ok(tag) => tag,
+        Err(message) => panic!("building the workload image: {message}"),
+    }
+}
+
+/// The workload image's recipe: the files under `rootfs/` are the binary
+/// and its libraries at their absolute paths.
+const DOCKERFILE: &str = "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/sonde-workload\"]\n";
+
+fn build_workload_image(binary: &Path) -> Result<String, String> {
+    let mut files = vec![(binary.to_path_buf(), PathBuf::from("sonde-workload"))];
+    for library in shared_libraries(binary) {
+        let relative = library
+            .strip_prefix("/")
+            .map_err(|e| e.to_string())?
+            .to_path_buf();
+        files.push((library, relative));
+    }
+    let mut hash = fnv1a(0xcbf2_9ce4_8422_2325, DOCKERFILE.as_bytes());
+    let mut contents = Vec::with_capacity(files.len());
+    for (source, target) in &files {
+        let bytes =
+            std::fs::read(source).map_err(|e| format!("reading {}: {e}", source.display()))?;
+        let mode = std::fs::metadata(source)
+            .map_err(|e| format!("stat {}: {e}", source.display()))?
+            .mode();
+        hash = fnv1a(hash, target.as_os_str().as_encoded_bytes());
+        hash = fnv1a(hash, &mode.to_le_bytes());
+        hash = fnv1a(hash, &bytes);
+        contents.push(bytes);
+    }
+    let tag = format!("{IMAGE_REPOSITORY}:{hash:016x}");
+    if docker_raw(&["image", "inspect", "--format", "{{.Id}}", &tag]).success {
+        return Ok(tag);
+    }
+
+    let context = std::env::temp_dir().join(format!(
+        "sonde-workload-image-{}-{hash:016x}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&context);
+    let rootfs = context.join("rootfs");
+    for ((source, target), bytes) in files.iter().zip(&contents) {
+        let path = rootfs.join(target);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        // Executable files stay executable: the kernel refuses a dynamic
+        // loader without the x bit just as it refuses the binary.
+        let mode = std::fs::metadata(source)
+            .map_err(|e| format!("stat {}: {e}", source.display()))?
+            .mode()
+            & 0o7777;
+        std::fs::set_permissions(
+            &path,
+            std::os::unix::fs::PermissionsExt::from_mode(mode | 0o444),
+        )
+        .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+    }
+    std::fs::write(context.join("Dockerfile"), DOCKERFILE)
+        .map_err(|e| format!("writing the Dockerfile: {e}"))?;
+    let context_arg = context.to_string_lossy().into_owned();
+    let built = docker_raw(&["build", "-q", "-t", &tag, &context_arg]);
+    let _ = std::fs::remove_dir_all(&context);
+    if !built.success {
+        return Err(format!(
+            "docker build failed:\n{}\n{}",
+            built.stderr, built.stdout
+        ));
+    }
+    Ok(tag)
+}
+
+/// A name no other container of this or another test run has:
+/// `sonde-test-<pid>-<n>`.
+pub fn unique_name() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "sonde-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// One container started by a [`Containers`] guard.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// The full 64-character id.
+    pub id: String,
+    /// Its name, from [`unique_name`].
+    pub name: String,
+}
+
+impl Container {
+    /// `docker exec <id> /sonde-workload args…`; returns its stdout and
+    /// fails the test when the command fails.
+    pub fn workload(&self, args: &[&str]) -> String {
+        let mut full = vec!["exec", self.id.as_str(), "/sonde-workload"];
+        full.extend_from_slice(args);
+        docker(&full)
+    }
+
+    /// Waits until the container's log holds `ready`; fails at once if the
+    /// workload reported an error or the container stopped.
+    pub fn wait_ready(&self) {
+        wait_for(
+            &format!("container {} to print \"ready\"", self.name),
+            WAIT,
+            || {
+                let logs = docker_raw(&["logs", &self.id]);
+                if logs.stdout.lines().any(|l| l == "ready") {
+                    return Some(());
+                }
+                let running = docker(&["inspect", "--format", "{{.State.Running}}", &self.id]);
+                if running != "true" || logs.stderr.contains("sonde-workload:") {
+                    panic!(
+                        "container {} stopped before it was ready:\n{}\n{}",
+                        self.name, logs.stdout, logs.stderr
+                    );
+                }
+                None
+            },
+        )
+    }
+
+    /// The host pid of its first process.
+    pub fn pid(&self) -> u32 {
+        let pid = docker(&["inspect", "--format", "{{.State.Pid}}", &self.id]);
+        pid.parse()
+            .unwrap_or_else(|e| panic!("pid {pid:?} of {}: {e}", self.name))
+    }
+
+    /// The gateway of its network: an address outside the container that
+    /// traffic from `eth0` reaches.
+    pub fn gateway(&self) -> String {
+        let gateway = docker(&[
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.Gateway}} {{end}}",
+            &self.id,
+        ]);
+        gateway
+            .split_whitespace()
+            .next()
+            .unwrap_or_else(|| panic!("container {} has no network gateway", self.name))
+            .to_owned()
+    }
+}
+
+/// Starts containers and removes them (with their anonymous volumes) when
+/// dropped, so a failing test leaks none.
+#[derive(Debug, Default)]
+pub struct Containers {
+    started: Mutex<Vec<String>>,
+}
+
+impl Containers {
+    /// An empty guard.
+    pub fn new() -> Self {
+        Containers::default()
+    }
+
+    /// `docker run -d --name <unique> <options…> <image> <args…>`. The stop
+    /// signal is SIGKILL: the workload is PID 1 and has no SIGTERM handler.
+    pub fn run(&self, options: &[&str], image: &str, args: &[&str]) -> Container {
+        let name = unique_name();
+        let mut full = vec![
+            "run",
+            "-d",
+            "--name",
+            name.as_str(),
+            "--stop-signal",
+            "SIGKILL",
+        ];
+        full.extend_from_slice(options);
+        full.push(image);
+        full.extend_from_slice(args);
+        // Recorded by name before it exists: a run that fails half way
+        // still gets cleaned up.
+        self.started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(name.clone());
+        let id = docker(&full);
+        assert_eq!(
+            id.len(),
+            64,
+            "docker run printed {id:?}, expected a container id"
+        );
+        Container { id, name }
+    }
+
+    /// `docker rm -fv`: when this returns the container and its cgroup are
+    /// gone.
+    pub fn remove(&self, container: &Container) {
+        docker(&["rm", "-fv", &container.id]);
+        self.started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|n| n != &container.name);
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let names = std::mem::take(self.started.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if names.is_empty() {
+            return;
+        }
+        let mut args = vec!["rm", "-fv"];
+        args.extend(names.iter().map(String::as_str));
+        // Never panic in drop (it may run while a test is unwinding).
+        let _ = try_docker(&args);
+    }
+}
+
+/// The whole block device under Docker's data root (`/dev/vda` for a root
+/// on `/dev/vda` or `/dev/vda1`): where a container's volumes live. `None`
+/// when the root is not on a block device.
+pub fn docker_root_disk() -> Option<String> {
+    let root = docker(&["info", "--format", "{{.DockerRootDir}}"]);
+    let dev = std::fs::metadata(&root).ok()?.dev();
+    // glibc's gnu_dev_major / gnu_dev_minor.
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let mut sys = std::fs::canonicalize(format!("/sys/dev/block/{major}:{minor}")).ok()?;
+    // Throttle rules apply to whole disks, not partitions.
+    if sys.join("partition").exists() {
+        sys = sys.parent()?.to_path_buf();
+    }
+    let uevent = std::fs::read_to_string(sys.join("uevent")).ok()?;
+    let name = uevent.lines().find_map(|l| l.strip_prefix("DEVNAME="))?;
+    let device = format!("/dev/{name}");
+    Path::new(&device).exists().then_some(device)
+}
+
+/// Swarm mode for one test: joins the existing swarm if this engine is a
+/// manager, else initialises one and leaves it (and removes the networks
+/// that `swarm init` created) when dropped.
+#[derive(Debug)]
+pub struct Swarm {
+    initialised: bool,
+    gwbridge_existed: bool,
+}
+
+impl Swarm {
+    /// Makes sure the engine is a Swarm manager.
+    pub fn ensure() -> Swarm {
+        let state = docker(&[
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+        ]);
+        match state.as_str() {
+            "active true" => Swarm {
+                initialised: false,
+                gwbridge_existed: true,
+            },
+            "inactive false" => {
+                let gwbridge_existed =
+                    docker_raw(&["network", "inspect", "docker_gwbridge"]).success;
+                docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+                Swarm {
+                    initialised: true,
+                    gwbridge_existed,
+                }
+            }
+            other => {
+                panic!("the engine's Swarm state is {other:?}: expected a manager or no swarm")
+            }
+        }
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        if !self.initialised {
+            return;
+        }
+        let gwbridge_existed = self.gwbridge_existed;
+        let _ = try_docker(&["swarm", "leave", "--force"]);
+        if !gwbridge_existed {
+            let _ = try_docker(&["network", "rm", "docker_gwbridge"]);
+        }
+    }
+}
+
+/// A Swarm service, removed (and its task containers waited for) on drop.
+#[derive(Debug)]
+pub struct Service {
+    /// The service name.
+    pub name: String,
+}
+
+impl Service {
+    /// `docker service create --detach --name <unique> --no-resolve-image
+    /// <options…> <image> <args…>` (the image is local only; the stop
+    /// signal is SIGKILL so removal does not wait out a grace period).
+    pub fn create(options: &[&str], image: &str, args: &[&str]) -> Service {
+        let name = format!("{}-svc", unique_name());
+        let mut full = vec![
+            "service",
+            "create",
+            "--detach",
+            "--name",
+            name.as_str(),
+            "--no-resolve-image",
+            "--stop-signal",
+            "SIGKILL",
+        ];
+        full.extend_from_slice(options);
+        full.push(image);
+        full.extend_from_slice(args);
+        let service = Service { name: name.clone() };
+        docker(&full);
+        service
+    }
+
+    /// The ids of the service's running task containers.
+    pub fn running_containers(&self) -> Vec<String> {
+        let filter = format!("label=com.docker.swarm.service.name={}", self.name);
+        docker(&["ps", "-q", "--no-trunc", "--filter", &filter])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = try_docker(&["service", "rm", &name]);
+        // Wait for the task containers, so leaving the swarm (or the next
+        // test) does not race their removal.
+        let filter = format!("label=com.docker.swarm.service.name={name}");
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline
+            && try_docker(&["ps", "-aq", "--filter", &filter])
+                .is_ok_and(|o| o.success && !o.stdout.is_empty())
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

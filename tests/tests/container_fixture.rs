@@ -1,0 +1,224 @@
+//! The container collector over the fixture cgroup trees
+//! (`tests/fixtures/cgroup/{v2,v1,hybrid}`, each with one container in the
+//! systemd layout and one in the cgroupfs layout), with names and labels
+//! from a fake Docker engine serving recorded responses, against one golden
+//! file per tree in `tests/golden/`. `UPDATE_GOLDEN=1 cargo test -p
+//! sonde-tests --test container_fixture` rewrites them.
+//!
+//! Only two things vary between runs, and both are checked before they are
+//! masked: `container_last_seen` (the scrape time) and the collector's
+//! duration.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
+use sonde_exporter::container::{
+    ContainerCollector, ContainerConfig, LabelAllowlist, MetadataCache, SyncState,
+};
+use sonde_exporter::scrape::ScrapeExecutor;
+use sonde_instrument::encode::encode_to_string;
+use sonde_instrument::{Collector, Format, MetricFamily, find_value};
+use sonde_tests::TIMEOUT;
+use sonde_tests::fake_docker::FakeDocker;
+use tokio::task::JoinHandle;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// The collector of one fixture tree, its cache filled by a watcher on
+/// `fake`.
+struct Setup {
+    cache: MetadataCache,
+    watcher: JoinHandle<()>,
+    executor: ScrapeExecutor,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+impl Setup {
+    fn new(fake: &FakeDocker, tree: &str) -> Setup {
+        let cache = MetadataCache::new(LabelAllowlist::default());
+        let docker = DockerConfig {
+            host: fake.host(),
+            timeout: Duration::from_secs(5),
+        };
+        let watcher = spawn_watcher(docker, cache.clone());
+        let config = ContainerConfig {
+            cgroup_root: fixtures().join("cgroup").join(tree),
+            procfs: fixtures().join("container/proc"),
+            sysfs: fixtures().join("container/sys"),
+        };
+        let collector = ContainerCollector::new(config, cache.clone()).unwrap();
+        let mut executor = ScrapeExecutor::new();
+        executor.register("container", Box::new(collector)).unwrap();
+        Setup {
+            cache,
+            watcher,
+            executor,
+        }
+    }
+
+    async fn wait_for(&self, what: &str, done: impl Fn(&MetadataCache) -> bool) {
+        let start = Instant::now();
+        while !done(&self.cache) {
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "{what}: not within {TIMEOUT:?}; state {:?}",
+                self.cache.state()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn synced(&self) {
+        self.wait_for("the recorded containers", |cache| {
+            cache.state() == SyncState::Synced && cache.len() == 2
+        })
+        .await;
+    }
+
+    fn scrape(&self) -> Vec<MetricFamily> {
+        let mut families = Vec::new();
+        self.executor.collect(&mut families);
+        families
+    }
+}
+
+fn container_success(families: &[MetricFamily]) -> Option<f64> {
+    find_value(
+        families,
+        "sonde_scrape_collector_success",
+        "collector",
+        "container",
+    )
+}
+
+/// Checks the volatile values, then replaces them with a fixed word.
+fn masked(text: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let volatile = ["container_last_seen{", "sonde_scrape_collector_duration_seconds{"]
+            .iter()
+            .any(|prefix| line.starts_with(prefix));
+        match line.rsplit_once(' ') {
+            Some((series, value)) if volatile => {
+                let value: f64 = value.parse().unwrap();
+                if series.starts_with("container_last_seen") {
+                    assert!((now - value).abs() < 60.0, "{line}: not the scrape time");
+                } else {
+                    assert!(value >= 0.0, "{line}");
+                }
+                out.push_str(series);
+                out.push_str(" <masked>");
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn check_golden(tree: &str, text: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("golden/container-{tree}.txt"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let golden = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    if golden != text {
+        let diff: Vec<String> = golden
+            .lines()
+            .zip(text.lines())
+            .enumerate()
+            .filter(|(_, (want, got))| want != got)
+            .take(10)
+            .map(|(n, (want, got))| format!("line {}:\n- {want}\n+ {got}", n + 1))
+            .collect();
+        panic!(
+            "{} differs ({} vs {} lines; UPDATE_GOLDEN=1 rewrites it):\n{}",
+            path.display(),
+            golden.lines().count(),
+            text.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+async fn golden(tree: &str) {
+    let fake = FakeDocker::start().await;
+    let setup = Setup::new(&fake, tree);
+    setup.synced().await;
+    let families = setup.scrape();
+    assert_eq!(container_success(&families), Some(1.0), "{tree}");
+    let (text, report) = encode_to_string(&families, Format::Text);
+    assert_eq!(report, Default::default(), "{tree}: the encoder dropped series");
+    check_golden(tree, &masked(&text));
+}
+
+#[tokio::test]
+async fn cgroup_v2_tree() {
+    golden("v2").await;
+}
+
+#[tokio::test]
+async fn cgroup_v1_tree() {
+    golden("v1").await;
+}
+
+#[tokio::test]
+async fn cgroup_hybrid_tree() {
+    golden("hybrid").await;
+}
+
+/// Metadata comes from the cache: a hundred scrapes make no Docker call.
+#[tokio::test]
+async fn scrapes_make_no_docker_api_calls() {
+    let fake = FakeDocker::start().await;
+    let setup = Setup::new(&fake, "v1");
+    setup.synced().await;
+    let before = fake.request_log();
+    for _ in 0..100 {
+        let families = setup.scrape();
+        assert_eq!(container_success(&families), Some(1.0));
+    }
+    assert_eq!(fake.request_log(), before, "a scrape called the Docker API");
+    // The log is not empty: the fake did see the start-up calls, so an
+    // empty "after" could not pass by accident.
+    assert!(before.iter().any(|r| r.contains("/containers/json")), "{before:?}");
+}
+
+/// While Docker is away the collector reports failure, keeps the root
+/// cgroup and the cached containers, and recovers by itself.
+#[tokio::test]
+async fn docker_down_is_a_failed_collector_not_a_failed_scrape() {
+    let mut fake = FakeDocker::start().await;
+    let setup = Setup::new(&fake, "v1");
+    setup.synced().await;
+    fake.stop().await;
+    setup
+        .wait_for("disconnected", |cache| {
+            matches!(cache.state(), SyncState::Disconnected(_))
+        })
+        .await;
+    let families = setup.scrape();
+    assert_eq!(container_success(&families), Some(0.0));
+    assert!(find_value(&families, "container_memory_usage_bytes", "id", "/").is_some());
+    fake.restart().await;
+    setup
+        .wait_for("synced again", |cache| cache.state() == SyncState::Synced)
+        .await;
+    assert_eq!(container_success(&setup.scrape()), Some(1.0));
+}
