@@ -117,19 +117,32 @@ impl Encoder {
     /// Appends `families` to `out` in `format`; see the [module docs](self).
     pub fn encode(&mut self, families: &[MetricFamily], format: Format, out: &mut Vec<u8>) -> EncodeReport {
         let mut report = EncodeReport::default();
+        self.encode_groups(families, format, out, &mut report);
+        if format == Format::OpenMetrics {
+            write_eof(out);
+        }
+        report
+    }
+
+    /// [`Encoder::encode`] without the OpenMetrics `# EOF` line, adding to
+    /// `report`: the registry's direct path writes groups it cannot write
+    /// itself this way.
+    pub(crate) fn encode_groups(
+        &mut self,
+        families: &[MetricFamily],
+        format: Format,
+        out: &mut Vec<u8>,
+        report: &mut EncodeReport,
+    ) {
         // Indices are kept as u32 to halve the tables; an exposition with
         // four billion families is not one Prometheus could scrape anyway.
         let families = &families[..families.len().min(NONE as usize)];
-        self.group(families, &mut report);
+        self.group(families, report);
         let mut writer = Writer { out, format };
         for g in 0..self.groups.len() {
             let group = self.groups[g];
-            self.write_group(families, group, &mut writer, &mut report);
+            self.write_group(families, group, &mut writer, report);
         }
-        if format == Format::OpenMetrics {
-            writer.out.extend_from_slice(b"# EOF\n");
-        }
-        report
     }
 
     /// Fills `groups` and `next`: one group per family name, in order of
@@ -421,55 +434,13 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn header(&mut self, family: &MetricFamily, counter_suffix: Suffix) {
-        let name = family.name.as_bytes();
-        match self.format {
-            Format::Text => {
-                let (type_name, suffix): (&[u8], Suffix) = match family.metric_type {
-                    MetricType::Counter => (b"counter", counter_suffix),
-                    MetricType::Gauge | MetricType::StateSet => (b"gauge", Suffix::None),
-                    MetricType::Info => (b"gauge", Suffix::Info),
-                    MetricType::Histogram | MetricType::GaugeHistogram => (b"histogram", Suffix::None),
-                    MetricType::Summary => (b"summary", Suffix::None),
-                    MetricType::Unknown => (b"untyped", Suffix::None),
-                };
-                let suffix = suffix.as_str().as_bytes();
-                if !family.help.is_empty() {
-                    self.out.extend_from_slice(b"# HELP ");
-                    self.out.extend_from_slice(name);
-                    self.out.extend_from_slice(suffix);
-                    self.out.push(b' ');
-                    write_help(self.out, &family.help, false);
-                    self.out.push(b'\n');
-                }
-                self.out.extend_from_slice(b"# TYPE ");
-                self.out.extend_from_slice(name);
-                self.out.extend_from_slice(suffix);
-                self.out.push(b' ');
-                self.out.extend_from_slice(type_name);
-                self.out.push(b'\n');
-            }
-            Format::OpenMetrics => {
-                self.out.extend_from_slice(b"# TYPE ");
-                self.out.extend_from_slice(name);
-                self.out.push(b' ');
-                self.out.extend_from_slice(family.metric_type.openmetrics_name().as_bytes());
-                self.out.push(b'\n');
-                if let Some(unit) = &family.unit {
-                    self.out.extend_from_slice(b"# UNIT ");
-                    self.out.extend_from_slice(name);
-                    self.out.push(b' ');
-                    self.out.extend_from_slice(unit.as_bytes());
-                    self.out.push(b'\n');
-                }
-                if !family.help.is_empty() {
-                    self.out.extend_from_slice(b"# HELP ");
-                    self.out.extend_from_slice(name);
-                    self.out.push(b' ');
-                    write_help(self.out, &family.help, true);
-                    self.out.push(b'\n');
-                }
-            }
-        }
+        let header = Header {
+            name: &family.name,
+            help: &family.help,
+            unit: family.unit.as_deref(),
+            metric_type: family.metric_type,
+        };
+        write_header(self.out, self.format, &header, counter_suffix);
     }
 
     #[inline]
@@ -497,6 +468,87 @@ impl Writer<'_> {
         }
         out.push(b'\n');
     }
+}
+
+/// What a family's comment lines say.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) help: &'a str,
+    pub(crate) unit: Option<&'a str>,
+    pub(crate) metric_type: MetricType,
+}
+
+/// Writes the `# HELP` / `# TYPE` / `# UNIT` lines of a family in
+/// `format`; `counter_suffix` is the suffix text 0.0.4 names a counter with.
+pub(crate) fn write_header(out: &mut Vec<u8>, format: Format, header: &Header<'_>, counter_suffix: Suffix) {
+    let name = header.name.as_bytes();
+    match format {
+        Format::Text => {
+            let (type_name, suffix): (&[u8], Suffix) = match header.metric_type {
+                MetricType::Counter => (b"counter", counter_suffix),
+                MetricType::Gauge | MetricType::StateSet => (b"gauge", Suffix::None),
+                MetricType::Info => (b"gauge", Suffix::Info),
+                MetricType::Histogram | MetricType::GaugeHistogram => (b"histogram", Suffix::None),
+                MetricType::Summary => (b"summary", Suffix::None),
+                MetricType::Unknown => (b"untyped", Suffix::None),
+            };
+            let suffix = suffix.as_str().as_bytes();
+            if !header.help.is_empty() {
+                out.extend_from_slice(b"# HELP ");
+                out.extend_from_slice(name);
+                out.extend_from_slice(suffix);
+                out.push(b' ');
+                write_help(out, header.help, false);
+                out.push(b'\n');
+            }
+            out.extend_from_slice(b"# TYPE ");
+            out.extend_from_slice(name);
+            out.extend_from_slice(suffix);
+            out.push(b' ');
+            out.extend_from_slice(type_name);
+            out.push(b'\n');
+        }
+        Format::OpenMetrics => {
+            out.extend_from_slice(b"# TYPE ");
+            out.extend_from_slice(name);
+            out.push(b' ');
+            out.extend_from_slice(header.metric_type.openmetrics_name().as_bytes());
+            out.push(b'\n');
+            if let Some(unit) = header.unit {
+                out.extend_from_slice(b"# UNIT ");
+                out.extend_from_slice(name);
+                out.push(b' ');
+                out.extend_from_slice(unit.as_bytes());
+                out.push(b'\n');
+            }
+            if !header.help.is_empty() {
+                out.extend_from_slice(b"# HELP ");
+                out.extend_from_slice(name);
+                out.push(b' ');
+                write_help(out, header.help, true);
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
+/// Appends `name="value"` to `out`, escaping the value as every sample
+/// line does: a label pre-rendered once for the registry's direct path.
+pub(crate) fn render_label(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"=\"");
+    if needs_escape(value.as_bytes()) {
+        write_escaped_slow(out, value.as_bytes(), true);
+    } else {
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.push(b'"');
+}
+
+/// Writes the OpenMetrics `# EOF` line.
+pub(crate) fn write_eof(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"# EOF\n");
 }
 
 #[inline(always)]
@@ -571,7 +623,7 @@ const EXACT_INT: f64 = 9_007_199_254_740_992.0;
 /// Writes a value so that it parses back to the same f64 (NaN payloads
 /// aside) in Prometheus, OpenMetrics and Rust parsers.
 #[inline(always)]
-fn write_value(out: &mut Vec<u8>, v: f64) {
+pub(crate) fn write_value(out: &mut Vec<u8>, v: f64) {
     if v.abs() < EXACT_INT {
         let i = v as i64;
         // `-0` fails this test and goes the long way, which keeps its sign.

@@ -47,6 +47,10 @@ impl Metric for Counter {
         // Exact up to 2^53, which a counter of events does not reach in practice.
         out.push(base.clone(), self.get() as f64);
     }
+
+    fn write_owned(&self, base: Labels, out: &mut MetricFamily) {
+        out.push(base, self.get() as f64);
+    }
 }
 
 impl ChildMetric for Counter {
@@ -94,6 +98,10 @@ impl Metric for FloatCounter {
 
     fn write(&self, base: &Labels, out: &mut MetricFamily) {
         out.push(base.clone(), self.get());
+    }
+
+    fn write_owned(&self, base: Labels, out: &mut MetricFamily) {
+        out.push(base, self.get());
     }
 }
 

@@ -4,8 +4,10 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use super::direct::{DirectChild, DirectMetric, Lines, render_labels};
 use super::{ChildMetric, Histogram, Metric, MetricError};
 use crate::model::{Label, Labels, MetricFamily, MetricType};
 
@@ -34,11 +36,27 @@ struct Inner<M> {
     /// Keyed by the hash of the values; each entry lists the children whose
     /// values share that hash.
     children: RwLock<HashMap<u64, Vec<Child<M>>, BuildHasherDefault<PrehashedHasher>>>,
+    /// Bumped, under the write lock, whenever a child is added or removed.
+    generation: AtomicU64,
+    /// The children sorted by label values as of `generation`, for the
+    /// registry's direct path: a scrape of an unchanged family then neither
+    /// collects nor sorts. Locked only while holding `children`' read lock
+    /// (never the other way round).
+    sorted: Mutex<Sorted<M>>,
     make: Constructor<M>,
+}
+
+/// A family's children in exposition order: rendered label set and metric.
+struct Sorted<M> {
+    generation: u64,
+    children: Arc<[(Arc<[u8]>, M)]>,
 }
 
 struct Child<M> {
     values: Box<[String]>,
+    /// The label set rendered once (`a="b",c="d"`, values escaped) for the
+    /// registry's direct path.
+    rendered: Arc<[u8]>,
     metric: M,
 }
 
@@ -80,6 +98,9 @@ impl<M: ChildMetric> Family<M> {
                 label_names: label_names.iter().map(|&n| n.to_owned()).collect(),
                 seed: (state.hash_one(1u8), state.hash_one(2u8) | 1),
                 children: RwLock::new(HashMap::default()),
+                // No child yet: generation 0 sorts to the empty list.
+                generation: AtomicU64::new(0),
+                sorted: Mutex::new(Sorted { generation: 0, children: Arc::new([]) }),
                 make: Box::new(make),
             }),
         }
@@ -103,7 +124,9 @@ impl<M: ChildMetric> Family<M> {
             return Ok(child.metric.clone());
         }
         let metric = (self.inner.make)();
-        chain.push(Child { values: values.iter().map(|&v| v.to_owned()).collect(), metric: metric.clone() });
+        let rendered = render_labels(self.inner.label_names.iter().map(String::as_str).zip(values.iter().copied()));
+        chain.push(Child { values: values.iter().map(|&v| v.to_owned()).collect(), rendered: rendered.into(), metric: metric.clone() });
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
         Ok(metric)
     }
 
@@ -120,12 +143,17 @@ impl<M: ChildMetric> Family<M> {
         if chain.is_empty() {
             children.remove(&hash);
         }
+        if removed {
+            self.inner.generation.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(removed)
     }
 
     /// Removes every child.
     pub fn clear(&self) {
-        self.inner.children.write().unwrap_or_else(PoisonError::into_inner).clear();
+        let mut children = self.inner.children.write().unwrap_or_else(PoisonError::into_inner);
+        children.clear();
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
     }
 
     fn check_count(&self, values: &[&str]) -> Result<(), MetricError> {
@@ -179,7 +207,37 @@ impl<M: ChildMetric> Metric for Family<M> {
             for (name, value) in self.inner.label_names.iter().zip(child.values.iter()) {
                 labels.0.push(Label { name: name.clone(), value: value.clone() });
             }
-            child.metric.write(&labels, out);
+            child.metric.write_owned(labels, out);
+        }
+    }
+}
+
+impl<M: ChildMetric + DirectChild> DirectMetric for Family<M> {
+    fn has_samples(&self) -> bool {
+        // Empty chains are removed, so no chain means no child.
+        !self.inner.children.read().unwrap_or_else(PoisonError::into_inner).is_empty()
+    }
+
+    /// Each child's lines, in the order [`Metric::write`] gives them, from
+    /// its rendered label set.
+    fn write_direct(&self, lines: &mut Lines<'_>) {
+        let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
+        // Children change only under the write lock, so the generation is
+        // the one the map shows for as long as this read lock is held.
+        let generation = self.inner.generation.load(Ordering::Relaxed);
+        let sorted = {
+            let mut cache = self.inner.sorted.lock().unwrap_or_else(PoisonError::into_inner);
+            if cache.generation != generation {
+                let mut list: Vec<&Child<M>> = children.values().flatten().collect();
+                list.sort_unstable_by(|a, b| a.values.cmp(&b.values));
+                cache.children = list.into_iter().map(|c| (c.rendered.clone(), c.metric.clone())).collect();
+                cache.generation = generation;
+            }
+            cache.children.clone()
+        };
+        drop(children);
+        for (rendered, metric) in sorted.iter() {
+            metric.write_lines(rendered, lines);
         }
     }
 }
@@ -207,7 +265,7 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 /// short values). Collisions only cost a comparison: children are always
 /// matched on their values.
 #[inline]
-fn hash_values(seed: (u64, u64), values: &[&str]) -> u64 {
+pub(crate) fn hash_values(seed: (u64, u64), values: &[&str]) -> u64 {
     let mut h = seed.0;
     for value in values {
         let bytes = value.as_bytes();

@@ -62,6 +62,10 @@ impl Metric for Gauge {
     fn write(&self, base: &Labels, out: &mut MetricFamily) {
         out.push(base.clone(), self.get() as f64);
     }
+
+    fn write_owned(&self, base: Labels, out: &mut MetricFamily) {
+        out.push(base, self.get() as f64);
+    }
 }
 
 impl ChildMetric for Gauge {
@@ -124,6 +128,10 @@ impl Metric for FloatGauge {
 
     fn write(&self, base: &Labels, out: &mut MetricFamily) {
         out.push(base.clone(), self.get());
+    }
+
+    fn write_owned(&self, base: Labels, out: &mut MetricFamily) {
+        out.push(base, self.get());
     }
 }
 

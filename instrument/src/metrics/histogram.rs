@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use super::direct::{DirectChild, Lines};
 use super::{ChildMetric, Metric, MetricError, add_f64};
 use crate::model::{Label, Labels, MetricFamily, MetricType, Sample, Suffix};
 
@@ -177,6 +178,10 @@ impl Metric for Histogram {
     }
 
     fn write(&self, base: &Labels, out: &mut MetricFamily) {
+        self.write_owned(base.clone(), out);
+    }
+
+    fn write_owned(&self, base: Labels, out: &mut MetricFamily) {
         let cumulative = self.cumulative_counts();
         for (le, &count) in self.inner.layout.le.iter().zip(&cumulative) {
             let mut labels = Labels(Vec::with_capacity(base.len() + 1));
@@ -187,12 +192,35 @@ impl Metric for Histogram {
         let count = cumulative.last().copied().unwrap_or(0);
         // `_sum` before `_count`, the order client_golang writes.
         out.push_sample(Sample::new(Suffix::Sum, base.clone(), self.sum()));
-        out.push_sample(Sample::new(Suffix::Count, base.clone(), count as f64));
+        out.push_sample(Sample::new(Suffix::Count, base, count as f64));
     }
 }
 
 impl ChildMetric for Histogram {
     const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl DirectChild for Histogram {
+    /// The lines [`Metric::write_owned`] gives, with the counts added up in
+    /// `lines`' scratch space instead of two new `Vec`s.
+    fn write_lines(&self, labels: &[u8], lines: &mut Lines<'_>) {
+        let mut counts = std::mem::take(lines.counts);
+        counts.clear();
+        counts.resize(self.inner.layout.bounds.len() + 1, 0);
+        for shard in self.shards() {
+            for (total, cell) in counts.iter_mut().zip(shard) {
+                *total = total.wrapping_add(cell.load(Ordering::Relaxed));
+            }
+        }
+        let mut total = 0u64;
+        for (le, &count) in self.inner.layout.le.iter().zip(&counts) {
+            total = total.wrapping_add(count);
+            lines.line(b"_bucket", labels, Some((b"le", le.as_bytes())), total as f64);
+        }
+        *lines.counts = counts;
+        lines.line(b"_sum", labels, None, self.sum());
+        lines.line(b"_count", labels, None, total as f64);
+    }
 }
 
 /// Formats a bucket bound as client_golang does (`strconv.FormatFloat(v,

@@ -1,5 +1,5 @@
-//! Metrics for Rust services: counters, gauges, histograms, labelled
-//! families and a [`Registry`] that emits them as the shared model.
+//! Metrics for Rust services: counters, gauges, histograms, summaries,
+//! labelled families and a [`Registry`] that emits them as the shared model.
 //!
 //! Every handle ([`Counter`], [`Gauge`], [`Histogram`], [`Family`], …) is a
 //! cheap `Arc` clone: clone it into the code that records, register a clone
@@ -9,20 +9,29 @@
 //! Hot paths are single atomic operations: a counter increment is one
 //! relaxed `fetch_add`, a histogram observation is one bucket `fetch_add`
 //! plus a compare-and-swap on the sum's bits, in a per-thread shard so
-//! threads do not fight over cache lines. Nothing on a hot path waits for a
-//! scrape.
+//! threads do not fight over cache lines. A [`Summary`] observation takes
+//! its thread's shard lock, which nothing else holds but a scrape copying
+//! that shard. Nothing on a hot path waits for a whole scrape.
 
 mod counter;
+mod direct;
 mod family;
 mod gauge;
 mod histogram;
 mod registry;
+mod summary;
 
 pub use counter::{Counter, FloatCounter};
 pub use family::Family;
+#[cfg(feature = "http")]
+pub(crate) use family::hash_values;
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{DEFAULT_BUCKETS, Histogram, format_bound};
 pub use registry::Registry;
+pub use summary::{
+    COMMON_OBJECTIVES, DEFAULT_AGE_BUCKETS, DEFAULT_MAX_AGE, DEFAULT_SIGNIFICANT_FIGURES, DEFAULT_UNIT_SCALE, Summary,
+    SummaryOpts,
+};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -77,6 +86,10 @@ pub enum MetricError {
     /// Histogram bucket bounds are empty, unsorted or contain NaN.
     #[error("invalid histogram buckets {0:?}: need at least one finite bound, strictly increasing")]
     InvalidBuckets(Vec<f64>),
+    /// Summary options out of range (an objective outside `[0, 1]`, no age
+    /// buckets, …); the text says which.
+    #[error("invalid summary options: {0}")]
+    InvalidSummaryOpts(String),
 }
 
 /// A metric the [`Registry`] can emit: a single metric or a [`Family`].
@@ -97,6 +110,14 @@ pub trait Metric: Send + Sync {
     /// Appends this metric's samples to `out`, each carrying `base` (the
     /// registry's constant labels, then any family labels) first.
     fn write(&self, base: &Labels, out: &mut MetricFamily);
+
+    /// [`Metric::write`] with `base` given by value, which a [`Family`]
+    /// builds for each child: a metric whose last sample carries exactly
+    /// `base` keeps it instead of cloning every label name and value again.
+    /// The default borrows it.
+    fn write_owned(&self, base: Labels, out: &mut MetricFamily) {
+        self.write(&base, out);
+    }
 }
 
 /// A metric that can be a child of a [`Family`]: its type is known without
