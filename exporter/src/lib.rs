@@ -19,6 +19,7 @@
 
 pub mod cgroup;
 pub mod container;
+mod kernel_file;
 pub mod node;
 pub mod procfs;
 pub mod scrape;

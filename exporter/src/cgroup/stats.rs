@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::layout::LegacyCgroupDirs;
 use super::{CgroupError, CgroupLayout, ContainerCgroup, v1, v2};
+use crate::kernel_file::with_file;
 use crate::procfs::ParseError;
 
 /// Everything SPEC §2 reports from a container's cgroup, in base units and
@@ -333,21 +334,17 @@ fn micros(value: u64) -> f64 {
     value as f64 / 1e6
 }
 
-fn read(path: &Path) -> Result<String, CgroupError> {
-    std::fs::read_to_string(path).map_err(|source| CgroupError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 fn parse<T>(
     path: &Path,
     parser: impl FnOnce(&str) -> Result<T, ParseError>,
 ) -> Result<T, CgroupError> {
-    parser(&read(path)?).map_err(|source| CgroupError::Parse {
-        path: path.to_path_buf(),
-        source,
-    })
+    match parse_optional(path, parser)? {
+        Some(value) => Ok(value),
+        None => Err(CgroupError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::from(ErrorKind::NotFound),
+        }),
+    }
 }
 
 /// Like [`parse`], but a file that does not exist is `None`: for files that
@@ -356,13 +353,11 @@ fn parse_optional<T>(
     path: &Path,
     parser: impl FnOnce(&str) -> Result<T, ParseError>,
 ) -> Result<Option<T>, CgroupError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parser(&text)
-            .map(Some)
-            .map_err(|source| CgroupError::Parse {
-                path: path.to_path_buf(),
-                source,
-            }),
+    match with_file(path, parser) {
+        Ok(parsed) => parsed.map(Some).map_err(|source| CgroupError::Parse {
+            path: path.to_path_buf(),
+            source,
+        }),
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
         Err(source) => Err(CgroupError::Io {
             path: path.to_path_buf(),

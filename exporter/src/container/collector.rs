@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sonde_instrument::{Label, Labels, MetricFamily, MetricType};
@@ -19,6 +19,7 @@ use crate::cgroup::{
     CgroupError, CgroupLayout, ContainerCgroup, ContainerStats, read_container_stats,
     read_root_stats,
 };
+use crate::kernel_file::with_file;
 use crate::procfs::net_dev;
 use crate::scrape::{CollectorError, ScrapeCollector};
 
@@ -157,6 +158,48 @@ pub struct ContainerCollector {
     /// `major:minor` → `/dev/<name>`; devices do not change names while
     /// they exist, and a host has few.
     devices: Mutex<HashMap<(u32, u32), String>>,
+    /// Read once: `/proc/cpuinfo` costs tens of microseconds per CPU to
+    /// generate, and neither number changes while the host runs.
+    machine: OnceLock<Machine>,
+}
+
+/// `machine_cpu_cores` and `machine_memory_bytes`.
+#[derive(Debug, Clone, Copy)]
+struct Machine {
+    cpu_cores: f64,
+    memory_bytes: f64,
+}
+
+impl Machine {
+    fn read(procfs: &Path) -> Result<Machine, CollectorError> {
+        let cpuinfo = procfs.join("cpuinfo");
+        let cpu_cores = with_file(&cpuinfo, |text| {
+            text.lines()
+                .filter(|line| line.starts_with("processor"))
+                .count()
+        })
+        .map_err(|source| CollectorError::Io {
+            path: cpuinfo.clone(),
+            source,
+        })?;
+        let meminfo = procfs.join("meminfo");
+        let total = with_file(&meminfo, |text| {
+            crate::procfs::meminfo::parse(text)
+                .map(|entries| entries.iter().find(|e| e.name == "MemTotal").map(|e| e.value))
+        });
+        let memory_bytes = match total {
+            Ok(Ok(Some(total))) => total,
+            Ok(Ok(None)) => {
+                return Err(CollectorError::NoData { path: meminfo });
+            }
+            Ok(Err(source)) => return Err(CollectorError::Parse { path: meminfo, source }),
+            Err(source) => return Err(CollectorError::Io { path: meminfo, source }),
+        };
+        Ok(Machine {
+            cpu_cores: cpu_cores as f64,
+            memory_bytes,
+        })
+    }
 }
 
 impl ContainerCollector {
@@ -169,6 +212,7 @@ impl ContainerCollector {
             cache,
             cgroups: Mutex::new(HashMap::new()),
             devices: Mutex::new(HashMap::new()),
+            machine: OnceLock::new(),
         })
     }
 
@@ -205,31 +249,25 @@ impl ContainerCollector {
     }
 
     fn machine(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        let cpuinfo = self.config.procfs.join("cpuinfo");
-        let cores = read(&cpuinfo)?
-            .lines()
-            .filter(|line| line.starts_with("processor"))
-            .count();
+        let machine = match self.machine.get() {
+            Some(machine) => *machine,
+            None => {
+                let machine = Machine::read(&self.config.procfs)?;
+                let _ = self.machine.set(machine);
+                machine
+            }
+        };
         out.push(
             MetricFamily::gauge("machine_cpu_cores", "Number of logical CPU cores.")
-                .with_sample(Labels::new(), cores as f64),
+                .with_sample(Labels::new(), machine.cpu_cores),
         );
-        let meminfo = self.config.procfs.join("meminfo");
-        let text = read(&meminfo)?;
-        let entries =
-            crate::procfs::meminfo::parse(&text).map_err(|source| CollectorError::Parse {
-                path: meminfo.clone(),
-                source,
-            })?;
-        if let Some(total) = entries.iter().find(|e| e.name == "MemTotal") {
-            out.push(
-                MetricFamily::gauge(
-                    "machine_memory_bytes",
-                    "Amount of memory installed on the machine.",
-                )
-                .with_sample(Labels::new(), total.value),
-            );
-        }
+        out.push(
+            MetricFamily::gauge(
+                "machine_memory_bytes",
+                "Amount of memory installed on the machine.",
+            )
+            .with_sample(Labels::new(), machine.memory_bytes),
+        );
         Ok(())
     }
 }
@@ -479,21 +517,26 @@ impl Scrape {
         if net_dev.as_os_str().is_empty() {
             return Ok(());
         }
-        let text = match std::fs::read_to_string(net_dev) {
-            Ok(text) => text,
+        let read = with_file(net_dev, |text| {
+            let devices = net_dev::parse(text).map_err(|source| CollectorError::Parse {
+                path: net_dev.to_path_buf(),
+                source,
+            })?;
+            self.interfaces(labels, &devices);
+            Ok(())
+        });
+        match read {
+            Ok(result) => result,
             // The process exited between the listing and now.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(CollectorError::Io {
-                    path: net_dev.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        let devices = net_dev::parse(&text).map_err(|source| CollectorError::Parse {
-            path: net_dev.to_path_buf(),
-            source,
-        })?;
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(CollectorError::Io {
+                path: net_dev.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    fn interfaces(&mut self, labels: &[Label], devices: &[net_dev::NetDev<'_>]) {
         for device in devices {
             if SKIPPED_INTERFACES
                 .iter()
@@ -511,7 +554,6 @@ impl Scrape {
                 );
             }
         }
-        Ok(())
     }
 
     /// Appends the families that have samples.
@@ -542,12 +584,6 @@ fn devname(uevent: &str) -> Option<String> {
         .map(|name| format!("/dev/{}", name.trim()))
 }
 
-fn read(path: &Path) -> Result<String, CollectorError> {
-    std::fs::read_to_string(path).map_err(|source| CollectorError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,20 +1,13 @@
-//! File reading for collectors: one reused buffer per thread, errors that
-//! name the path, and small builders for the families collectors emit.
+//! File reading for collectors ([`with_file`]), errors that name the path,
+//! and small builders for the families collectors emit.
 
-use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use sonde_instrument::{Labels, MetricFamily, MetricType};
 
 use super::CollectorError;
 use crate::procfs::ParseError;
-
-thread_local! {
-    /// Kernel files are read whole on every scrape; reusing one buffer per
-    /// scraping thread keeps that free of allocations after the first scrape.
-    static BUFFER: RefCell<String> = RefCell::new(String::with_capacity(16 * 1024));
-}
 
 pub(crate) fn io_error(path: &Path, source: io::Error) -> CollectorError {
     CollectorError::Io {
@@ -30,30 +23,7 @@ pub(crate) fn parse_error(path: &Path, source: ParseError) -> CollectorError {
     }
 }
 
-fn read_into(path: &Path, buf: &mut String) -> io::Result<()> {
-    buf.clear();
-    // `read_to_string` on a `File` first asks for the file's size (a `statx`
-    // and an `lseek`), which procfs and sysfs always report as 0 or 4096:
-    // reading through `take` skips those two syscalls for every file.
-    std::fs::File::open(path)?.take(u64::MAX).read_to_string(buf)?;
-    Ok(())
-}
-
-/// Reads `path` into the thread's reused buffer and hands its text to `f`.
-/// A nested call (a closure that reads another file) gets a fresh buffer.
-pub(crate) fn with_file<T>(path: &Path, f: impl FnOnce(&str) -> T) -> io::Result<T> {
-    BUFFER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            read_into(path, &mut buf)?;
-            Ok(f(&buf))
-        }
-        Err(_) => {
-            let mut buf = String::new();
-            read_into(path, &mut buf)?;
-            Ok(f(&buf))
-        }
-    })
-}
+pub(crate) use crate::kernel_file::with_file;
 
 /// Reads a file, parses it with `parse`, and maps both kinds of failure to
 /// a [`CollectorError`] naming the path.

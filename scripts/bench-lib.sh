@@ -1,0 +1,181 @@
+# Helpers shared by the side-by-side benchmarks (bench-node.sh,
+# bench-container.sh, bench-rules.sh). Source it after `set -euo pipefail`
+# and after setting SCRAPES and WARMUP (only `measure` reads them); it builds
+# nothing until `build_static` is called.
+#
+# Sourcing it sets CLK_TCK, LOAD_BEFORE (`build_static` sets it again) and WORK (a temporary directory) and
+# installs an EXIT trap that kills every server `start` started (by PID), runs
+# the commands in CLEANUP_HOOKS, then removes WORK.
+# shellcheck shell=bash
+
+CLK_TCK=$(getconf CLK_TCK)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+WORK=$(mktemp -d)
+PIDS=()
+# Commands run at exit, before WORK goes (e.g. removing containers).
+CLEANUP_HOOKS=()
+
+# stop_pid PID: SIGTERM, bounded wait for it to go away, then SIGKILL.
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid hook
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # Bounded wait for each server we started to go away.
+    stop_pid "$pid"
+  done
+  for hook in "${CLEANUP_HOOKS[@]}"; do
+    eval "$hook" || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# build_static [BIN]: builds BIN (default sonde-exporter; or sonde-agent) in
+# release, statically linked, as deploy/'s FROM-scratch image is to carry it:
+# no shared libc is mapped (the `--target` keeps the static flag off the
+# build's proc-macros). Sets SONDE.
+build_static() {
+  local target bin=${1:-sonde-exporter}
+  target=$(rustc -vV | sed -n 's/^host: //p')
+  RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --release --locked -q --target "$target" -p sonde-agent --bin "$bin"
+  SONDE=target/$target/release/$bin
+  # The load the measurements start under, not the build's.
+  LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+}
+
+# A loopback port nobody listens on (probed with bash's /dev/tcp).
+free_port() {
+  local port _
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  echo "no free port" >&2
+  exit 1
+}
+
+# wait_ready URL PID: bounded wait until URL answers.
+wait_ready() {
+  for _ in $(seq 300); do
+    kill -0 "$2" 2>/dev/null || { echo "server $2 died" >&2; return 1; }
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "$1 did not answer" >&2
+  return 1
+}
+
+# start NAME ARGS...: starts a server in the background (exec'd directly, so
+# $! is the server itself) and sets URL_<NAME> and PID_<NAME>.
+start() {
+  local name=$1 port
+  shift
+  port=$(free_port)
+  "$@" --web.listen-address="127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  printf -v "PID_$name" '%s' "$pid"
+  printf -v "URL_$name" '%s' "http://127.0.0.1:$port/metrics"
+  wait_ready "http://127.0.0.1:$port/metrics" "$pid"
+  local exe
+  exe=$(readlink "/proc/$pid/exe")
+  case "$exe" in
+    *sonde*|*node-exporter*|*prometheus*) ;;
+    *) echo "PID $pid is $exe, not the server" >&2; exit 1 ;;
+  esac
+}
+
+# stop NAME: stops a server `start` started and forgets its PID.
+stop() {
+  local pid kept=() p
+  pid=$(eval echo "\$PID_$1")
+  stop_pid "$pid"
+  for p in "${PIDS[@]}"; do
+    [ "$p" = "$pid" ] || kept+=("$p")
+  done
+  PIDS=(${kept[@]+"${kept[@]}"})
+}
+
+# utime and stime of PID (fields 14 and 15 of /proc/PID/stat; the command
+# name in field 2 may hold spaces, so fields are counted after its ")").
+user_sys() {
+  local stat
+  stat=$(<"/proc/$1/stat")
+  stat=${stat##*) }
+  awk '{ print $12, $13 }' <<<"$stat"
+}
+ticks() { user_sys "$1" | awk '{ print $1 + $2 }'; }
+# status_mb PID FIELD: VmRSS, RssAnon or RssFile in MB.
+status_mb() { awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# per_scrape_ms TICKS: milliseconds of CPU per scrape.
+per_scrape_ms() { awk -v d="$1" -v hz="$CLK_TCK" -v n="$SCRAPES" 'BEGIN { printf "%.3f", d * 1000 / hz / n }'; }
+
+# scrape_many URL N OUT: N sequential scrapes by one curl (keep-alive), one
+# time_total per line in OUT. Identity encoding, body discarded.
+scrape_many() {
+  local url=$1 n=$2 out=$3 cfg=$WORK/curl.cfg
+  : >"$cfg"
+  for _ in $(seq "$n"); do
+    printf 'url = "%s"\noutput = "/dev/null"\n' "$url" >>"$cfg"
+  done
+  curl -s -K "$cfg" -w '%{time_total}\n' >"$out"
+}
+
+# measure NAME: $WARMUP scrapes, then $SCRAPES timed ones; fills the
+# M_<NAME>_* variables (cpu, user, sys, p50, p99, rss, anon, file, bytes,
+# gzip, samples) and leaves one more response in $WORK/body.<NAME>.
+measure() {
+  local name=$1 pid url t0 t1 lat u0 s0 u1 s1
+  pid=$(eval echo "\$PID_$name")
+  url=$(eval echo "\$URL_$name")
+  scrape_many "$url" "$WARMUP" "$WORK/warm"
+  t0=$(user_sys "$pid")
+  scrape_many "$url" "$SCRAPES" "$WORK/lat.$name"
+  t1=$(user_sys "$pid")
+  lat=$(sort -n "$WORK/lat.$name" | awk '{ v[NR] = $1 } END {
+    m = int((NR + 1) / 2); p = int(NR * 0.99 + 0.999999); if (p > NR) p = NR;
+    printf "%.3f %.3f", v[m] * 1000, v[p] * 1000 }')
+  read -r u0 s0 <<<"$t0"
+  read -r u1 s1 <<<"$t1"
+  printf -v "M_${name}_cpu" '%s' "$(per_scrape_ms $((u1 + s1 - u0 - s0)))"
+  printf -v "M_${name}_user" '%s' "$(per_scrape_ms $((u1 - u0)))"
+  printf -v "M_${name}_sys" '%s' "$(per_scrape_ms $((s1 - s0)))"
+  printf -v "M_${name}_p50" '%s' "${lat% *}"
+  printf -v "M_${name}_p99" '%s' "${lat#* }"
+  printf -v "M_${name}_rss" '%s' "$(status_mb "$pid" VmRSS)"
+  printf -v "M_${name}_anon" '%s' "$(status_mb "$pid" RssAnon)"
+  printf -v "M_${name}_file" '%s' "$(status_mb "$pid" RssFile)"
+  curl -s -o "$WORK/body.$name" "$url"
+  curl -s -H 'Accept-Encoding: gzip' -o "$WORK/body.$name.gz" "$url"
+  printf -v "M_${name}_bytes" '%s' "$(wc -c <"$WORK/body.$name")"
+  printf -v "M_${name}_gzip" '%s' "$(wc -c <"$WORK/body.$name.gz")"
+  printf -v "M_${name}_samples" '%s' "$(grep -cv '^#' "$WORK/body.$name")"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "–"; else printf "%.2f", a / b }'; }
+
+# goal LABEL VALUE LIMIT: one Markdown bullet, "met" or "MISSED".
+goal() {
+  awk -v l="$1" -v v="$2" -v m="$3" 'BEGIN { printf "* %s: %s (goal ≤ %s): %s\n", l, v, m, (v <= m ? "met" : "MISSED") }'
+}
+
+# machine: the date, CPU, kernel, load before the run and CLK_TCK, on two
+# lines ending in ";".
+machine() {
+  echo "$(date -u +%Y-%m-%dT%H:%MZ); $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo);"
+  echo "kernel $(uname -r); load average before the run: $LOAD_BEFORE; CLK_TCK $CLK_TCK;"
+}
