@@ -4,7 +4,8 @@
 //! [`NodeArgs`], …); a new subsystem adds its own `#[command(flatten)]`
 //! group here rather than growing one struct. [`Cli`] is `sonde-agent`'s
 //! command line, [`ExporterCli`] the `sonde-exporter` binary's: the same
-//! web, log, collector and path flags, no subcommands.
+//! web, log, collector and path flags, no subcommands and no rule flags
+//! ([`RulesArgs`] is the agent's alone).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use crate::listen::ListenAddress;
 use crate::logging::{LogFormat, LogLevel};
 pub use crate::container_args::ContainerArgs;
 pub use crate::node_args::NodeArgs;
+pub use crate::rules_args::RulesArgs;
 use crate::server::ServerConfig;
 
 /// `sonde-agent`: with no subcommand, runs the agent.
@@ -30,6 +32,9 @@ pub struct Cli {
     /// The flags of the server.
     #[command(flatten)]
     pub server: ServeArgs,
+    /// The rule evaluator's flags.
+    #[command(flatten)]
+    pub rules: RulesArgs,
     /// A tool to run instead of the agent.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -110,6 +115,29 @@ pub enum Command {
     /// Check resources for validity.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Print the rule a `com.df.alertIf` label value becomes, as a
+    /// Prometheus rule file.
+    Expand(ExpandArgs),
+    /// Run unit tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+/// `sonde-agent test …`.
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run rule unit tests written for `promtool test rules`, with its verdicts.
+    ///
+    /// Exit status: 0 every test passes, 1 otherwise.
+    Rules(TestRulesArgs),
+}
+
+/// `sonde-agent test rules FILE…`.
+#[derive(Debug, Clone, Args)]
+pub struct TestRulesArgs {
+    /// The unit-test files.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// `sonde-agent check …`.
@@ -119,6 +147,60 @@ pub enum CheckCommand {
     ///
     /// Exit status: 0 clean, 1 the input does not parse, 3 lint problems.
     Metrics(CheckMetricsArgs),
+    /// Check rule files like `promtool check rules`.
+    ///
+    /// Exit status: 0 every file is valid, 1 otherwise.
+    Rules(CheckRulesArgs),
+}
+
+/// `sonde-agent check rules FILE…`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckRulesArgs {
+    /// The rule files to check.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `sonde-agent expand '<alertIf value>' --service S …`: the values of a
+/// service's `com.df.*` labels for one rule.
+#[derive(Debug, Clone, Args)]
+pub struct ExpandArgs {
+    /// The `com.df.alertIf` value: an `@shortcut` (compound ones too) or PromQL.
+    #[arg(value_name = "ALERT_IF")]
+    pub alert_if: String,
+    /// The service's name (`S` in the shortcut table).
+    #[arg(long, value_name = "SERVICE")]
+    pub service: String,
+    /// The service's desired replicas (`R`, needed by `@replicas_*`).
+    #[arg(long, value_name = "R")]
+    pub replicas: Option<u64>,
+    /// The `com.df.alertName` value; the shortcut's name by default.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The `com.df.alertFor` value (`5m`).
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_duration: Option<String>,
+    /// The `com.df.alertLabels` value (`k=v,k=v`).
+    #[arg(long, value_name = "K=V,...")]
+    pub labels: Option<String>,
+    /// The `com.df.alertAnnotations` value (`k=v,k=v`).
+    #[arg(long, value_name = "K=V,...")]
+    pub annotations: Option<String>,
+}
+
+impl ExpandArgs {
+    /// The request these flags make.
+    pub fn request(&self) -> crate::rules::check::ExpandRequest {
+        crate::rules::check::ExpandRequest {
+            alert_if: self.alert_if.clone(),
+            service: self.service.clone(),
+            replicas: self.replicas,
+            name: self.name.clone(),
+            for_duration: self.for_duration.clone(),
+            labels: self.labels.clone(),
+            annotations: self.annotations.clone(),
+        }
+    }
 }
 
 /// `sonde-agent check metrics [--openmetrics] [FILE|-]`.
@@ -192,7 +274,11 @@ mod tests {
         let longs = |cmd: clap::Command| -> Vec<String> {
             cmd.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect()
         };
-        assert_eq!(longs(Cli::command()), longs(ExporterCli::command()));
+        let rule_flags = longs(RulesArgs::augment_args(clap::Command::new("rules")));
+        let mut agent = longs(Cli::command());
+        agent.retain(|long| !rule_flags.contains(long));
+        assert_eq!(agent, longs(ExporterCli::command()));
+        assert!(ExporterCli::try_parse_from(["sonde-exporter", "--rules.file", "a.yml"]).is_err());
         assert!(ExporterCli::command().get_subcommands().next().is_none());
         assert!(ExporterCli::try_parse_from(["sonde-exporter", "check", "metrics"]).is_err());
         let cli = ExporterCli::try_parse_from(["sonde-exporter", "--no-collector.cpu"]).unwrap();
@@ -251,6 +337,48 @@ mod tests {
         };
         assert!(args.openmetrics);
         assert_eq!(args.file, Some(PathBuf::from("-")));
+    }
+
+    #[test]
+    fn check_rules_and_expand_parse() {
+        let cli = Cli::try_parse_from(["sonde-agent", "check", "rules", "a.yml", "b.yml"]).unwrap();
+        let Some(Command::Check(CheckCommand::Rules(args))) = cli.command else {
+            panic!("expected check rules");
+        };
+        assert_eq!(args.files, [PathBuf::from("a.yml"), PathBuf::from("b.yml")]);
+        assert!(Cli::try_parse_from(["sonde-agent", "check", "rules"]).is_err());
+
+        let cli = Cli::try_parse_from([
+            "sonde-agent",
+            "expand",
+            "@replicas_running",
+            "--service",
+            "go-demo_main",
+            "--replicas",
+            "3",
+            "--for",
+            "10m",
+            "--labels",
+            "a=b",
+        ])
+        .unwrap();
+        let Some(Command::Expand(args)) = cli.command else {
+            panic!("expected expand");
+        };
+        let request = args.request();
+        assert_eq!(request.alert_if, "@replicas_running");
+        assert_eq!(request.service, "go-demo_main");
+        assert_eq!(request.replicas, Some(3));
+        assert_eq!(request.for_duration.as_deref(), Some("10m"));
+        assert_eq!(request.labels.as_deref(), Some("a=b"));
+        assert!(Cli::try_parse_from(["sonde-agent", "expand", "@replicas_running"]).is_err());
+
+        let cli = Cli::try_parse_from(["sonde-agent", "test", "rules", "t.yml"]).unwrap();
+        let Some(Command::Test(TestCommand::Rules(args))) = cli.command else {
+            panic!("expected test rules");
+        };
+        assert_eq!(args.files, [PathBuf::from("t.yml")]);
+        assert!(Cli::try_parse_from(["sonde-agent", "test", "rules"]).is_err());
     }
 
     #[test]

@@ -119,6 +119,94 @@ pub fn format_go_duration(duration: Duration) -> String {
     out
 }
 
+/// Milliseconds per unit of a Prometheus duration, in the order the units
+/// must appear.
+const PROMETHEUS_UNITS: &[(&str, u64)] = &[
+    ("y", 365 * 24 * 3_600_000),
+    ("w", 7 * 24 * 3_600_000),
+    ("d", 24 * 3_600_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+];
+
+/// Parses a duration as Prometheus' configuration and rule files write it
+/// (`model.ParseDuration`): whole numbers with the units `y`, `w`, `d`,
+/// `h`, `m`, `s`, `ms`, each at most once and in that order (`1h30m`,
+/// `1d`, `90s`); `0` needs no unit; no fractions, no sign.
+///
+/// Go's syntax ([`parse_go_duration`]) differs: it has fractions and
+/// `us`/`ns` but no `d`, `w` or `y`, so rule files need this one.
+pub fn parse_prometheus_duration(text: &str) -> Result<Duration, DurationError> {
+    let refuse = |reason| DurationError { text: text.to_owned(), reason };
+    if text.is_empty() {
+        return Err(refuse("it is empty"));
+    }
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = text;
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(refuse("expected a whole number with a unit, like 5m or 1h30m"));
+        }
+        let (number, after) = rest.split_at(digits);
+        // `ms` before `m`: the longer spelling wins where both match.
+        let found = PROMETHEUS_UNITS
+            .iter()
+            .enumerate()
+            .filter(|(_, (unit, _))| after.starts_with(unit))
+            .max_by_key(|(_, (unit, _))| unit.len());
+        let Some((index, &(unit, millis))) = found else {
+            return Err(refuse(if after.is_empty() {
+                "a unit is missing (y, w, d, h, m, s or ms)"
+            } else {
+                "unknown unit; use y, w, d, h, m, s or ms"
+            }));
+        };
+        if index < next_unit {
+            return Err(refuse("units must appear once each, largest first (y w d h m s ms)"));
+        }
+        next_unit = index + 1;
+        let too_long = || refuse("it is too long");
+        let value: u64 = number.parse().map_err(|_| too_long())?;
+        total = value
+            .checked_mul(millis)
+            .and_then(|v| total.checked_add(v))
+            .filter(|t| *t <= i64::MAX as u64 / 1_000_000)
+            .ok_or_else(too_long)?;
+        rest = &after[unit.len()..];
+    }
+    Ok(Duration::from_millis(total))
+}
+
+/// Writes `duration` the way Prometheus prints one (`5m`, `1h30m`, `1d`,
+/// `0s`), to the millisecond.
+pub fn format_prometheus_duration(duration: Duration) -> String {
+    let mut millis = duration.as_millis();
+    if millis == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    for (index, &(unit, per)) in PROMETHEUS_UNITS.iter().enumerate() {
+        let per = u128::from(per);
+        // Years and weeks only when exact: `90d` reads better than `12w6d`.
+        if index < 2 && millis % per != 0 {
+            continue;
+        }
+        let count = millis / per;
+        if count > 0 {
+            out.push_str(&format!("{count}{unit}"));
+            millis -= count * per;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +246,39 @@ mod tests {
         for text in ["5s", "500ms", "1m30s", "1h0m0s", "1.5s", "0s", "250µs"] {
             let duration = parse_go_duration(text).unwrap();
             assert_eq!(format_go_duration(duration), text);
+        }
+    }
+
+    #[test]
+    fn prometheus_durations_parse() {
+        for (text, secs) in [
+            ("0", 0),
+            ("5m", 300),
+            ("1h30m", 5400),
+            ("1d", 86_400),
+            ("1w", 604_800),
+            ("1y", 31_536_000),
+            ("2h0m10s", 7210),
+            ("90s", 90),
+        ] {
+            assert_eq!(parse_prometheus_duration(text), Ok(Duration::from_secs(secs)), "{text}");
+        }
+        assert_eq!(parse_prometheus_duration("1s500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_prometheus_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_prometheus_durations_are_refused() {
+        for text in ["", "5", "1.5h", "-5m", "+5m", "30m1h", "5m5m", "5 m", "5us", "1e3s", "m", "99999999999999999999y"] {
+            assert!(parse_prometheus_duration(text).is_err(), "{text:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn prometheus_formatting_round_trips() {
+        for text in ["0s", "5m", "1h30m", "1d", "1w", "1y", "90d", "1s500ms", "10m"] {
+            let duration = parse_prometheus_duration(text).unwrap();
+            assert_eq!(format_prometheus_duration(duration), text);
         }
     }
 }

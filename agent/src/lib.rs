@@ -1,21 +1,29 @@
 //! The Sonde agent: serves node, container and self metrics on one HTTP
-//! listener, and (in later issues) evaluates rules and acts on alerts.
+//! listener, evaluates rules over a local window of its own samples
+//! ([`evaluator`]), and (in later issues) acts on alerts.
 //!
-//! Two thin binaries parse flags and call [`run::run`]: `sonde-agent`
-//! ([`cli::Cli`]) and `sonde-exporter` ([`cli::ExporterCli`], node metrics
-//! alone). The end-to-end tests in `sonde-tests` drive [`server::serve`]
+//! Two thin binaries parse flags and call [`run::run_agent`]: `sonde-agent`
+//! ([`cli::Cli`]) and [`run::run`]: `sonde-exporter` ([`cli::ExporterCli`],
+//! node metrics alone, no rules). The end-to-end tests in `sonde-tests` drive [`server::serve`]
 //! in-process; `agent/tests` start the real binaries.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod check;
 pub mod container_args;
 pub mod cli;
 pub mod duration;
+pub mod evaluator;
 pub mod listen;
 pub mod logging;
 pub mod node_args;
+pub mod render_thread;
+pub mod promql;
+pub mod rules;
+pub mod rules_args;
 pub mod run;
 pub mod self_metrics;
 pub mod server;
 pub mod signal;
+pub mod store;
 pub mod version;

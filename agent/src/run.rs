@@ -10,7 +10,8 @@ use sonde_exporter::container::{self, ContainerConfig, MetadataCache};
 use sonde_exporter::node::{self, ConfigError};
 use sonde_exporter::scrape::ScrapeExecutor;
 
-use crate::cli::{ContainerArgs, NodeArgs, ServeArgs};
+use crate::cli::{ContainerArgs, NodeArgs, RulesArgs, ServeArgs};
+use crate::evaluator::{self, Evaluator};
 use crate::server::{self, AppState};
 use crate::{logging, signal, version};
 
@@ -23,6 +24,9 @@ pub enum RunError {
     /// The async runtime did not start.
     #[error("starting the async runtime: {0}")]
     Runtime(#[source] io::Error),
+    /// The thread that renders scrapes could not be started.
+    #[error("starting the render thread: {0}")]
+    RenderThread(#[source] io::Error),
     /// The listener could not be bound.
     #[error("listening on {address}: {source}")]
     Listen {
@@ -38,11 +42,22 @@ pub enum RunError {
 /// SIGINT and returns the process's exit status. `program` names the
 /// binary in log lines.
 pub fn run(program: &'static str, args: &ServeArgs) -> ExitCode {
+    run_with(program, args, None)
+}
+
+/// [`run`] with the rule evaluator: the agent's own samples feed the
+/// window store, rule groups are evaluated and the `/api/v1/…` endpoints
+/// answer.
+pub fn run_agent(program: &'static str, args: &ServeArgs, rules: &RulesArgs) -> ExitCode {
+    run_with(program, args, Some(rules))
+}
+
+fn run_with(program: &'static str, args: &ServeArgs, rules: Option<&RulesArgs>) -> ExitCode {
     if let Err(err) = logging::init(args.log.level, args.log.format) {
         eprintln!("{program}: {err}");
         return ExitCode::FAILURE;
     }
-    match serve(program, args) {
+    match serve(program, args, rules) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(err = %err, "{program} stopped");
@@ -67,7 +82,7 @@ fn register_container(
     Ok(Some(cache))
 }
 
-fn serve(program: &'static str, args: &ServeArgs) -> Result<(), RunError> {
+fn serve(program: &'static str, args: &ServeArgs, rules: Option<&RulesArgs>) -> Result<(), RunError> {
     let web = &args.web;
     let mut executor = node::executor(&args.node.config)?;
     let container_cache = register_container(&mut executor, &args.node, &args.container)?;
@@ -83,21 +98,30 @@ fn serve(program: &'static str, args: &ServeArgs) -> Result<(), RunError> {
             "starting {program}"
         );
         tracing::info!(collectors = %executor.collector_names().collect::<Vec<_>>().join(","), "enabled collectors");
-        if let Some(cache) = container_cache {
-            container::docker::spawn_watcher(args.container.docker(), cache);
+        if let Some(cache) = &container_cache {
+            container::docker::spawn_watcher(args.container.docker(), cache.clone());
         }
+        let evaluator = rules.map(|rules| Arc::new(Evaluator::new(rules.evaluator_config(), container_cache)));
         let signals = signal::ShutdownSignals::install();
         let address = &web.listen_address;
         let listener = address
             .bind()
             .await
             .map_err(|source| RunError::Listen { address: address.to_string(), source })?;
-        let state = Arc::new(AppState::new(web.server_config(), executor));
+        let mut state = AppState::new(web.server_config(), executor).map_err(RunError::RenderThread)?;
+        if let Some(evaluator) = &evaluator {
+            state = state.with_evaluator(Arc::clone(evaluator));
+        }
+        let state = Arc::new(state);
+        let evaluation = evaluator.map(|evaluator| tokio::spawn(evaluator::run(evaluator, Arc::clone(&state))));
         server::serve(listener, state, async {
             let signal = signals.recv().await;
             tracing::info!(signal, "received signal");
         })
         .await;
+        if let Some(evaluation) = evaluation {
+            evaluation.abort();
+        }
         tracing::info!("{program} stopped");
         Ok(())
     });

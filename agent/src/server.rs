@@ -1,4 +1,6 @@
-//! The one HTTP listener: metrics, landing page, health and readiness.
+//! The one HTTP listener: metrics, landing page, health and readiness,
+//! and the evaluator's API (`/api/v1/query`, `/api/v1/rules`,
+//! `/api/v1/alerts`, JSON from [`crate::api`]) when one is attached.
 //!
 //! [`serve`] runs the accept loop until its shutdown future resolves, then
 //! stops accepting, lets in-flight requests finish within a grace period and
@@ -7,15 +9,12 @@
 use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::future::Future;
-use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use flate2::Compression;
-use flate2::write::GzEncoder;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
@@ -24,16 +23,24 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use sonde_exporter::scrape::ScrapeExecutor;
-use sonde_instrument::{Collector, Format, MetricFamily, accepts_gzip, negotiate};
+use sonde_instrument::http::{Negotiation, encode_body, exposition_response, text_response};
+use sonde_instrument::{Collector, Format, MetricFamily};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::api::{self, ApiError, RuleFilter};
+use crate::evaluator::{Evaluator, now_ms};
+use crate::render_thread::{JobLost, RenderThread};
 use crate::self_metrics::{ExpositionStats, SelfMetrics};
 use crate::version;
 
-/// Request bodies larger than this are refused: no endpoint takes a body,
-/// so anything beyond a stray few bytes is a misbehaving client.
+/// Request bodies larger than this are refused: only `/api/v1/query`
+/// takes a body, so anything beyond a stray few bytes is a misbehaving
+/// client.
 pub const MAX_REQUEST_BODY: usize = 4096;
+
+/// The largest form body `POST /api/v1/query` accepts.
+pub const MAX_QUERY_BODY: usize = 64 * 1024;
 
 /// How the server behaves; [`crate::cli::WebArgs::server_config`] fills it
 /// from flags.
@@ -77,15 +84,43 @@ pub struct AppState {
     stats: Arc<ExpositionStats>,
     ready: AtomicBool,
     scrape_slots: Option<Arc<Semaphore>>,
+    render_thread: RenderThread,
+    /// The rule evaluator, when the agent runs one: its metrics join the
+    /// self metrics and its API is served.
+    evaluator: Option<Arc<Evaluator>>,
 }
 
 impl AppState {
     /// State serving `executor`'s collectors plus the agent's self metrics.
-    pub fn new(config: ServerConfig, executor: ScrapeExecutor) -> Self {
+    ///
+    /// Fails only when the render thread cannot be started.
+    pub fn new(config: ServerConfig, executor: ScrapeExecutor) -> std::io::Result<Self> {
         let stats = Arc::new(ExpositionStats::default());
         let self_metrics = SelfMetrics::new(Arc::clone(&stats));
         let scrape_slots = (config.max_requests > 0).then(|| Arc::new(Semaphore::new(config.max_requests)));
-        AppState { config, executor, self_metrics, stats, ready: AtomicBool::new(false), scrape_slots }
+        let render_thread = RenderThread::start("sonde-render")?;
+        Ok(AppState {
+            config,
+            executor,
+            self_metrics,
+            stats,
+            ready: AtomicBool::new(false),
+            scrape_slots,
+            render_thread,
+            evaluator: None,
+        })
+    }
+
+    /// Attaches the rule evaluator: its metrics are served with the self
+    /// metrics and `/api/v1/{query,rules,alerts}` answer from it.
+    pub fn with_evaluator(mut self, evaluator: Arc<Evaluator>) -> Self {
+        self.evaluator = Some(evaluator);
+        self
+    }
+
+    /// The attached rule evaluator.
+    pub fn evaluator(&self) -> Option<&Arc<Evaluator>> {
+        self.evaluator.as_ref()
     }
 
     /// The settings in use.
@@ -112,17 +147,38 @@ impl AppState {
     /// collectors read files, so callers run it off the async threads.
     pub fn render(&self, format: Format, gzip: bool) -> std::io::Result<Vec<u8>> {
         let mut families: Vec<MetricFamily> = Vec::new();
-        self.executor.collect(&mut families);
-        self.self_metrics.collect(&mut families);
-        let mut body = Vec::with_capacity(16 * 1024);
-        let report = sonde_instrument::encode(&families, format, &mut body);
+        self.collect_all(&mut families);
+        let (body, report) = encode_body(&families, Negotiation { format, gzip })?;
         self.stats.record(&report);
-        if !gzip {
-            return Ok(body);
+        Ok(body)
+    }
+
+    /// Collects every family `/metrics` serves: the collectors, the self
+    /// metrics and the evaluator's. Blocking, like [`AppState::render`].
+    pub fn collect_all(&self, out: &mut Vec<MetricFamily>) {
+        self.executor.collect(out);
+        self.self_metrics.collect(out);
+        if let Some(evaluator) = &self.evaluator {
+            evaluator.collect(out);
         }
-        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
-        encoder.write_all(&body)?;
-        encoder.finish()
+    }
+
+    /// Collects every family (as a scrape would, without HTTP) on the
+    /// render thread, then runs `then` with them on that thread: how the
+    /// evaluator feeds its window store.
+    pub async fn collect_then<T, F>(self: &Arc<Self>, then: F) -> Result<T, JobLost>
+    where
+        T: Send + 'static,
+        F: FnOnce(Vec<MetricFamily>) -> T + Send + 'static,
+    {
+        let state = Arc::clone(self);
+        self.render_thread
+            .run(move || {
+                let mut families = Vec::new();
+                state.collect_all(&mut families);
+                then(families)
+            })
+            .await
     }
 
     /// Answers one request. Never fails: every problem becomes a status.
@@ -135,16 +191,24 @@ impl AppState {
         if route == Route::NotFound {
             return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
         }
-        if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        let takes_post = route == Route::Query;
+        let method = request.method();
+        if !(matches!(*method, Method::GET | Method::HEAD) || (takes_post && *method == Method::POST)) {
             let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            let allow = if takes_post { "GET, HEAD, POST" } else { "GET, HEAD" };
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
             return response;
         }
         let (parts, body) = request.into_parts();
-        if let Err(response) = self.drain_body(&parts.headers, body).await {
-            return response;
-        }
+        let limit = if takes_post { MAX_QUERY_BODY } else { MAX_REQUEST_BODY };
+        let body = match self.read_body(&parts.headers, body, limit).await {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
         match route {
+            Route::Query => self.api_query(&parts, &body).await,
+            Route::Rules => self.api_rules(&parts).await,
+            Route::Alerts => self.api_alerts().await,
             Route::Telemetry => self.metrics(&parts.headers).await,
             Route::Landing => self.landing_page(),
             Route::Healthy => text_response(StatusCode::OK, "Sonde Agent is Healthy.\n"),
@@ -162,13 +226,16 @@ impl AppState {
             "/" => Route::Landing,
             "/-/healthy" => Route::Healthy,
             "/-/ready" => Route::Ready,
+            "/api/v1/query" if self.evaluator.is_some() => Route::Query,
+            "/api/v1/rules" if self.evaluator.is_some() => Route::Rules,
+            "/api/v1/alerts" if self.evaluator.is_some() => Route::Alerts,
             _ => Route::NotFound,
         }
     }
 
-    /// Reads and discards a body of at most [`MAX_REQUEST_BODY`] bytes, so
-    /// the connection can be reused; refuses larger or slow ones.
-    async fn drain_body<B>(&self, headers: &HeaderMap, body: B) -> Result<(), Response<Full<Bytes>>>
+    /// Reads a body of at most `limit` bytes (so the connection can be
+    /// reused, and for the query form); refuses larger or slow ones.
+    async fn read_body<B>(&self, headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, Response<Full<Bytes>>>
     where
         B: Body,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -184,12 +251,12 @@ impl AppState {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|len| len > MAX_REQUEST_BODY as u64) {
+        if declared.is_some_and(|len| len > limit as u64) {
             return Err(too_large());
         }
-        let collect = Limited::new(body, MAX_REQUEST_BODY).collect();
+        let collect = Limited::new(body, limit).collect();
         match tokio::time::timeout(self.config.body_read_timeout, collect).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
             Ok(Err(err)) if err.is::<LengthLimitError>() => Err(too_large()),
             Ok(Err(_)) | Err(_) => {
                 let mut response = text_response(StatusCode::BAD_REQUEST, "400 could not read request body\n");
@@ -212,15 +279,16 @@ impl AppState {
                 }
             },
         };
-        let format = negotiate(joined_header(headers, &header::ACCEPT).as_deref());
-        let gzip = accepts_gzip(joined_header(headers, &header::ACCEPT_ENCODING).as_deref());
+        let negotiation = Negotiation::from_headers(headers);
 
         let state = Arc::clone(self);
-        let rendered = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            state.render(format, gzip)
-        })
-        .await;
+        let rendered = self
+            .render_thread
+            .run(move || {
+                let _permit = permit;
+                state.render(negotiation.format, negotiation.gzip)
+            })
+            .await;
 
         let body = match rendered {
             Ok(Ok(body)) => body,
@@ -235,14 +303,81 @@ impl AppState {
             }
         };
 
-        let mut response = Response::new(Full::new(Bytes::from(body)));
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
-        headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
-        if gzip {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        exposition_response(body, negotiation)
+    }
+
+    /// `/api/v1/query`: an instant query over the window store.
+    async fn api_query(self: &Arc<Self>, parts: &http::request::Parts, body: &Bytes) -> Response<Full<Bytes>> {
+        let Some(evaluator) = self.evaluator.clone() else {
+            return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
+        };
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        let form = (parts.method == Method::POST && is_form).then_some(&body[..]);
+        let params = api::form_params(parts.uri.query(), form);
+        // A missing query is the empty one, which the parser refuses as
+        // Prometheus' does.
+        let query = api::param(&params, "query").unwrap_or_default().to_owned();
+        let t_ms = match api::param(&params, "time").filter(|t| !t.is_empty()) {
+            None => now_ms(),
+            Some(text) => match api::parse_time(text) {
+                Ok(t) => t,
+                Err(err) => return api_error(&err),
+            },
+        };
+        let result = self
+            .render_thread
+            .run(move || {
+                evaluator
+                    .instant_query(&query, t_ms)
+                    .map(|(value, annotations)| api::query_success(&value, &annotations, t_ms))
+                    .map_err(ApiError::from_eval)
+            })
+            .await;
+        match result {
+            Ok(Ok(body)) => json_response(StatusCode::OK, body),
+            Ok(Err(err)) => api_error(&err),
+            Err(err) => {
+                tracing::error!(err = %err, "evaluating a query failed");
+                api_error(&ApiError { error_type: "internal", message: err.to_string() })
+            }
         }
-        response
+    }
+
+    /// `/api/v1/rules`: the groups and their rules' state.
+    async fn api_rules(self: &Arc<Self>, parts: &http::request::Parts) -> Response<Full<Bytes>> {
+        let params = api::form_params(parts.uri.query(), None);
+        let filter = match RuleFilter::from_param(api::param(&params, "type")) {
+            Ok(filter) => filter,
+            Err(err) => return api_error(&err),
+        };
+        self.api_json(move |evaluator| evaluator.with_groups(|groups| api::rules(groups, filter))).await
+    }
+
+    /// `/api/v1/alerts`: every pending and firing alert.
+    async fn api_alerts(self: &Arc<Self>) -> Response<Full<Bytes>> {
+        self.api_json(|evaluator| evaluator.with_groups(|groups| api::alerts(groups))).await
+    }
+
+    /// Builds a JSON body from the evaluator on the render thread, after
+    /// any evaluation cycle in progress.
+    async fn api_json<F>(self: &Arc<Self>, build: F) -> Response<Full<Bytes>>
+    where
+        F: FnOnce(&Evaluator) -> String + Send + 'static,
+    {
+        let Some(evaluator) = self.evaluator.clone() else {
+            return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
+        };
+        match self.render_thread.run(move || build(&evaluator)).await {
+            Ok(body) => json_response(StatusCode::OK, body),
+            Err(err) => {
+                tracing::error!(err = %err, "building an API answer failed");
+                api_error(&ApiError { error_type: "internal", message: err.to_string() })
+            }
+        }
     }
 
     fn landing_page(&self) -> Response<Full<Bytes>> {
@@ -251,9 +386,14 @@ impl AppState {
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Sonde Agent</title></head>\n\
              <body>\n<h1>Sonde Agent</h1>\n<p>Version {version} (revision {revision})</p>\n\
              <ul>\n<li><a href=\"{path}\">Metrics</a></li>\n<li><a href=\"/-/healthy\">Health</a></li>\n\
-             <li><a href=\"/-/ready\">Readiness</a></li>\n</ul>\n</body>\n</html>\n",
+             <li><a href=\"/-/ready\">Readiness</a></li>\n{api}</ul>\n</body>\n</html>\n",
             version = html_escape(version::VERSION),
             revision = html_escape(version::REVISION),
+            api = if self.evaluator.is_some() {
+                "<li><a href=\"/api/v1/rules\">Rules</a></li>\n<li><a href=\"/api/v1/alerts\">Alerts</a></li>\n"
+            } else {
+                ""
+            },
         );
         let mut response = Response::new(Full::new(Bytes::from(page)));
         response
@@ -269,24 +409,22 @@ enum Route {
     Landing,
     Healthy,
     Ready,
+    Query,
+    Rules,
+    Alerts,
     NotFound,
 }
 
-fn text_response(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
-/// All values of a header joined with commas, as HTTP allows a list header
-/// to be split over several lines. Values that are not visible ASCII are
-/// ignored.
-fn joined_header(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
-    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-    (!values.is_empty()).then(|| values.join(","))
+fn api_error(err: &ApiError) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, err.to_json())
 }
 
 fn html_escape(text: &str) -> String {
@@ -389,7 +527,7 @@ mod tests {
     use http_body_util::Empty;
 
     fn state() -> Arc<AppState> {
-        Arc::new(AppState::new(ServerConfig::default(), ScrapeExecutor::new()))
+        Arc::new(AppState::new(ServerConfig::default(), ScrapeExecutor::new()).unwrap())
     }
 
     fn get(path: &str) -> Request<Empty<Bytes>> {
@@ -428,16 +566,36 @@ mod tests {
         assert_eq!(state.handle(request).await.status(), StatusCode::OK);
     }
 
-    #[test]
-    fn list_headers_are_joined() {
-        let mut headers = HeaderMap::new();
-        headers.append(header::ACCEPT, HeaderValue::from_static("text/plain;q=0.5"));
-        headers.append(header::ACCEPT, HeaderValue::from_static("application/openmetrics-text"));
-        assert_eq!(
-            joined_header(&headers, &header::ACCEPT).as_deref(),
-            Some("text/plain;q=0.5,application/openmetrics-text")
-        );
-        assert_eq!(joined_header(&headers, &header::ACCEPT_ENCODING), None);
+    fn with_evaluator() -> Arc<AppState> {
+        let dir = std::env::temp_dir().join("sonde-server-test-unused");
+        let config = crate::evaluator::EvaluatorConfig { storage_path: dir, ..Default::default() };
+        let evaluator = Arc::new(Evaluator::new(config, None));
+        Arc::new(AppState::new(ServerConfig::default(), ScrapeExecutor::new()).unwrap().with_evaluator(evaluator))
+    }
+
+    #[tokio::test]
+    async fn the_api_needs_an_evaluator_and_only_query_takes_post() {
+        assert_eq!(state().handle(get("/api/v1/rules")).await.status(), StatusCode::NOT_FOUND);
+        let state = with_evaluator();
+        let response = state.handle(get("/api/v1/rules")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"status":"success","data":{"groups":[]}}"#);
+        let post = Request::post("/api/v1/alerts").body(Empty::<Bytes>::new()).unwrap();
+        let response = state.handle(post).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "GET, HEAD");
+        let post = Request::post("/api/v1/query")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from_static(b"query=time()&time=1.5")))
+            .unwrap();
+        let response = state.handle(post).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"status":"success","data":{"resultType":"scalar","result":[1.5,"1.5"]}}"#);
+        let response = state.handle(get("/api/v1/query?query=rate(")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

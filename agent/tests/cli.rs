@@ -237,3 +237,73 @@ fn version_names_revision_and_compiler() {
     assert!(text.starts_with(&format!("sonde-agent {}", env!("CARGO_PKG_VERSION"))), "{text}");
     assert!(text.contains("revision ") && text.contains("rustc "), "{text}");
 }
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+const GOOD_RULES: &str = "groups:
+  - name: go-demo
+    rules:
+      - alert: godemo_main_mem_limit
+        expr: container_memory_usage_bytes{container_label_com_docker_swarm_service_name=\"go-demo_main\"} > 0.8
+        for: 5m
+        annotations:
+          summary: \"{{ $labels.service }} at {{ $value | humanizePercentage }}\"
+      - record: job:up:sum
+        expr: sum by (job) (up)
+";
+
+#[test]
+fn check_rules_like_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yml");
+    std::fs::write(&good, GOOD_RULES).unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up ==\n        severity: page\n").unwrap();
+
+    let output = Command::new(BIN).args(["check", "rules"]).arg(&good).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), format!("Checking {}\n  SUCCESS: 2 rules found\n\n", good.display()));
+
+    let output = Command::new(BIN).args(["check", "rules"]).arg(&good).arg(&bad).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).contains(&format!("Checking {}\n", bad.display())), "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.starts_with("  FAILED:\n"), "{err}");
+    assert!(err.contains(&bad.display().to_string()) && err.contains("unknown field `severity`"), "{err}");
+
+    let output = Command::new(BIN).args(["check", "rules", "/nonexistent/sonde/rules.yml"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("/nonexistent/sonde/rules.yml"), "{}", stderr(&output));
+}
+
+#[test]
+fn expand_prints_a_rule_file_that_checks() {
+    let output = Command::new(BIN)
+        .args(["expand", "@replicas_running", "--service", "go-demo_main", "--replicas", "3", "--name", "replicas", "--for", "10m"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let yaml = stdout(&output);
+    assert!(yaml.contains("alert: godemo_main_replicas"), "{yaml}");
+    assert!(yaml.contains("for: 10m"), "{yaml}");
+    assert!(yaml.contains("The number of running replicas of the service go-demo_main is not 3"), "{yaml}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("expanded.yml");
+    std::fs::write(&file, &yaml).unwrap();
+    let check = Command::new(BIN).args(["check", "rules"]).arg(&file).output().unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}\n{yaml}", stderr(&check));
+    assert!(stdout(&check).contains("SUCCESS: 1 rules found"), "{}", stdout(&check));
+}
+
+#[test]
+fn expand_refuses_a_malformed_label() {
+    let output = Command::new(BIN).args(["expand", "@foo:1", "--service", "go-demo_main"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr(&output), "service go-demo_main: com.df.alertIf: unknown shortcut @foo\n");
+    let output = Command::new(BIN).args(["expand", "@replicas_running", "--service", "s"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("needs the service's desired replicas"), "{}", stderr(&output));
+}

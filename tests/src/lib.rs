@@ -62,7 +62,7 @@ impl TestServer {
     pub async fn start_with(config: ServerConfig, executor: ScrapeExecutor) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address of the listener");
-        let state = Arc::new(AppState::new(config, executor));
+        let state = Arc::new(AppState::new(config, executor).expect("starting the render thread"));
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, Arc::clone(&state), async move {
             // A dropped sender stops the server too.

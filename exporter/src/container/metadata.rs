@@ -15,6 +15,11 @@ use sonde_instrument::Label;
 
 use super::labels::LabelAllowlist;
 
+/// The prefix of the Docker labels rules come from (`com.df.alertIf`, …).
+pub const RULE_LABEL_PREFIX: &str = "com.df.";
+/// The Docker label naming a Swarm task's service.
+pub const SERVICE_NAME_LABEL: &str = "com.docker.swarm.service.name";
+
 /// What Docker says about one running container, as the collector needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerInfo {
@@ -43,6 +48,10 @@ pub struct CachedContainer {
     /// that order: the labels every series of this container carries after
     /// `id`.
     pub labels: Vec<Label>,
+    /// The raw Docker labels rules are read from, `(key, value)` sorted by
+    /// key: the admitted `com.df.*` labels and, when admitted,
+    /// `com.docker.swarm.service.name`.
+    pub rule_labels: Vec<(String, String)>,
     /// Host pid of the first process; 0 when unknown.
     pub pid: u32,
     /// Start time in seconds since the Unix epoch.
@@ -91,9 +100,18 @@ impl MetadataCache {
         labels.push(Label::new("name", info.name));
         labels.push(Label::new("image", info.image));
         labels.extend(self.allowlist.series_labels(&info.labels));
+        let mut rule_labels: Vec<(String, String)> = info
+            .labels
+            .into_iter()
+            .filter(|(key, _)| {
+                (key.starts_with(RULE_LABEL_PREFIX) || key == SERVICE_NAME_LABEL) && self.allowlist.admits(key)
+            })
+            .collect();
+        rule_labels.sort();
         CachedContainer {
             id: info.id,
             labels,
+            rule_labels,
             pid: info.pid,
             started_at: info.started_at,
         }
@@ -209,6 +227,32 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn keeps_the_raw_rule_labels() {
+        let cache = MetadataCache::new(LabelAllowlist::default());
+        cache.upsert(info(
+            "a",
+            &[
+                ("com.df.alertIf", "@service_mem_limit:0.8"),
+                ("maintainer", "someone"),
+                ("com.docker.swarm.service.name", "go-demo_main"),
+                ("com.docker.swarm.task.id", "t1"),
+                ("com.df.alertName", "mem"),
+            ],
+        ));
+        assert_eq!(
+            cache.containers()[0].rule_labels,
+            [
+                ("com.df.alertIf".to_owned(), "@service_mem_limit:0.8".to_owned()),
+                ("com.df.alertName".to_owned(), "mem".to_owned()),
+                ("com.docker.swarm.service.name".to_owned(), "go-demo_main".to_owned()),
+            ]
+        );
+        let cache = MetadataCache::new(LabelAllowlist::new(["com.docker.swarm.*"]));
+        cache.upsert(info("b", &[("com.df.alertIf", "x"), ("com.docker.swarm.service.name", "s")]));
+        assert_eq!(cache.containers()[0].rule_labels, [("com.docker.swarm.service.name".to_owned(), "s".to_owned())]);
     }
 
     #[test]

@@ -1,0 +1,523 @@
+//! The evaluation loop: feeds the window store with the agent's own
+//! families and evaluates the rule groups over it.
+//!
+//! Every `--rules.evaluation-interval` (and whenever a group with its own,
+//! shorter `interval` is due) one *cycle* runs on the server's render
+//! thread ([`crate::server::AppState::collect_then`]): the agent's families
+//! are collected directly, exactly as `/metrics` would serve them (no HTTP),
+//! and appended to the [`WindowStore`] with `job` and `instance` labels;
+//! series gone for 5 minutes are dropped; then each due group is evaluated
+//! through [`StoreQuery`] and the alert state is saved to
+//! `<--storage.path>/alerts.json` when it changed (at most a minute late).
+//!
+//! Rules come from `--rules.file` (loaded once at start; a file that does
+//! not load is logged with its errors and skipped, and
+//! `sonde_rule_file_errors{file}` says how many errors it had) and from the
+//! `com.df.*` labels of the containers running on this node
+//! ([`label_rules`]), re-read at every cycle.
+//!
+//! The store keeps the longest range any rule uses plus the 5-minute
+//! lookback, recomputed when the rules change (rules from labels come and
+//! go); with no range selector at all, the lookback alone.
+
+pub mod label_rules;
+mod metrics;
+mod query;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sonde_exporter::container::MetadataCache;
+use sonde_instrument::{Labels, MetricFamily};
+
+use crate::promql::{Annotations, EvalError, Engine, Plan, Value};
+use crate::rules::state::STATE_FILE;
+use crate::rules::{
+    GroupSpec, LabelError, LogNotifier, Notifier, RuleGroup, SavedState, load_rule_file,
+};
+use crate::store::{StoreConfig, WindowStore};
+
+pub use query::StoreQuery;
+
+/// The store's source id for the agent's own families.
+pub const SELF_SOURCE: &str = "self";
+
+/// How long a changed alert state may wait before it is saved again.
+const SAVE_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
+
+/// What the evaluator is set up with; [`crate::cli::RulesArgs`] fills it.
+#[derive(Debug, Clone)]
+pub struct EvaluatorConfig {
+    /// Prometheus rule files (`--rules.file`).
+    pub rule_files: Vec<PathBuf>,
+    /// How often groups without their own `interval` are evaluated, and
+    /// how often the store is fed.
+    pub evaluation_interval: Duration,
+    /// The directory the alert state is saved in (`--storage.path`).
+    pub storage_path: PathBuf,
+    /// The most series the window store holds (`--window.max-series`).
+    pub max_series: usize,
+    /// The `job` label of the agent's own series.
+    pub job: String,
+    /// The `instance` label of the agent's own series.
+    pub instance: String,
+}
+
+impl Default for EvaluatorConfig {
+    fn default() -> Self {
+        EvaluatorConfig {
+            rule_files: Vec::new(),
+            evaluation_interval: Duration::from_secs(15),
+            storage_path: PathBuf::from("data/"),
+            max_series: StoreConfig::default().max_series,
+            job: "sonde".to_owned(),
+            instance: hostname(),
+        }
+    }
+}
+
+/// This machine's host name (`uname -n`), the default `instance`.
+pub fn hostname() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A group with its schedule and counters.
+#[derive(Debug)]
+struct Scheduled {
+    group: RuleGroup,
+    /// The `rule_group` label: `<file>;<name>`, or the name for rules from labels.
+    key: String,
+    /// The service whose labels the group came from.
+    service: Option<String>,
+    next_at: Instant,
+    evaluations: u64,
+    failures: u64,
+}
+
+impl Scheduled {
+    fn new(group: RuleGroup, service: Option<String>, next_at: Instant) -> Self {
+        let key = if group.file().is_empty() {
+            group.name().to_owned()
+        } else {
+            format!("{};{}", group.file(), group.name())
+        };
+        Scheduled { group, key, service, next_at, evaluations: 0, failures: 0 }
+    }
+}
+
+/// The alerts as last saved, without what changes at every evaluation.
+type SavedKey = Vec<crate::rules::state::SavedAlert>;
+
+#[derive(Debug)]
+struct Rules {
+    groups: Vec<Scheduled>,
+    next_feed: Instant,
+    /// The `com.df.*` labels the current label groups were built from.
+    services: BTreeMap<String, BTreeMap<String, String>>,
+    /// The labels that rejected a rule, by service.
+    label_errors: BTreeMap<String, Vec<LabelError>>,
+    /// The state file as read at start, for label groups built later.
+    restore_from: Option<SavedState>,
+    saved: Option<(SavedKey, Instant)>,
+    save_failing: bool,
+    save_failures: u64,
+}
+
+/// The evaluator: the window store, the rule groups and their state.
+/// Shared between the loop ([`run`]), the HTTP API and the self metrics.
+pub struct Evaluator {
+    interval: Duration,
+    state_path: PathBuf,
+    extra_labels: Labels,
+    engine: Engine,
+    store: RwLock<WindowStore>,
+    plans: Mutex<HashMap<String, Result<Arc<Plan>, EvalError>>>,
+    rules: Mutex<Rules>,
+    notifier: Arc<LogNotifier>,
+    /// Every `--rules.file` with its number of errors (0 when it loaded).
+    file_errors: Vec<(String, usize)>,
+    containers: Option<MetadataCache>,
+    store_refusing: AtomicBool,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("interval", &self.interval)
+            .field("state_path", &self.state_path)
+            .field("extra_labels", &self.extra_labels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Evaluator {
+    /// Loads the rule files (logging those that do not load), restores the
+    /// saved alert state and sizes the store. `containers`, when the
+    /// container collector runs, is where rules from `com.df.*` labels are
+    /// read. Never fails: a broken rule file or state file is logged and
+    /// the agent goes on without it.
+    pub fn new(config: EvaluatorConfig, containers: Option<MetadataCache>) -> Self {
+        let now = Instant::now();
+        let t_ms = now_ms();
+        let notifier = Arc::new(LogNotifier::new());
+        let state_path = config.storage_path.join(STATE_FILE);
+        let restore_from = match SavedState::load(&state_path) {
+            Ok(state) => state,
+            Err(err) => {
+                tracing::warn!(err = %err, "the saved alert state cannot be read; starting without it");
+                None
+            }
+        };
+
+        let mut file_errors = Vec::new();
+        let mut groups = Vec::new();
+        for path in &config.rule_files {
+            let file = path.display().to_string();
+            match load_rule_file(path) {
+                Ok(specs) => {
+                    tracing::info!(file = %file, groups = specs.len(), "loaded rule file");
+                    file_errors.push((file, 0));
+                    for spec in specs {
+                        let group = RuleGroup::new(spec, config.evaluation_interval, Arc::clone(&notifier) as Arc<dyn Notifier>);
+                        groups.push(Scheduled::new(group, None, now));
+                    }
+                }
+                Err(errors) => {
+                    for err in &errors {
+                        tracing::error!(file = %file, err = %err, "rule file not loaded");
+                    }
+                    file_errors.push((file, errors.len().max(1)));
+                }
+            }
+        }
+        if let Some(saved) = &restore_from {
+            let restored: usize = groups.iter_mut().map(|s| s.group.restore(saved, t_ms)).sum();
+            if restored > 0 {
+                tracing::info!(alerts = restored, path = %state_path.display(), "restored alert state");
+            }
+        }
+
+        let extra_labels = Labels::new().with("instance", config.instance.as_str()).with("job", config.job.as_str());
+        let store = WindowStore::new(StoreConfig { retention: crate::promql::DEFAULT_LOOKBACK, max_series: config.max_series });
+        let evaluator = Evaluator {
+            interval: config.evaluation_interval,
+            state_path,
+            extra_labels,
+            engine: Engine::default(),
+            store: RwLock::new(store),
+            plans: Mutex::new(HashMap::new()),
+            rules: Mutex::new(Rules {
+                groups,
+                next_feed: now,
+                services: BTreeMap::new(),
+                label_errors: BTreeMap::new(),
+                restore_from,
+                saved: None,
+                save_failing: false,
+                save_failures: 0,
+            }),
+            notifier,
+            file_errors,
+            containers,
+            store_refusing: AtomicBool::new(false),
+        };
+        {
+            let rules = evaluator.lock_rules();
+            evaluator.rules_changed(&rules);
+        }
+        evaluator
+    }
+
+    /// The notifier the groups hand their alerts to; it also reports
+    /// `sonde_alerts_firing`.
+    pub fn notifier(&self) -> &Arc<LogNotifier> {
+        &self.notifier
+    }
+
+    /// The labels added to the agent's own series (`job`, `instance`).
+    pub fn extra_labels(&self) -> &Labels {
+        &self.extra_labels
+    }
+
+    /// Where the alert state is saved.
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+
+    /// How often the store is fed and groups without an interval run.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// When the next cycle is due: the next feed or the next due group.
+    pub fn next_wake(&self) -> Instant {
+        let rules = self.lock_rules();
+        rules.groups.iter().map(|s| s.next_at).fold(rules.next_feed, Instant::min)
+    }
+
+    /// One cycle at wall time `t_ms` and monotonic time `now`: appends
+    /// `families` (the agent's own), drops old series, refreshes the rules
+    /// from container labels, evaluates the due groups and saves the alert
+    /// state. Returns how many groups were evaluated.
+    pub fn cycle(&self, families: &[MetricFamily], t_ms: i64, now: Instant) -> usize {
+        self.feed(families, t_ms);
+        let mut rules = self.lock_rules();
+        rules.next_feed = now + self.interval;
+        if self.refresh_label_rules(&mut rules, t_ms, now) {
+            self.rules_changed(&rules);
+        }
+        let query = StoreQuery::new(self);
+        let mut evaluated = 0;
+        for scheduled in rules.groups.iter_mut().filter(|s| s.next_at <= now) {
+            let report = scheduled.group.eval(&query, t_ms);
+            scheduled.evaluations += scheduled.group.rules().len() as u64;
+            scheduled.failures += report.errors.len() as u64;
+            let interval = scheduled.group.interval().max(Duration::from_millis(1));
+            while scheduled.next_at <= now {
+                scheduled.next_at += interval;
+            }
+            evaluated += 1;
+        }
+        if evaluated > 0 {
+            self.save_state(&mut rules, t_ms, now);
+        }
+        evaluated
+    }
+
+    fn feed(&self, families: &[MetricFamily], t_ms: i64) {
+        let (refused, series, max) = {
+            let mut store = self.write_store();
+            let stats = store.append_families_from(SELF_SOURCE, families, t_ms, &self.extra_labels);
+            store.gc(t_ms);
+            (stats.refused, store.series_count(), store.config().max_series)
+        };
+        let refusing = refused > 0;
+        if self.store_refusing.swap(refusing, Ordering::Relaxed) != refusing {
+            if refusing {
+                tracing::warn!(
+                    max_series = max,
+                    refused,
+                    "the window store is full: samples of new series are dropped; raise --window.max-series"
+                );
+            } else {
+                tracing::info!(series, "the window store takes new series again");
+            }
+        }
+    }
+
+    /// Rebuilds the groups of services whose `com.df.*` labels changed.
+    /// True when any group was added, removed or replaced.
+    fn refresh_label_rules(&self, rules: &mut Rules, t_ms: i64, now: Instant) -> bool {
+        let Some(cache) = &self.containers else { return false };
+        let wanted = label_rules::services(&cache.containers());
+        if wanted == rules.services {
+            return false;
+        }
+        let services: Vec<String> = rules.services.keys().chain(wanted.keys()).cloned().collect();
+        for service in services {
+            let old = rules.services.get(&service);
+            let new = wanted.get(&service);
+            if old == new {
+                continue;
+            }
+            // The alerts of the group being replaced carry over; a service
+            // seen for the first time gets what the state file had.
+            let position = rules.groups.iter().position(|s| s.service.as_deref() == Some(&service));
+            let previous = position.map(|i| rules.groups.remove(i));
+            let saved = previous.as_ref().map(|p| SavedState::from_groups([&p.group], t_ms));
+            let Some(labels) = new else {
+                tracing::info!(service = %service, "no container of the service runs here any more; its rules from labels are gone");
+                rules.label_errors.remove(&service);
+                continue;
+            };
+            let (alert_rules, errors) = label_rules::build(&service, labels);
+            let before = rules.label_errors.remove(&service).unwrap_or_default();
+            for err in errors.iter().filter(|e| !before.contains(e)) {
+                tracing::warn!(service = %err.service, label = %err.label, err = %err.message, "rule from a service label rejected");
+            }
+            if !errors.is_empty() {
+                rules.label_errors.insert(service.clone(), errors);
+            }
+            if alert_rules.is_empty() {
+                continue;
+            }
+            tracing::info!(service = %service, rules = alert_rules.len(), "rules from service labels");
+            let spec = GroupSpec {
+                name: service.clone(),
+                file: String::new(),
+                interval: None,
+                query_offset: Duration::ZERO,
+                limit: 0,
+                rules: alert_rules.into_iter().map(crate::rules::Rule::Alert).collect(),
+            };
+            let mut group = RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier) as Arc<dyn Notifier>);
+            let mut scheduled = match previous {
+                Some(previous) => {
+                    let mut s = Scheduled::new(group, Some(service.clone()), previous.next_at.min(now));
+                    s.evaluations = previous.evaluations;
+                    s.failures = previous.failures;
+                    s
+                }
+                None => {
+                    // Once only: a service that goes and comes back later
+                    // starts afresh, as after any removal.
+                    if let Some(saved) = &mut rules.restore_from {
+                        group.restore(saved, t_ms);
+                        saved.alerts.retain(|a| a.group != service);
+                    }
+                    Scheduled::new(group, Some(service.clone()), now)
+                }
+            };
+            if let Some(saved) = saved {
+                scheduled.group.restore(&saved, t_ms);
+            }
+            rules.groups.push(scheduled);
+        }
+        rules.services = wanted;
+        true
+    }
+
+    /// Resizes the store for the rules and forgets plans no rule uses.
+    fn rules_changed(&self, rules: &Rules) {
+        let mut longest = Duration::ZERO;
+        let mut exprs = std::collections::HashSet::new();
+        for scheduled in &rules.groups {
+            for rule in scheduled.group.rules() {
+                let expr = match rule {
+                    crate::rules::GroupRule::Alert(r) => &r.rule().expr,
+                    crate::rules::GroupRule::Record(r) => &r.rule().expr,
+                };
+                if let Ok(plan) = self.plan(expr) {
+                    longest = longest.max(plan.max_range());
+                }
+                exprs.insert(expr.clone());
+            }
+        }
+        self.lock_plans().retain(|expr, _| exprs.contains(expr));
+        let retention = longest + self.engine.lookback;
+        let mut store = self.write_store();
+        if store.config().retention != retention {
+            tracing::debug!(retention_seconds = retention.as_secs_f64(), "window store retention");
+            store.set_retention(retention);
+        }
+    }
+
+    fn save_state(&self, rules: &mut Rules, t_ms: i64, now: Instant) {
+        let state = SavedState::from_groups(rules.groups.iter().map(|s| &s.group), t_ms);
+        let key: SavedKey = state
+            .alerts
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a.value = None;
+                a.annotations.clear();
+                a
+            })
+            .collect();
+        let due = match &rules.saved {
+            // Nothing was ever saved: only an alert makes a file worth writing.
+            None => !key.is_empty() || rules.restore_from.as_ref().is_some_and(|s| !s.alerts.is_empty()),
+            Some((last, at)) => *last != key || (!key.is_empty() && now.duration_since(*at) >= SAVE_AT_LEAST_EVERY),
+        };
+        if !due {
+            return;
+        }
+        match state.save(&self.state_path) {
+            Ok(()) => {
+                if std::mem::take(&mut rules.save_failing) {
+                    tracing::info!(path = %self.state_path.display(), "alert state saved again");
+                }
+                rules.saved = Some((key, now));
+            }
+            Err(err) => {
+                rules.save_failures += 1;
+                if !std::mem::replace(&mut rules.save_failing, true) {
+                    tracing::warn!(err = %err, "saving the alert state failed");
+                }
+            }
+        }
+    }
+
+    /// The prepared plan of `expr`, from the cache.
+    fn plan(&self, expr: &str) -> Result<Arc<Plan>, EvalError> {
+        if let Some(plan) = self.lock_plans().get(expr) {
+            return plan.clone();
+        }
+        let plan = crate::promql::parse(expr).and_then(|e| self.engine.prepare(&e)).map(Arc::new);
+        self.lock_plans().insert(expr.to_owned(), plan.clone());
+        plan
+    }
+
+    /// An ad-hoc instant query (`/api/v1/query`) at `t_ms`.
+    pub fn instant_query(&self, text: &str, t_ms: i64) -> Result<(Value, Annotations), EvalError> {
+        let expr = crate::promql::parse(text)?;
+        let plan = self.engine.prepare(&expr)?;
+        let store = self.read_store();
+        self.engine.instant_plan(&plan, &store, t_ms)
+    }
+
+    /// Runs `f` over the rule groups, in evaluation order.
+    pub fn with_groups<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &RuleGroup>) -> T) -> T {
+        let rules = self.lock_rules();
+        f(&mut rules.groups.iter().map(|s| &s.group))
+    }
+
+    /// Reads the window store.
+    pub fn read_store(&self) -> RwLockReadGuard<'_, WindowStore> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_store(&self) -> RwLockWriteGuard<'_, WindowStore> {
+        self.store.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // A panic while a lock was held (a bug) leaves data that is still
+    // consistent enough to go on with: the groups and the cache.
+    fn lock_rules(&self) -> MutexGuard<'_, Rules> {
+        self.rules.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_plans(&self) -> MutexGuard<'_, HashMap<String, Result<Arc<Plan>, EvalError>>> {
+        self.plans.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs cycles until the task is dropped: waits for the next due time,
+/// then collects the agent's families on `state`'s render thread and runs
+/// [`Evaluator::cycle`] there.
+pub async fn run(evaluator: Arc<Evaluator>, state: Arc<crate::server::AppState>) {
+    let mut lost = false;
+    loop {
+        let wake = tokio::time::Instant::from_std(evaluator.next_wake());
+        tokio::time::sleep_until(wake).await;
+        let ev = Arc::clone(&evaluator);
+        let result = state.collect_then(move |families| ev.cycle(&families, now_ms(), Instant::now())).await;
+        match result {
+            Ok(_) => {
+                if std::mem::take(&mut lost) {
+                    tracing::info!("rule evaluation runs again");
+                }
+            }
+            Err(err) => {
+                if !std::mem::replace(&mut lost, true) {
+                    tracing::error!(err = %err, "a rule evaluation cycle was lost");
+                }
+                // A cycle that panicked (a bug) must not be retried at once.
+                tokio::time::sleep(evaluator.interval()).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+use std::time::{Duration, Instant};
+
+use sonde_exporter::container::{ContainerInfo, LabelAllowlist, MetadataCache};
+use sonde_instrument::{Collector, Labels, MetricFamily, find_value};
+
+use super::*;
+use crate::promql::Value;
+use crate::rules::AlertState;
+
+fn config(dir: &Path, files: &[PathBuf]) -> EvaluatorConfig {
+    EvaluatorConfig {
+        rule_files: files.to_vec(),
+        evaluation_interval: Duration::from_secs(15),
+        storage_path: dir.join("data"),
+        max_series: 1000,
+        job: "sonde".to_owned(),
+        instance: "node-1".to_owned(),
+    }
+}
+
+fn families(up: f64) -> Vec<MetricFamily> {
+    vec![MetricFamily::gauge("up_gauge", "A test gauge.").with_sample(Labels::new().with("kind", "test"), up)]
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn metrics(evaluator: &Evaluator) -> Vec<MetricFamily> {
+    let mut out = Vec::new();
+    evaluator.collect(&mut out);
+    out
+}
+
+fn gauge(out: &[MetricFamily], name: &str) -> Option<f64> {
+    out.iter().find(|f| f.name == name).and_then(|f| f.samples.first()).map(|s| s.value)
+}
+
+fn alerts(evaluator: &Evaluator) -> Vec<(String, AlertState, i64)> {
+    evaluator.with_groups(|groups| {
+        groups
+            .flat_map(|g| g.alerts().map(|a| (a.labels["alertname"].clone(), a.state, a.active_at_ms)).collect::<Vec<_>>())
+            .collect()
+    })
+}
+
+#[test]
+fn the_agents_own_samples_get_job_and_instance() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    let evaluator = Evaluator::new(config(dir.path(), &[]), None);
+    assert_eq!(evaluator.cycle(&families(1.0), t0, Instant::now()), 0);
+    let (value, _) = evaluator.instant_query("up_gauge", t0).unwrap();
+    let Value::Vector(samples) = value else { panic!("{value:?}") };
+    assert_eq!(samples.len(), 1);
+    let labels = &samples[0].labels;
+    assert_eq!(labels.get("job"), Some("sonde"));
+    assert_eq!(labels.get("instance"), Some("node-1"));
+    assert_eq!(labels.get("kind"), Some("test"));
+    // No rules, no alert: nothing is written under --storage.path.
+    assert!(!evaluator.state_path().exists());
+    assert_eq!(gauge(&metrics(&evaluator), "sonde_window_series"), Some(1.0));
+    // Only the lookback is kept when no rule uses a range.
+    assert_eq!(gauge(&metrics(&evaluator), "sonde_window_retention_seconds"), Some(300.0));
+}
+
+#[test]
+fn an_alert_fires_pends_and_survives_a_restart() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "rules.yml",
+        "groups:\n- name: self\n  rules:\n  - alert: Up\n    expr: up_gauge == 1\n  - alert: UpLong\n    expr: up_gauge == 1\n    for: 1h\n  - record: job:up_gauge:sum\n    expr: sum by (job) (rate(up_gauge[10m]))\n",
+    );
+    let evaluator = Evaluator::new(config(dir.path(), std::slice::from_ref(&file)), None);
+    let start = Instant::now();
+    assert_eq!(evaluator.cycle(&families(1.0), t0, start), 1);
+    let mut seen = alerts(&evaluator);
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(seen, [("Up".to_owned(), AlertState::Firing, t0), ("UpLong".to_owned(), AlertState::Pending, t0)]);
+    assert!(evaluator.state_path().exists());
+    // `ALERTS` went into the store.
+    let (value, _) = evaluator.instant_query("ALERTS{alertstate=\"firing\"}", t0).unwrap();
+    assert!(matches!(value, Value::Vector(ref v) if v.len() == 1), "{value:?}");
+    // The store keeps the 10m range plus the lookback.
+    assert_eq!(gauge(&metrics(&evaluator), "sonde_window_retention_seconds"), Some(900.0));
+
+    // Not due again before its interval.
+    assert_eq!(evaluator.cycle(&families(1.0), t0 + 1000, start + Duration::from_secs(1)), 0);
+    assert_eq!(evaluator.cycle(&families(1.0), t0 + 15_000, start + Duration::from_secs(15)), 1);
+    drop(evaluator);
+
+    let restarted = Evaluator::new(config(dir.path(), &[file]), None);
+    let mut seen = alerts(&restarted);
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(seen, [("Up".to_owned(), AlertState::Firing, t0), ("UpLong".to_owned(), AlertState::Pending, t0)]);
+    restarted.cycle(&families(1.0), t0 + 30_000, Instant::now());
+    let long = alerts(&restarted).into_iter().find(|a| a.0 == "UpLong").unwrap();
+    assert_eq!((long.1, long.2), (AlertState::Pending, t0), "for progress kept");
+}
+
+#[test]
+fn a_broken_rule_file_is_left_out() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.yml", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up_gauge > 5\n");
+    let bad = write(dir.path(), "bad.yml", "groups:\n- name: g\n  rules:\n  - alert: B\n    expr: up_gauge >\n");
+    let missing = dir.path().join("missing.yml");
+    let evaluator = Evaluator::new(config(dir.path(), &[good.clone(), bad.clone(), missing.clone()]), None);
+    assert_eq!(evaluator.cycle(&families(1.0), t0, Instant::now()), 1);
+    let out = metrics(&evaluator);
+    let errors = |file: &Path| find_value(&out, "sonde_rule_file_errors", "file", &file.display().to_string());
+    assert_eq!(errors(&good), Some(0.0));
+    assert!(errors(&bad).is_some_and(|n| n >= 1.0));
+    assert!(errors(&missing).is_some_and(|n| n >= 1.0));
+    let key = format!("{};g", good.display());
+    assert_eq!(find_value(&out, "sonde_rule_evaluations", "rule_group", &key), Some(1.0));
+    assert_eq!(find_value(&out, "sonde_rule_evaluation_failures", "rule_group", &key), Some(0.0));
+}
+
+#[test]
+fn a_failing_rule_is_counted() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    // Valid PromQL outside Sonde's subset fails at evaluation.
+    let file = write(dir.path(), "r.yml", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up_gauge offset 5m > 0\n");
+    let evaluator = Evaluator::new(config(dir.path(), std::slice::from_ref(&file)), None);
+    evaluator.cycle(&families(1.0), t0, Instant::now());
+    let out = metrics(&evaluator);
+    let key = format!("{};g", file.display());
+    assert_eq!(find_value(&out, "sonde_rule_evaluation_failures", "rule_group", &key), Some(1.0));
+}
+
+#[test]
+fn the_series_cap_refuses_and_counts() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), &[]);
+    cfg.max_series = 2;
+    let evaluator = Evaluator::new(cfg, None);
+    let mut family = MetricFamily::gauge("many", "Many series.");
+    for i in 0..5 {
+        family.push(Labels::new().with("i", i.to_string()), 1.0);
+    }
+    evaluator.cycle(&[family], t0, Instant::now());
+    let out = metrics(&evaluator);
+    assert_eq!(gauge(&out, "sonde_window_series"), Some(2.0));
+    assert_eq!(gauge(&out, "sonde_window_dropped_series"), Some(3.0));
+}
+
+fn container(id: &str, labels: &[(&str, &str)]) -> ContainerInfo {
+    ContainerInfo {
+        id: id.to_owned(),
+        name: format!("{id}.1.x"),
+        image: "img".to_owned(),
+        labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        pid: 0,
+        started_at: Some(1.0),
+    }
+}
+
+#[test]
+fn rules_come_and_go_with_container_labels() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = MetadataCache::new(LabelAllowlist::default());
+    let evaluator = Evaluator::new(config(dir.path(), &[]), Some(cache.clone()));
+    cache.upsert(container(
+        "a",
+        &[
+            ("com.docker.swarm.service.name", "go-demo_main"),
+            ("com.df.alertName.1", "up"),
+            ("com.df.alertIf.1", "up_gauge == 1"),
+            ("com.df.alertName.2", "replicas"),
+            ("com.df.alertIf.2", "@replicas_running"),
+            ("com.df.alertName.3", "slow"),
+            ("com.df.alertIf.3", "@resp_time_above:0.1,5m,0.99"),
+        ],
+    ));
+    let now = Instant::now();
+    assert_eq!(evaluator.cycle(&families(1.0), t0, now), 1);
+    let seen = alerts(&evaluator);
+    assert_eq!(seen, [("godemo_main_up".to_owned(), AlertState::Firing, t0)]);
+    let out = metrics(&evaluator);
+    assert_eq!(find_value(&out, "sonde_rule_label_errors", "label", "com.df.alertIf.2"), Some(1.0));
+    assert_eq!(find_value(&out, "sonde_rule_group_rules", "rule_group", "go-demo_main"), Some(2.0));
+    // `@resp_time_above`'s 5m range plus the lookback.
+    assert_eq!(gauge(&out, "sonde_window_retention_seconds"), Some(600.0));
+
+    // A label change rebuilds the group and keeps the alert.
+    cache.upsert(container(
+        "a",
+        &[
+            ("com.docker.swarm.service.name", "go-demo_main"),
+            ("com.df.alertName.1", "up"),
+            ("com.df.alertIf.1", "up_gauge == 1"),
+        ],
+    ));
+    evaluator.cycle(&families(1.0), t0 + 1000, now + Duration::from_secs(1));
+    assert_eq!(alerts(&evaluator), [("godemo_main_up".to_owned(), AlertState::Firing, t0)]);
+    let out = metrics(&evaluator);
+    assert_eq!(find_value(&out, "sonde_rule_label_errors", "label", "com.df.alertIf.2"), None);
+    assert_eq!(gauge(&out, "sonde_window_retention_seconds"), Some(300.0));
+
+    cache.remove("a");
+    evaluator.cycle(&families(1.0), t0 + 2000, now + Duration::from_secs(2));
+    assert!(evaluator.with_groups(|groups| groups.count()) == 0);
+}

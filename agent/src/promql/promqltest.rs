@@ -1,0 +1,918 @@
+//! Prometheus' `promqltest` format: a parser for the DSL and a runner that
+//! holds Sonde's evaluator to Prometheus' own test files.
+//!
+//! The format (`promql/promqltest/README.md` in Prometheus):
+//!
+//! * `load <step>` followed by indented `<series> <values>` lines: points
+//!   at 0, step, 2·step, … in the expanding notation of promtool
+//!   ([`parse_series_values`]: `1 2 _ stale 3`, `a+bxn`, `a-bxn`, `axn`,
+//!   `_xn`, `Inf`, `NaN`); loads add up; `load_with_nhcb` also builds native
+//!   histograms (not in Sonde's subset);
+//! * `clear` drops all data;
+//! * `eval instant at <t> <expr>` and `eval range from <a> to <b> step <s> <expr>`
+//!   (`eval_fail`, `eval_warn`, `eval_info`, `eval_ordered` variants), followed
+//!   by expected lines: a bare number (scalar) or `<series> <value(s)>`;
+//!   no lines means an empty result;
+//! * lines are trimmed and `#` lines count as blank; a blank line ends a block;
+//! * values compare with a relative epsilon of 1e-6, NaN equals NaN.
+//!
+//! [`parse_series_values`] and [`parse_series_line`] are also what
+//! `sonde-agent test rules` uses for promtool's `input_series`.
+
+use std::time::Duration;
+
+use super::plan::{Node, Plan};
+use super::{Engine, EvalError, Value};
+use crate::store::{LabelMatcher, LabelSet, StoreConfig, WindowStore, stale_nan};
+
+/// One value of a series description.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SeqValue {
+    /// `_`: no sample at this step.
+    Omitted,
+    /// A value (`stale` is the staleness-marker NaN).
+    Value(f64),
+}
+
+/// Why a series description did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SeriesError(pub String);
+
+/// True for a value written as a native histogram (`{{…}}`), which Sonde does not load.
+pub fn is_native_histogram_token(token: &str) -> bool {
+    token.starts_with("{{")
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    let (sign, body) = match s.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let v = match body.to_ascii_lowercase().as_str() {
+        "inf" | "infinity" => f64::INFINITY,
+        "nan" => f64::NAN,
+        "stale" => return (sign > 0.0 && !s.starts_with('+')).then(stale_nan),
+        _ => body.parse::<f64>().ok()?,
+    };
+    Some(sign * v)
+}
+
+/// Splits `a+b` / `a-b` at the sign that starts the increment (not a leading
+/// sign, not an exponent's sign).
+fn split_increment(s: &str) -> Option<(&str, f64, &str)> {
+    let bytes = s.as_bytes();
+    for i in 1..bytes.len() {
+        let c = bytes.get(i).copied()?;
+        if (c == b'+' || c == b'-') && !matches!(bytes.get(i - 1), Some(b'e' | b'E')) {
+            let (a, rest) = s.split_at(i);
+            let sign = if c == b'+' { 1.0 } else { -1.0 };
+            return Some((a, sign, rest.get(1..)?));
+        }
+    }
+    None
+}
+
+/// Parses one value token of the expanding notation into `out`.
+fn expand_token(token: &str, out: &mut Vec<SeqValue>) -> Result<(), SeriesError> {
+    let err = || SeriesError(format!("bad series value {token:?}"));
+    // `<item>x<n>`: the last 'x' followed only by digits.
+    let (item, times) = match token.rfind('x') {
+        Some(i)
+            if i > 0
+                && token
+                    .get(i + 1..)
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            let n: u64 = token
+                .get(i + 1..)
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(err)?;
+            (token.get(..i).ok_or_else(err)?, Some(n))
+        }
+        _ => (token, None),
+    };
+    if item == "_" {
+        let n = times.unwrap_or(1);
+        out.extend(std::iter::repeat_n(SeqValue::Omitted, n as usize));
+        return Ok(());
+    }
+    let Some(n) = times else {
+        out.push(SeqValue::Value(parse_number(item).ok_or_else(err)?));
+        return Ok(());
+    };
+    if let Some(v) = parse_number(item) {
+        out.extend(std::iter::repeat_n(SeqValue::Value(v), n as usize + 1));
+        return Ok(());
+    }
+    let (start, sign, inc) = split_increment(item).ok_or_else(err)?;
+    let mut v = parse_number(start).ok_or_else(err)?;
+    let inc = sign * parse_number(inc).ok_or_else(err)?;
+    for _ in 0..=n {
+        out.push(SeqValue::Value(v));
+        v += inc;
+    }
+    Ok(())
+}
+
+/// Splits value text into tokens; a `{{…}}` native histogram is one token.
+fn tokenize_values(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        let mut depth = 0i32;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'{' => depth += 1,
+                b'}' => depth -= 1,
+                _ if b.is_ascii_whitespace() && depth <= 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        if let Some(t) = text.get(start..i) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// Parses the values of a series description in promtool's expanding
+/// notation: `1 2 3`, `1+2x3` (1 3 5 7), `5-1x2` (5 4 3), `7x2` (7 7 7),
+/// `_` and `_x3` (no sample), `stale`, `Inf`, `-Inf`, `NaN`.
+pub fn parse_series_values(text: &str) -> Result<Vec<SeqValue>, SeriesError> {
+    let mut out = Vec::new();
+    for token in tokenize_values(text) {
+        if is_native_histogram_token(token) {
+            return Err(SeriesError(format!(
+                "native histogram value {token:?} is not supported"
+            )));
+        }
+        expand_token(token, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Splits `metric{labels} rest` into the metric part and the rest.
+fn split_metric(line: &str) -> Result<(&str, &str), SeriesError> {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    let mut in_quote: Option<u8> = None;
+    let mut in_braces = false;
+    while let Some(&b) = bytes.get(i) {
+        match in_quote {
+            Some(q) => {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    in_quote = None;
+                }
+            }
+            None => match b {
+                b'"' | b'\'' | b'`' if in_braces => in_quote = Some(b),
+                b'{' => in_braces = true,
+                b'}' => {
+                    i += 1;
+                    break;
+                }
+                _ if b.is_ascii_whitespace() && !in_braces => break,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    if in_quote.is_some() {
+        return Err(SeriesError(format!("unterminated quote in {line:?}")));
+    }
+    let (m, rest) = line.split_at(i.min(line.len()));
+    Ok((m.trim(), rest))
+}
+
+fn unquote(s: &str) -> Result<String, SeriesError> {
+    let err = || SeriesError(format!("bad quoted string {s:?}"));
+    let mut chars = s.chars();
+    let q = chars.next().ok_or_else(err)?;
+    if !matches!(q, '"' | '\'' | '`') || !s.ends_with(q) || s.len() < 2 {
+        return Err(err());
+    }
+    let inner = s.get(1..s.len() - 1).ok_or_else(err)?;
+    if q == '`' {
+        return Ok(inner.to_string());
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut it = inner.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some('\'') => out.push('\''),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => return Err(err()),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `name{a="b", …}` (name optional) into a label set with `__name__`.
+pub fn parse_metric(text: &str) -> Result<LabelSet, SeriesError> {
+    let err = |m: &str| SeriesError(format!("{m} in {text:?}"));
+    let text = text.trim();
+    let (name, body) = match text.find('{') {
+        Some(i) => {
+            let inner = text
+                .get(i + 1..)
+                .and_then(|r| r.strip_suffix('}'))
+                .ok_or_else(|| err("missing }"))?;
+            (text.get(..i).unwrap_or("").trim(), inner)
+        }
+        None => (text, ""),
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if !name.is_empty() {
+        pairs.push(("__name__".into(), name.to_string()));
+    }
+    // Split the body at commas outside quotes.
+    let mut items = Vec::new();
+    let mut start = 0;
+    let mut in_quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        if let Some(q) = in_quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                in_quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => in_quote = Some(c),
+            ',' => {
+                items.push(body.get(start..i).unwrap_or(""));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(body.get(start..).unwrap_or(""));
+    for item in items.into_iter().map(str::trim).filter(|s| !s.is_empty()) {
+        match item.find('=') {
+            Some(eq)
+                if !item.starts_with('"') || item.get(..eq).is_some_and(|n| n.ends_with('"')) =>
+            {
+                let n = item.get(..eq).unwrap_or("").trim();
+                let n = if n.starts_with('"') {
+                    unquote(n)?
+                } else {
+                    n.to_string()
+                };
+                let v = unquote(item.get(eq + 1..).unwrap_or("").trim())?;
+                pairs.push((n, v));
+            }
+            _ => pairs.push(("__name__".into(), unquote(item)?)),
+        }
+    }
+    Ok(LabelSet::from_pairs(pairs))
+}
+
+/// Parses a series line `metric{labels} values…`.
+pub fn parse_series_line(line: &str) -> Result<(LabelSet, Vec<SeqValue>), SeriesError> {
+    let (metric, rest) = split_metric(line.trim())?;
+    Ok((parse_metric(metric)?, parse_series_values(rest)?))
+}
+
+/// Parses a duration as the DSL writes it: `5m`, `1h30m`, `0`, or seconds.
+pub fn parse_test_duration(s: &str) -> Result<i64, SeriesError> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return Ok((secs * 1000.0).round() as i64);
+    }
+    crate::duration::parse_prometheus_duration(s)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_err(|e| SeriesError(e.to_string()))
+}
+
+/// A series to load.
+#[derive(Debug, Clone)]
+pub struct LoadSeries {
+    /// Its labels.
+    pub labels: LabelSet,
+    /// Its values, one per step (empty for a native histogram series).
+    pub values: Vec<SeqValue>,
+    /// True when written with native histogram values (not loaded).
+    pub native: bool,
+}
+
+/// What an eval expects.
+#[derive(Debug, Clone)]
+pub enum Expected {
+    /// A bare number: a scalar result.
+    Scalar(f64),
+    /// Series lines (none: an empty result).
+    Series(Vec<(LabelSet, Vec<SeqValue>)>),
+}
+
+/// The kind of evaluation.
+#[derive(Debug, Clone, Copy)]
+pub enum EvalKind {
+    /// `eval instant at <t>`.
+    Instant {
+        /// Evaluation time, ms.
+        at_ms: i64,
+    },
+    /// `eval range from <a> to <b> step <s>`.
+    Range {
+        /// First step, ms.
+        start_ms: i64,
+        /// Last step, ms.
+        end_ms: i64,
+        /// Step, ms.
+        step_ms: i64,
+    },
+}
+
+/// One `eval` command.
+#[derive(Debug, Clone)]
+pub struct EvalCmd {
+    /// Line number (1-based).
+    pub line: usize,
+    /// The PromQL text.
+    pub expr: String,
+    /// Instant or range.
+    pub kind: EvalKind,
+    /// `eval_fail`: the query must fail.
+    pub fail: bool,
+    /// `eval_warn`: the query must warn.
+    pub warn: bool,
+    /// `eval_info`: the query must produce an info annotation.
+    pub info: bool,
+    /// `eval_ordered`: the result order matters.
+    pub ordered: bool,
+    /// The expected result.
+    pub expected: Expected,
+    /// Why the expectation could not be read in Sonde's model (native histograms).
+    pub unreadable: Option<String>,
+}
+
+/// One command of a test file.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// `load` / `load_with_nhcb`.
+    Load {
+        /// Line number.
+        line: usize,
+        /// Spacing of the points, ms.
+        step_ms: i64,
+        /// The series.
+        series: Vec<LoadSeries>,
+        /// `load_with_nhcb`: classic histograms are also loaded as native ones.
+        with_nhcb: bool,
+    },
+    /// `clear`.
+    Clear,
+    /// An `eval`.
+    Eval(EvalCmd),
+}
+
+/// Parses a whole test file.
+pub fn parse_file(text: &str) -> Result<Vec<Command>, SeriesError> {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let l = l.trim();
+            if l.starts_with('#') {
+                String::new()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let mut cmds = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines.get(i).map(String::as_str).unwrap_or("");
+        let lineno = i + 1;
+        i += 1;
+        if line.is_empty() {
+            continue;
+        }
+        let err = |m: String| SeriesError(format!("line {lineno}: {m}"));
+        let mut words = line.split_whitespace();
+        let head = words.next().unwrap_or("");
+        // The block of a load or eval: the following non-blank lines.
+        let mut block: Vec<&str> = Vec::new();
+        if head != "clear" {
+            while let Some(l) = lines.get(i).filter(|l| !l.is_empty()) {
+                block.push(l);
+                i += 1;
+            }
+        }
+        match head {
+            "clear" => cmds.push(Command::Clear),
+            "load" | "load_with_nhcb" => {
+                let step = words
+                    .next()
+                    .ok_or_else(|| err("load without a step".into()))?;
+                let step_ms = parse_test_duration(step).map_err(|e| err(e.0))?;
+                let mut series = Vec::new();
+                for l in &block {
+                    let (metric, rest) = split_metric(l).map_err(|e| err(e.0))?;
+                    let labels = parse_metric(metric).map_err(|e| err(e.0))?;
+                    if tokenize_values(rest)
+                        .iter()
+                        .any(|t| is_native_histogram_token(t))
+                    {
+                        series.push(LoadSeries {
+                            labels,
+                            values: Vec::new(),
+                            native: true,
+                        });
+                    } else {
+                        let values = parse_series_values(rest).map_err(|e| err(e.0))?;
+                        series.push(LoadSeries {
+                            labels,
+                            values,
+                            native: false,
+                        });
+                    }
+                }
+                cmds.push(Command::Load {
+                    line: lineno,
+                    step_ms,
+                    series,
+                    with_nhcb: head == "load_with_nhcb",
+                });
+            }
+            h if h.starts_with("eval") => cmds.push(Command::Eval(
+                parse_eval(lineno, line, &block).map_err(err)?,
+            )),
+            other => return Err(err(format!("unknown command {other:?}"))),
+        }
+    }
+    Ok(cmds)
+}
+
+fn parse_eval(lineno: usize, line: &str, block: &[&str]) -> Result<EvalCmd, String> {
+    let (head, rest) = line
+        .split_once(char::is_whitespace)
+        .ok_or("eval without arguments")?;
+    let mut cmd = EvalCmd {
+        line: lineno,
+        expr: String::new(),
+        kind: EvalKind::Instant { at_ms: 0 },
+        fail: head == "eval_fail",
+        warn: head == "eval_warn",
+        info: head == "eval_info",
+        ordered: head == "eval_ordered",
+        expected: Expected::Series(Vec::new()),
+        unreadable: None,
+    };
+    if !matches!(
+        head,
+        "eval" | "eval_fail" | "eval_warn" | "eval_info" | "eval_ordered"
+    ) {
+        return Err(format!("unknown command {head:?}"));
+    }
+    let rest = rest.trim();
+    if let Some(r) = rest.strip_prefix("instant") {
+        let r = r.trim_start();
+        let r = r.strip_prefix("at").ok_or("expected `at`")?.trim_start();
+        let (at, expr) = r
+            .split_once(char::is_whitespace)
+            .ok_or("missing expression")?;
+        cmd.kind = EvalKind::Instant {
+            at_ms: parse_test_duration(at).map_err(|e| e.0)?,
+        };
+        cmd.expr = expr.trim().to_string();
+    } else if let Some(r) = rest.strip_prefix("range") {
+        let r = r
+            .trim_start()
+            .strip_prefix("from")
+            .ok_or("expected `from`")?
+            .trim_start();
+        let (from, r) = r.split_once(" to ").ok_or("expected `to`")?;
+        let (to, r) = r.trim().split_once(" step ").ok_or("expected `step`")?;
+        let (step, expr) = r
+            .trim()
+            .split_once(char::is_whitespace)
+            .ok_or("missing expression")?;
+        cmd.kind = EvalKind::Range {
+            start_ms: parse_test_duration(from).map_err(|e| e.0)?,
+            end_ms: parse_test_duration(to).map_err(|e| e.0)?,
+            step_ms: parse_test_duration(step).map_err(|e| e.0)?,
+        };
+        cmd.expr = expr.trim().to_string();
+    } else {
+        return Err(format!("bad eval line {line:?}"));
+    }
+    let mut series = Vec::new();
+    for l in block {
+        if let Some(e) = l.strip_prefix("expect ") {
+            let e = e.trim();
+            match e.split_whitespace().next() {
+                Some("fail") => cmd.fail = true,
+                Some("warn") => cmd.warn = true,
+                Some("info") => cmd.info = true,
+                Some("ordered") => cmd.ordered = true,
+                _ => cmd.unreadable = Some(format!("expect line {e:?}")),
+            }
+            continue;
+        }
+        if l.starts_with("expected_fail_message") || l.starts_with("expected_fail_regexp") {
+            continue;
+        }
+        if let Some(v) = parse_number(l).filter(|_| !l.contains(char::is_whitespace)) {
+            cmd.expected = Expected::Scalar(v);
+            continue;
+        }
+        let (metric, rest) = split_metric(l).map_err(|e| e.0)?;
+        let labels = parse_metric(metric).map_err(|e| e.0)?;
+        if tokenize_values(rest)
+            .iter()
+            .any(|t| is_native_histogram_token(t))
+        {
+            cmd.unreadable = Some("native histograms in the expected result".into());
+            continue;
+        }
+        let values = parse_series_values(rest).map_err(|e| e.0)?;
+        series.push((labels, values));
+    }
+    if !series.is_empty() {
+        cmd.expected = Expected::Series(series);
+    }
+    Ok(cmd)
+}
+
+/// The outcome of one eval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// As expected.
+    Passed,
+    /// Not as expected, with what differed.
+    Failed(String),
+    /// Outside Sonde's subset, with the feature.
+    Skipped(String),
+}
+
+/// Results of one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileReport {
+    /// Evals that passed.
+    pub passed: usize,
+    /// `(line, expression, what differed)`.
+    pub failed: Vec<(usize, String, String)>,
+    /// `(line, expression, reason)`.
+    pub skipped: Vec<(usize, String, String)>,
+}
+
+fn new_store() -> WindowStore {
+    WindowStore::new(StoreConfig {
+        retention: Duration::from_secs(1_000 * 24 * 3600),
+        max_series: usize::MAX,
+    })
+}
+
+/// Runs every command of a test file.
+pub fn run_file(text: &str) -> Result<FileReport, SeriesError> {
+    let cmds = parse_file(text)?;
+    let mut report = FileReport::default();
+    let mut store = new_store();
+    let mut native: Vec<LabelSet> = Vec::new();
+    for cmd in cmds {
+        match cmd {
+            Command::Clear => {
+                store = new_store();
+                native.clear();
+            }
+            Command::Load {
+                step_ms,
+                series,
+                with_nhcb,
+                ..
+            } => {
+                for s in series {
+                    if s.native {
+                        native.push(s.labels);
+                        continue;
+                    }
+                    if with_nhcb
+                        && let Some(base) = s
+                            .labels
+                            .metric_name()
+                            .and_then(|n| n.strip_suffix("_bucket"))
+                    {
+                        native.push(s.labels.filter(|n| n != "le").with("__name__", base));
+                    }
+                    for (i, v) in s.values.iter().enumerate() {
+                        if let SeqValue::Value(v) = v {
+                            store.append_set(&s.labels, i as i64 * step_ms, *v);
+                        }
+                    }
+                }
+            }
+            Command::Eval(e) => {
+                let outcome = run_eval(&e, &store, &native);
+                match outcome {
+                    Outcome::Passed => report.passed += 1,
+                    Outcome::Failed(m) => report.failed.push((e.line, e.expr.clone(), m)),
+                    Outcome::Skipped(r) => report.skipped.push((e.line, e.expr.clone(), r)),
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn collect_selectors<'a>(node: &'a Node, out: &mut Vec<&'a [LabelMatcher]>) {
+    match node {
+        Node::Number(_) | Node::Str(_) => {}
+        Node::Vector(s) | Node::Matrix(s, _) => out.push(&s.matchers),
+        Node::Neg(n) => collect_selectors(n, out),
+        Node::Binary(b) => {
+            collect_selectors(&b.lhs, out);
+            collect_selectors(&b.rhs, out);
+        }
+        Node::Aggregate(a) => {
+            collect_selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                collect_selectors(p, out);
+            }
+        }
+        Node::Call(c) => c.args.iter().for_each(|a| collect_selectors(a, out)),
+    }
+}
+
+/// Evaluates one command and compares.
+pub fn run_eval(e: &EvalCmd, store: &WindowStore, native: &[LabelSet]) -> Outcome {
+    if let Some(why) = &e.unreadable {
+        return Outcome::Skipped(why.clone());
+    }
+    let expr = match super::parse(&e.expr) {
+        Ok(x) => x,
+        Err(EvalError::Parse(_)) if e.fail => return Outcome::Passed,
+        Err(err) => return Outcome::Skipped(format!("promql-parser does not parse it: {err}")),
+    };
+    let plan = match Plan::new(&expr) {
+        Ok(p) => p,
+        Err(EvalError::Unsupported(what)) => return Outcome::Skipped(what),
+        Err(_) if e.fail => return Outcome::Passed,
+        Err(err) => return Outcome::Failed(format!("refused: {err}")),
+    };
+    let mut sels = Vec::new();
+    collect_selectors(&plan.root, &mut sels);
+    if sels
+        .iter()
+        .any(|ms| native.iter().any(|n| ms.iter().all(|m| m.matches_set(n))))
+    {
+        return Outcome::Skipped("selects native histograms".into());
+    }
+    let engine = Engine::default();
+    let result = match e.kind {
+        EvalKind::Instant { at_ms } => engine.instant_plan(&plan, store, at_ms),
+        EvalKind::Range {
+            start_ms,
+            end_ms,
+            step_ms,
+        } => engine.range_plan(
+            &plan,
+            store,
+            start_ms,
+            end_ms,
+            Duration::from_millis(u64::try_from(step_ms).unwrap_or(0)),
+        ),
+    };
+    let (value, annos) = match result {
+        Err(EvalError::Unsupported(what)) => return Outcome::Skipped(what),
+        Err(_) if e.fail => return Outcome::Passed,
+        Err(err) => return Outcome::Failed(format!("error: {err}")),
+        Ok(_) if e.fail => return Outcome::Failed("expected an error, got a result".into()),
+        Ok(r) => r,
+    };
+    if e.warn && annos.warnings.is_empty() {
+        return Outcome::Failed("expected warnings, got none".into());
+    }
+    if !e.warn && !annos.warnings.is_empty() {
+        return Outcome::Failed(format!("unexpected warnings: {:?}", annos.warnings));
+    }
+    if e.info && annos.infos.is_empty() {
+        return Outcome::Failed("expected info annotations, got none".into());
+    }
+    let scalar_result = matches!(value, Value::Scalar(_));
+    if let Err(m) = compare(e, value) {
+        return Outcome::Failed(m);
+    }
+    // As Prometheus' runner does: the instant query again as a range query
+    // from t-1m to t+1m, step 1m, must give the same result at t.
+    if let EvalKind::Instant { at_ms } = e.kind
+        && !e.ordered
+    {
+        let ranged = engine.range_plan(
+            &plan,
+            store,
+            at_ms.saturating_sub(60_000),
+            at_ms.saturating_add(60_000),
+            Duration::from_secs(60),
+        );
+        let matrix = match ranged {
+            Ok((Value::Matrix(m), _)) => m,
+            Ok(_) => return Outcome::Failed("range mode: not a matrix".into()),
+            Err(err) => return Outcome::Failed(format!("range mode: error: {err}")),
+        };
+        let vector: Vec<super::Sample> = matrix
+            .into_iter()
+            .filter_map(|s| {
+                s.points
+                    .iter()
+                    .find(|p| p.0 == at_ms)
+                    .map(|p| super::Sample::new(s.labels.clone(), p.1))
+            })
+            .collect();
+        let as_value = if scalar_result {
+            Value::Scalar(vector.first().map_or(f64::NAN, |s| s.value))
+        } else {
+            Value::Vector(vector)
+        };
+        if let Err(m) = compare(e, as_value) {
+            return Outcome::Failed(format!("range mode: {m}"));
+        }
+    }
+    Outcome::Passed
+}
+
+/// Prometheus' `almost.Equal` with NaN equal to NaN.
+pub fn values_equal(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || super::functions::almost_equal(a, b, 1e-6)
+}
+
+fn compare(e: &EvalCmd, value: Value) -> Result<(), String> {
+    match (&e.expected, value, e.kind) {
+        (Expected::Scalar(want), Value::Scalar(got), EvalKind::Instant { .. }) => {
+            if values_equal(*want, got) {
+                Ok(())
+            } else {
+                Err(format!("expected scalar {want}, got {got}"))
+            }
+        }
+        (Expected::Scalar(want), other, _) => Err(format!("expected scalar {want}, got {other:?}")),
+        (Expected::Series(want), Value::Vector(got), EvalKind::Instant { .. }) => {
+            let mut seen = vec![false; want.len()];
+            for (pos, s) in got.iter().enumerate() {
+                let Some(i) = want.iter().position(|(l, _)| *l == s.labels) else {
+                    return Err(format!(
+                        "unexpected metric {} in result, has value {}",
+                        s.labels, s.value
+                    ));
+                };
+                if e.ordered && i != pos {
+                    return Err(format!(
+                        "expected metric {} at position {} but was at {}",
+                        s.labels,
+                        i + 1,
+                        pos + 1
+                    ));
+                }
+                let exp = match want.get(i).map(|w| w.1.as_slice()) {
+                    Some([SeqValue::Value(v)]) => *v,
+                    _ => return Err(format!("expected exactly one value for {}", s.labels)),
+                };
+                if !values_equal(exp, s.value) {
+                    return Err(format!(
+                        "expected {exp} for {} but got {}",
+                        s.labels, s.value
+                    ));
+                }
+                if let Some(flag) = seen.get_mut(i) {
+                    *flag = true;
+                }
+            }
+            match seen.iter().position(|s| !s) {
+                Some(i) => Err(format!(
+                    "expected metric {} not found",
+                    want.get(i).map(|w| w.0.to_string()).unwrap_or_default()
+                )),
+                None => Ok(()),
+            }
+        }
+        (Expected::Series(want), Value::Scalar(got), EvalKind::Instant { .. }) => {
+            Err(format!("expected series {want:?}, got scalar {got}"))
+        }
+        (
+            Expected::Series(want),
+            Value::Matrix(got),
+            EvalKind::Range {
+                start_ms,
+                end_ms,
+                step_ms,
+            },
+        ) => {
+            let mut seen = vec![false; want.len()];
+            for s in &got {
+                let Some(i) = want.iter().position(|(l, _)| *l == s.labels) else {
+                    return Err(format!(
+                        "unexpected metric {} in result, has {:?}",
+                        s.labels, s.points
+                    ));
+                };
+                let mut expected = Vec::new();
+                for (k, v) in want
+                    .get(i)
+                    .map(|w| w.1.as_slice())
+                    .unwrap_or(&[])
+                    .iter()
+                    .enumerate()
+                {
+                    let t = start_ms + k as i64 * step_ms;
+                    if t > end_ms {
+                        return Err(format!("more expected points than steps for {}", s.labels));
+                    }
+                    if let SeqValue::Value(v) = v {
+                        expected.push((t, *v));
+                    }
+                }
+                if expected.len() != s.points.len()
+                    || expected
+                        .iter()
+                        .zip(&s.points)
+                        .any(|(a, b)| a.0 != b.0 || !values_equal(a.1, b.1))
+                {
+                    return Err(format!(
+                        "for {}: expected {:?}, got {:?}",
+                        s.labels, expected, s.points
+                    ));
+                }
+                if let Some(flag) = seen.get_mut(i) {
+                    *flag = true;
+                }
+            }
+            match seen.iter().position(|s| !s) {
+                Some(i) => Err(format!(
+                    "expected metric {} not found",
+                    want.get(i).map(|w| w.0.to_string()).unwrap_or_default()
+                )),
+                None => Ok(()),
+            }
+        }
+        (_, other, _) => Err(format!("unexpected result type {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vals(text: &str) -> Vec<SeqValue> {
+        parse_series_values(text).unwrap()
+    }
+
+    #[test]
+    fn expanding_notation() {
+        use SeqValue::{Omitted as O, Value as V};
+        assert_eq!(vals("1+2x3"), vec![V(1.0), V(3.0), V(5.0), V(7.0)]);
+        assert_eq!(vals("5-1x2"), vec![V(5.0), V(4.0), V(3.0)]);
+        assert_eq!(
+            vals("7x2 _ _x2 -1"),
+            vec![V(7.0), V(7.0), V(7.0), O, O, O, V(-1.0)]
+        );
+        assert_eq!(vals("-2+1.5x1"), vec![V(-2.0), V(-0.5)]);
+        assert_eq!(vals("1e3+1e2x1"), vec![V(1000.0), V(1100.0)]);
+        let v = vals("stale Inf -Inf NaN");
+        assert!(matches!(v[0], V(x) if crate::store::is_stale(x)));
+        assert_eq!(v[1], V(f64::INFINITY));
+        assert_eq!(v[2], V(f64::NEG_INFINITY));
+        assert!(matches!(v[3], V(x) if x.is_nan()));
+        assert!(parse_series_values("1+x").is_err());
+        assert!(parse_series_values("{{schema:0 sum:1}}").is_err());
+    }
+
+    #[test]
+    fn series_lines() {
+        let (l, v) =
+            parse_series_line(r#"http_requests{job="api server", instance="0"} 0+10x2"#).unwrap();
+        assert_eq!(l.metric_name(), Some("http_requests"));
+        assert_eq!(l.get("job"), Some("api server"));
+        assert_eq!(v.len(), 3);
+        let (l, _) = parse_series_line("{} 1").unwrap();
+        assert!(l.is_empty());
+        let (l, _) = parse_series_line(r#"{__name__="a", b="c,d"} 1"#).unwrap();
+        assert_eq!(l.get("b"), Some("c,d"));
+    }
+}

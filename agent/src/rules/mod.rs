@@ -1,0 +1,125 @@
+//! Rules: Prometheus rule files, rules from `com.df.*` service labels
+//! (with the `@shortcut` expansions of SPEC §3), and the Prometheus alert
+//! state machine with its notifier interface and saved state.
+//!
+//! The PromQL evaluator is reached through [`QueryFn`] only, so rules are
+//! checked and driven without a window store (tests use scripted results).
+//!
+//! * [`file`](mod@file): rule files, validated like `promtool check rules`.
+//! * [`labels`] and [`shortcuts`]: `com.df.alert*` labels become [`AlertRule`]s.
+//! * [`alerts`]: alert states; [`group`]: a [`RuleGroup`] evaluates its rules.
+//! * [`state`]: alert states saved to a JSON file and restored at start.
+//! * [`notify`]: the [`Notifier`] interface and the logging notifier.
+//! * [`template`]: the `{{ $labels.x }}` / `{{ $value }}` templates.
+//! * [`unittest`]: rule unit tests in promtool's format (`sonde-agent test rules`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sonde_instrument::Labels;
+
+pub mod alerts;
+pub mod check;
+pub mod file;
+pub mod group;
+pub mod labels;
+pub mod notify;
+pub mod shortcuts;
+pub mod state;
+pub mod template;
+mod template_format;
+mod template_parse;
+pub mod unittest;
+
+pub use alerts::{Alert, AlertState};
+pub use group::{GroupEval, GroupRule, RuleGroup};
+pub use file::{GroupSpec, RuleFileError, load_rule_file, parse_rule_file};
+pub use labels::{LabelError, rules_from_labels};
+pub use notify::{LogNotifier, Notifier};
+pub use state::{SavedState, StateError};
+
+/// The instant-query side of the PromQL evaluator, as the rules use it.
+pub trait QueryFn {
+    /// Evaluates `expr` at `t_ms` (milliseconds since the epoch): one label
+    /// set (possibly with `__name__`) and value per element of the resulting
+    /// instant vector; a scalar result is one element with no labels.
+    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String>;
+
+    /// Stores what a recording rule computed (and the `ALERTS` series), so
+    /// later rules of the group see it. Does nothing unless implemented.
+    fn append(&self, _samples: &[(Labels, f64)], _t_ms: i64) {}
+}
+
+/// An alerting rule: from a rule file or from `com.df.*` labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRule {
+    /// The alert's name (`alertname`).
+    pub name: String,
+    /// The PromQL expression; each element of its result is one alert.
+    pub expr: String,
+    /// How long an element must be present before the alert fires.
+    pub for_duration: Duration,
+    /// How long a firing alert keeps firing after its element disappears.
+    pub keep_firing_for: Duration,
+    /// Labels added to every alert (templates allowed in values).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations of every alert (templates allowed in values).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A recording rule: the expression's result stored under a new name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRule {
+    /// The name the result is stored under (`__name__`).
+    pub record: String,
+    /// The PromQL expression.
+    pub expr: String,
+    /// Labels added to (and overriding those of) every element.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One rule of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// `alert:`.
+    Alert(AlertRule),
+    /// `record:`.
+    Record(RecordRule),
+}
+
+impl Rule {
+    /// The alert name or the recorded metric name.
+    pub fn name(&self) -> &str {
+        match self {
+            Rule::Alert(rule) => &rule.name,
+            Rule::Record(rule) => &rule.record,
+        }
+    }
+
+    /// The PromQL expression.
+    pub fn expr(&self) -> &str {
+        match self {
+            Rule::Alert(rule) => &rule.expr,
+            Rule::Record(rule) => &rule.expr,
+        }
+    }
+}
+
+/// True for a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// True for a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Checks that `expr` parses as PromQL; the parser's message otherwise.
+pub fn check_expr(expr: &str) -> Result<(), String> {
+    promql_parser::parser::parse(expr).map(drop)
+}

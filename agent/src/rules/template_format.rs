@@ -1,0 +1,311 @@
+//! Go's number formatting (`%v`, `%g`, `%f`, `%e`), Prometheus' `humanize*`
+//! functions and a small `printf`, so templates print what Prometheus
+//! prints.
+
+use super::template::Value;
+
+/// Formats `v` like Go's `%v` (`prec` = None) or `%.<prec>g`.
+pub(crate) fn go_g(v: f64, prec: Option<usize>) -> String {
+    if let Some(special) = special(v) {
+        return special;
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
+    }
+    let text = match prec {
+        None => format!("{v:e}"),
+        Some(p) => format!("{:.*e}", p.max(1) - 1, v),
+    };
+    let Some((mantissa, exp)) = text.split_once('e') else { return text };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let nd = digits.len() as i32;
+    let dp = exp + 1;
+    let eprec = match prec {
+        None => 6,
+        Some(p) => {
+            let p = p.max(1) as i32;
+            if p > nd && nd >= dp { nd } else { p }
+        }
+    };
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    if exp < -4 || exp >= eprec {
+        out.push_str(&digits[..1]);
+        if nd > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        push_exponent(&mut out, exp);
+    } else if dp <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-dp) as usize));
+        out.push_str(digits);
+    } else if dp >= nd {
+        out.push_str(digits);
+        out.extend(std::iter::repeat_n('0', (dp - nd) as usize));
+    } else {
+        out.push_str(&digits[..dp as usize]);
+        out.push('.');
+        out.push_str(&digits[dp as usize..]);
+    }
+    out
+}
+
+/// Go's `%.<prec>e`: at least two exponent digits, always signed.
+fn go_e(v: f64, prec: usize) -> String {
+    if let Some(special) = special(v) {
+        return special;
+    }
+    let text = format!("{v:.prec$e}");
+    let Some((mantissa, exp)) = text.split_once('e') else { return text };
+    let mut out = mantissa.to_owned();
+    push_exponent(&mut out, exp.parse().unwrap_or(0));
+    out
+}
+
+fn push_exponent(out: &mut String, exp: i32) {
+    out.push('e');
+    out.push(if exp < 0 { '-' } else { '+' });
+    out.push_str(&format!("{:02}", exp.unsigned_abs()));
+}
+
+fn special(v: f64) -> Option<String> {
+    if v.is_nan() {
+        Some("NaN".to_owned())
+    } else if v.is_infinite() {
+        Some(if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned())
+    } else {
+        None
+    }
+}
+
+/// Prometheus' `humanize`: SI prefixes, 4 significant digits.
+pub(crate) fn humanize(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return go_g(v, Some(4));
+    }
+    let mut v = v;
+    let mut prefix = "";
+    if v.abs() >= 1.0 {
+        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
+            if v.abs() < 1000.0 {
+                break;
+            }
+            prefix = p;
+            v /= 1000.0;
+        }
+    } else {
+        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+            if v.abs() >= 1.0 {
+                break;
+            }
+            prefix = p;
+            v *= 1000.0;
+        }
+    }
+    format!("{}{prefix}", go_g(v, Some(4)))
+}
+
+/// Prometheus' `humanize1024`: binary prefixes, 4 significant digits.
+pub(crate) fn humanize1024(v: f64) -> String {
+    if v.abs() <= 1.0 || !v.is_finite() {
+        return go_g(v, Some(4));
+    }
+    let mut v = v;
+    let mut prefix = "";
+    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
+        if v.abs() < 1024.0 {
+            break;
+        }
+        prefix = p;
+        v /= 1024.0;
+    }
+    format!("{}{prefix}", go_g(v, Some(4)))
+}
+
+/// Prometheus' `humanizePercentage`: a ratio as a percentage.
+pub(crate) fn humanize_percentage(v: f64) -> String {
+    format!("{}%", go_g(v * 100.0, Some(4)))
+}
+
+/// Prometheus' `humanizeDuration`: seconds as `1d 2h 3m 4s`, or `1.5ms`.
+pub(crate) fn humanize_duration(v: f64) -> String {
+    if !v.is_finite() {
+        return go_g(v, Some(4));
+    }
+    if v == 0.0 {
+        return "0s".to_owned();
+    }
+    if v.abs() < 1.0 {
+        let mut v = v;
+        let mut prefix = "";
+        for p in ["m", "u", "n"] {
+            if v.abs() >= 1.0 {
+                break;
+            }
+            prefix = p;
+            v *= 1000.0;
+        }
+        return format!("{}{prefix}s", go_g(v, Some(4)));
+    }
+    let (sign, v) = if v < 0.0 { ("-", -v) } else { ("", v) };
+    let whole = v as i64;
+    let (seconds, minutes, hours, days) = (whole % 60, whole / 60 % 60, whole / 3600 % 24, whole / 86_400);
+    if days != 0 {
+        format!("{sign}{days}d {hours}h {minutes}m {seconds}s")
+    } else if hours != 0 {
+        format!("{sign}{hours}h {minutes}m {seconds}s")
+    } else if minutes != 0 {
+        format!("{sign}{minutes}m {seconds}s")
+    } else {
+        format!("{sign}{}s", go_g(v, Some(4)))
+    }
+}
+
+/// A subset of Go's `fmt.Sprintf`: flags `-+0`, width, precision and the
+/// verbs `v s d f F e g q %`.
+pub(crate) fn printf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let (mut left, mut plus, mut zero) = (false, false, false);
+        while let Some(&flag) = chars.peek() {
+            match flag {
+                '-' => left = true,
+                '+' => plus = true,
+                '0' => zero = true,
+                ' ' | '#' => {}
+                _ => break,
+            }
+            chars.next();
+        }
+        let mut width = 0usize;
+        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+            width = width * 10 + d as usize;
+            chars.next();
+        }
+        let mut prec = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut p = 0usize;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                p = p * 10 + d as usize;
+                chars.next();
+            }
+            prec = Some(p);
+        }
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.next() else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        let number = arg.as_number();
+        let mut text = match (verb, arg, number) {
+            ('v' | 's', _, _) => arg.to_string(),
+            ('q', _, _) => format!("{:?}", arg.to_string()),
+            ('d', _, Some(n)) if n.fract() == 0.0 && n.is_finite() => format!("{}", n as i64),
+            ('f' | 'F', _, Some(n)) => special(n).unwrap_or_else(|| format!("{:.*}", prec.unwrap_or(6), n)),
+            ('e', _, Some(n)) => go_e(n, prec.unwrap_or(6)),
+            ('g', _, Some(n)) => go_g(n, prec),
+            (_, arg, _) => format!("%!{verb}({})", arg.go_type_and_value()),
+        };
+        if plus && number.is_some_and(|n| n >= 0.0) && matches!(verb, 'd' | 'f' | 'F' | 'e' | 'g' | 'v') {
+            text.insert(0, '+');
+        }
+        let len = text.chars().count();
+        if len < width {
+            let pad = width - len;
+            if left {
+                text.extend(std::iter::repeat_n(' ', pad));
+            } else if zero && number.is_some() && verb != 's' {
+                let at = usize::from(text.starts_with(['-', '+']));
+                text.insert_str(at, &"0".repeat(pad));
+            } else {
+                text.insert_str(0, &" ".repeat(pad));
+            }
+        }
+        out.push_str(&text);
+    }
+    let extra: Vec<String> = args.map(Value::go_type_and_value).collect();
+    if !extra.is_empty() {
+        out.push_str(&format!("%!(EXTRA {})", extra.join(", ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_print_like_go() {
+        for (v, expected) in [
+            (0.5, "0.5"),
+            (1.0, "1"),
+            (100000.0, "100000"),
+            (123456.0, "123456"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.5, "-2.5"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(go_g(v, None), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn precision_g_like_go() {
+        for (v, expected) in [(1.5, "1.5"), (1234.0, "1234"), (12345.0, "1.234e+04"), (0.000123456, "0.0001235"), (2.0, "2")] {
+            assert_eq!(go_g(v, Some(4)), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn humanize_like_prometheus() {
+        assert_eq!(humanize(1234.0), "1.234k");
+        assert_eq!(humanize(0.0012), "1.2m");
+        assert_eq!(humanize(0.0), "0");
+        assert_eq!(humanize(1.0e9), "1G");
+        assert_eq!(humanize1024(1024.0 * 1024.0), "1Mi");
+        assert_eq!(humanize_percentage(0.1234), "12.34%");
+        assert_eq!(humanize_duration(3661.0), "1h 1m 1s");
+        assert_eq!(humanize_duration(90061.0), "1d 1h 1m 1s");
+        assert_eq!(humanize_duration(1.5), "1.5s");
+        assert_eq!(humanize_duration(0.0015), "1.5ms");
+    }
+
+    #[test]
+    fn printf_like_go() {
+        let n = |v| Value::Num(v);
+        assert_eq!(printf("%.2f", &[n(0.12345)]), "0.12");
+        assert_eq!(printf("%d%%", &[n(42.0)]), "42%");
+        assert_eq!(printf("%s is %v", &[Value::Str("a".into()), n(1.5)]), "a is 1.5");
+        assert_eq!(printf("%5.1f|%-4s|", &[n(4.25), Value::Str("x".into())]), "  4.2|x   |");
+        assert_eq!(printf("%e", &[n(1234.5)]), "1.234500e+03");
+        assert_eq!(printf("%d", &[]), "%!d(MISSING)");
+    }
+}
