@@ -110,24 +110,31 @@ impl<M: ChildMetric> Family<M> {
     /// created on first use. A wrong number of values is an error.
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, MetricError> {
         self.check_count(values)?;
+        Ok(self.child(values))
+    }
+
+    /// The child for `values`, whose count the caller has checked (a
+    /// [`super::TypedFamily`] checks it once, when it is built).
+    pub(crate) fn child(&self, values: &[&str]) -> M {
         let hash = self.hash(values);
         {
             let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(child) = find(&children, hash, values) {
-                return Ok(child.metric.clone());
+                return child.metric.clone();
             }
         }
         let mut children = self.inner.children.write().unwrap_or_else(PoisonError::into_inner);
         let chain = children.entry(hash).or_default();
         // Another thread may have created it between the two locks.
         if let Some(child) = chain.iter().find(|c| same_values(&c.values, values)) {
-            return Ok(child.metric.clone());
+            return child.metric.clone();
         }
         let metric = (self.inner.make)();
         let rendered = render_labels(self.inner.label_names.iter().map(String::as_str).zip(values.iter().copied()));
-        chain.push(Child { values: values.iter().map(|&v| v.to_owned()).collect(), rendered: rendered.into(), metric: metric.clone() });
+        let values = values.iter().map(|&v| v.to_owned()).collect();
+        chain.push(Child { values, rendered: rendered.into(), metric: metric.clone() });
         self.inner.generation.fetch_add(1, Ordering::Relaxed);
-        Ok(metric)
+        metric
     }
 
     /// Removes the child for `values`; returns whether it existed. Handles

@@ -20,6 +20,7 @@ mod gauge;
 mod histogram;
 mod registry;
 mod summary;
+mod typed;
 
 pub use counter::{Counter, FloatCounter};
 pub use family::Family;
@@ -28,6 +29,7 @@ pub(crate) use family::hash_values;
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{DEFAULT_BUCKETS, Histogram, format_bound};
 pub use registry::Registry;
+pub use typed::{LabelSet, TypedFamily};
 pub use summary::{
     COMMON_OBJECTIVES, DEFAULT_AGE_BUCKETS, DEFAULT_MAX_AGE, DEFAULT_SIGNIFICANT_FIGURES, DEFAULT_UNIT_SCALE, Summary,
     SummaryOpts,

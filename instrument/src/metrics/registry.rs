@@ -414,19 +414,28 @@ impl Scrape {
                 conflicting += 1;
                 continue;
             }
-            if members.iter().any(|(other, _, _)| !distinct_series(&other.inner.const_labels, &registry.inner.const_labels)) {
+            let constants = &registry.inner.const_labels;
+            if members.iter().any(|(other, _, _)| !distinct_series(&other.inner.const_labels, constants)) {
                 return false;
             }
             members.push((registry, entry, direct.as_ref()));
         }
         let Some((_, first, _)) = members.first() else { return false };
-        let header =
-            Header { name: &first.name, help: &first.help, unit: first.unit.as_deref(), metric_type: first.metric_type };
+        let header = Header {
+            name: &first.name,
+            help: &first.help,
+            unit: first.unit.as_deref(),
+            metric_type: first.metric_type,
+        };
         // This module's counters always write `_total`.
         write_header(out, format, &header, Suffix::Total);
         for (registry, entry, direct) in members {
-            let mut lines =
-                Lines { out: &mut *out, name: entry.name.as_bytes(), base: &registry.inner.const_rendered, counts: &mut *counts };
+            let mut lines = Lines {
+                out: &mut *out,
+                name: entry.name.as_bytes(),
+                base: &registry.inner.const_rendered,
+                counts: &mut *counts,
+            };
             direct.write_direct(&mut lines);
         }
         report.conflicting_families += conflicting;
@@ -598,7 +607,8 @@ mod tests {
 
     const NAMES: [&str; 5] = ["a", "b", "c", "lat_seconds", "x_a"];
     const HELPS: [&str; 4] = ["", "Plain help.", "Help \\ with\na newline and \"quotes\".", "Ünïcode ✓"];
-    const VALUES: [&str; 9] = ["", "GET", "a\\b", "q\"uote", "new\nline", "ünï €", "/api/v1/items/1234567890", "\\\"\n", "1"];
+    const VALUES: [&str; 9] =
+        ["", "GET", "a\\b", "q\"uote", "new\nline", "ünï €", "/api/v1/items/1234567890", "\\\"\n", "1"];
     const LABEL_NAMES: [&str; 4] = ["method", "path", "shard", "zone"];
 
     /// A metric that is none of this module's types: written through the model.
@@ -645,7 +655,8 @@ mod tests {
     fn random_collector(rng: &mut Rng) -> Fixed {
         let mut families = Vec::new();
         for _ in 0..rng.below(3) + 1 {
-            let metric_type = rng.pick(&[MetricType::Counter, MetricType::Gauge, MetricType::Histogram, MetricType::Summary]);
+            let types = [MetricType::Counter, MetricType::Gauge, MetricType::Histogram, MetricType::Summary];
+            let metric_type = rng.pick(&types);
             let mut family = MetricFamily::new(rng.pick(&NAMES), rng.pick(&HELPS), metric_type);
             for _ in 0..rng.below(4) {
                 let suffix = match metric_type {
@@ -824,7 +835,8 @@ mod tests {
             sub.register("g", "G.", Counter::new()).unwrap().inc();
         }
         // The parent's `g` may repeat a shard's series: the model's check decides.
-        registry.register("g", "", Family::<Counter>::new(&["shard"])).unwrap().with_label_values(&["1"]).unwrap().inc();
+        let parent_g = registry.register("g", "", Family::<Counter>::new(&["shard"])).unwrap();
+        parent_g.with_label_values(&["1"]).unwrap().inc();
         let sub = registry.sub_registry_with_labels(&[("shard", "3")]).unwrap();
         sub.register("f", "", Gauge::new()).unwrap();
         sub.register_with_unit("t_seconds", "", "seconds", Summary::new()).unwrap();
