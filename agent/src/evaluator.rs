@@ -16,6 +16,10 @@
 //! `com.df.*` labels of the containers running on this node
 //! ([`label_rules`]), re-read at every cycle.
 //!
+//! The containers with `com.df.scrapePort` are scraped into the same
+//! store every interval by a task of their own ([`targets`]), so a slow
+//! target never delays a rule evaluation.
+//!
 //! The store keeps the longest range any rule uses plus the 5-minute
 //! lookback, recomputed when the rules change (rules from labels come and
 //! go); with no range selector at all, the lookback alone.
@@ -23,6 +27,7 @@
 pub mod label_rules;
 mod metrics;
 mod query;
+pub mod targets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -41,6 +46,7 @@ use crate::rules::{
 use crate::store::{StoreConfig, WindowStore};
 
 pub use query::StoreQuery;
+pub use targets::ScrapeConfig;
 
 /// The store's source id for the agent's own families.
 pub const SELF_SOURCE: &str = "self";
@@ -64,6 +70,8 @@ pub struct EvaluatorConfig {
     pub job: String,
     /// The `instance` label of the agent's own series.
     pub instance: String,
+    /// How the `com.df.scrapePort` targets are scraped.
+    pub scrape: ScrapeConfig,
 }
 
 impl Default for EvaluatorConfig {
@@ -75,6 +83,7 @@ impl Default for EvaluatorConfig {
             max_series: StoreConfig::default().max_series,
             job: "sonde".to_owned(),
             instance: hostname(),
+            scrape: ScrapeConfig::default(),
         }
     }
 }
@@ -148,6 +157,7 @@ pub struct Evaluator {
     file_errors: Vec<(String, usize)>,
     containers: Option<MetadataCache>,
     store_refusing: AtomicBool,
+    targets: targets::Targets,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -230,6 +240,7 @@ impl Evaluator {
             file_errors,
             containers,
             store_refusing: AtomicBool::new(false),
+            targets: targets::Targets::new(config.scrape),
         };
         {
             let rules = evaluator.lock_rules();
@@ -492,10 +503,22 @@ impl Evaluator {
     }
 }
 
+/// Aborts a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs cycles until the task is dropped: waits for the next due time,
 /// then collects the agent's families on `state`'s render thread and runs
-/// [`Evaluator::cycle`] there.
+/// [`Evaluator::cycle`] there. The scrape targets are scraped by a task
+/// of their own ([`targets::run`]) that ends with this one.
 pub async fn run(evaluator: Arc<Evaluator>, state: Arc<crate::server::AppState>) {
+    let _scrapes = AbortOnDrop(tokio::spawn(targets::run(Arc::clone(&evaluator))));
     let mut lost = false;
     loop {
         let wake = tokio::time::Instant::from_std(evaluator.next_wake());

@@ -1,4 +1,4 @@
-//! `--rules.*`, `--storage.path`, `--window.*` and `--agent.*`: the rule
+//! `--rules.*`, `--storage.path`, `--window.*`, `--agent.*` and `--scrape.*`: the rule
 //! evaluator's flags, named like Prometheus' where Prometheus has one.
 //! `sonde-agent` only; the exporter-only binary evaluates nothing.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::duration::parse_prometheus_duration;
-use crate::evaluator::{EvaluatorConfig, hostname};
+use crate::evaluator::{EvaluatorConfig, ScrapeConfig, hostname};
 
 /// The evaluator's flags.
 #[derive(Debug, Clone, Args)]
@@ -40,6 +40,44 @@ pub struct RulesArgs {
     /// host name by default.
     #[arg(long = "agent.instance", value_name = "INSTANCE")]
     pub instance: Option<String>,
+    /// How long one scrape of a `com.df.scrapePort` target may take; the
+    /// evaluation interval when that is shorter.
+    #[arg(
+        long = "scrape.timeout",
+        value_name = "DURATION",
+        value_parser = parse_interval,
+        default_value = "10s"
+    )]
+    pub scrape_timeout: Duration,
+    /// The most body read from one target (`10MiB`, `512KiB`, bytes
+    /// without a unit; `0` means no limit); a larger answer fails the
+    /// scrape.
+    #[arg(
+        long = "scrape.body-size-limit",
+        value_name = "SIZE",
+        value_parser = parse_size,
+        default_value = "10MiB"
+    )]
+    pub scrape_body_size_limit: usize,
+}
+
+/// A size in bytes: a whole number with an optional unit, `B`, `KiB`,
+/// `MiB`, `GiB` (or `KB`, `MB`, `GB`, which Prometheus also reads as
+/// powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit {
+        "" | "B" => 0,
+        "KiB" | "KB" => 10,
+        "MiB" | "MB" => 20,
+        "GiB" | "GB" => 30,
+        _ => return Err(format!("invalid size {text:?}: expected bytes or a number with B, KiB, MiB or GiB")),
+    };
+    let number: usize = number.parse().map_err(|_| format!("invalid size {text:?}: expected a whole number first"))?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("invalid size {text:?}: too large"))
 }
 
 /// A Prometheus duration (`15s`, `1m`, `200ms`) that is not zero.
@@ -61,6 +99,7 @@ impl RulesArgs {
             max_series: self.max_series,
             job: self.job.clone(),
             instance: self.instance.clone().unwrap_or_else(hostname),
+            scrape: ScrapeConfig { timeout: self.scrape_timeout, body_size_limit: self.scrape_body_size_limit },
         }
     }
 }
@@ -81,6 +120,9 @@ mod tests {
         assert_eq!(config.max_series, 100_000);
         assert_eq!(config.job, "sonde");
         assert_eq!(config.instance, crate::evaluator::hostname());
+        assert_eq!(config.scrape, crate::evaluator::ScrapeConfig::default());
+        assert_eq!(config.scrape.timeout, std::time::Duration::from_secs(10));
+        assert_eq!(config.scrape.body_size_limit, 10 << 20);
     }
 
     #[test]
@@ -95,6 +137,8 @@ mod tests {
             "--window.max-series=10",
             "--agent.job=sonde-agent",
             "--agent.instance=node-1",
+            "--scrape.timeout=2s",
+            "--scrape.body-size-limit=512KiB",
         ])
         .unwrap();
         let config = cli.rules.evaluator_config();
@@ -103,6 +147,19 @@ mod tests {
         assert_eq!(config.storage_path, std::path::PathBuf::from("/var/lib/sonde"));
         assert_eq!(config.max_series, 10);
         assert_eq!((config.job.as_str(), config.instance.as_str()), ("sonde-agent", "node-1"));
+        assert_eq!(config.scrape.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(config.scrape.body_size_limit, 512 << 10);
+    }
+
+    #[test]
+    fn sizes() {
+        for (text, bytes) in [("0", 0), ("100", 100), ("100B", 100), ("1KB", 1024), ("10MiB", 10 << 20), ("1GiB", 1 << 30)] {
+            assert_eq!(super::parse_size(text), Ok(bytes), "{text}");
+        }
+        for text in ["", "MiB", "1.5MiB", "10mb", "-1", "1TiB", "99999999999999999999GiB"] {
+            assert!(super::parse_size(text).is_err(), "{text}");
+        }
+        assert!(Cli::try_parse_from(["sonde-agent", "--scrape.timeout=0s"]).is_err());
     }
 
     #[test]

@@ -157,6 +157,12 @@ async fn syncs_the_recorded_containers_with_allowlisted_labels_only() {
     assert_eq!(plain.pid, 4343);
     assert_eq!(plain.started_at, Some(1_714_979_400.0));
 
+    // The address a scrape target is reached at: inspect's
+    // `NetworkSettings.Networks` (both recorded on the default bridge).
+    assert_eq!(swarm.address().map(|ip| ip.to_string()).as_deref(), Some("172.17.0.2"));
+    assert_eq!(plain.address().map(|ip| ip.to_string()).as_deref(), Some("172.17.0.3"));
+    assert_eq!(swarm.addresses[0].network, "bridge");
+
     // The label outside the allowlist and the environment never reach the
     // cache (the fixture has `maintainer` and `SECRET=hunter2`).
     let everything = format!("{:?}", watcher.cache.containers());

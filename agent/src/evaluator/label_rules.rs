@@ -74,7 +74,14 @@ mod tests {
         let mut rule_labels: Vec<(String, String)> =
             labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         rule_labels.sort();
-        Arc::new(CachedContainer { id: id.to_owned(), labels: Vec::new(), rule_labels, pid: 0, started_at: Some(started_at) })
+        Arc::new(CachedContainer {
+            id: id.to_owned(),
+            labels: Vec::new(),
+            rule_labels,
+            pid: 0,
+            started_at: Some(started_at),
+            addresses: Vec::new(),
+        })
     }
 
     #[test]

@@ -116,6 +116,7 @@ impl Collector for Evaluator {
             .with_unit("seconds")
             .with_sample(Labels::new(), retention.as_secs_f64()),
         );
+        self.targets.collect(out);
         self.notifier.collect(out);
     }
 }

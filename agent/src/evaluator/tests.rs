@@ -15,6 +15,7 @@ fn config(dir: &Path, files: &[PathBuf]) -> EvaluatorConfig {
         max_series: 1000,
         job: "sonde".to_owned(),
         instance: "node-1".to_owned(),
+        scrape: super::ScrapeConfig::default(),
     }
 }
 
@@ -159,6 +160,7 @@ fn container(id: &str, labels: &[(&str, &str)]) -> ContainerInfo {
         labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         pid: 0,
         started_at: Some(1.0),
+        addresses: Vec::new(),
     }
 }
 

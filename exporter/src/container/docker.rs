@@ -24,17 +24,20 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerInspectResponse, EventMessage, EventMessageTypeEnum};
+use bollard::models::{
+    ContainerInspectResponse, EndpointSettings, EventMessage, EventMessageTypeEnum,
+};
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
 use bollard::{API_DEFAULT_VERSION, Docker};
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::metadata::{ContainerInfo, MetadataCache};
+use super::metadata::{ContainerInfo, MetadataCache, NetworkAddress, SERVICE_NAME_LABEL};
 
 /// The Docker host used when none is configured.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -319,7 +322,8 @@ fn unix_now() -> u64 {
 /// response has no id or the container is not running (a `start` event
 /// inspected after the container died again).
 ///
-/// `Config.Env` is never read.
+/// `Config.Env` is never read. The addresses come from
+/// `NetworkSettings.Networks`, ordered by [`network_addresses`].
 pub fn container_info(inspect: &ContainerInspectResponse) -> Option<ContainerInfo> {
     let id = inspect.id.as_deref().filter(|id| !id.is_empty())?;
     let state = inspect.state.as_ref();
@@ -333,6 +337,15 @@ pub fn container_info(inspect: &ContainerInspectResponse) -> Option<ContainerInf
         .map(|labels| labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     labels.sort();
+    let swarm_task = labels
+        .iter()
+        .any(|(key, _)| key == SERVICE_NAME_LABEL || key == SWARM_TASK_LABEL);
+    let addresses = inspect
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .map(|networks| network_addresses(networks, swarm_task))
+        .unwrap_or_default();
     Some(ContainerInfo {
         id: id.to_owned(),
         name: name.strip_prefix('/').unwrap_or(name).to_owned(),
@@ -345,7 +358,43 @@ pub fn container_info(inspect: &ContainerInspectResponse) -> Option<ContainerInf
         started_at: state
             .and_then(|s| s.started_at.as_deref())
             .and_then(parse_time),
+        addresses,
     })
+}
+
+/// The Docker label every Swarm task carries.
+const SWARM_TASK_LABEL: &str = "com.docker.swarm.task.id";
+
+/// A container's addresses, the one to reach it at first: for a Swarm
+/// task, the networks of its service (the overlay networks an agent
+/// attached to the same network reaches on any node) before the per-node
+/// bridges (`bridge`, `docker_gwbridge`), and the routing mesh's `ingress`
+/// (whose addresses answer only inside the mesh) last; for a plain
+/// container, by network name. Networks without an address (`host`,
+/// `none`) are left out; an IPv4 address is used when there is one, else
+/// the global IPv6 address.
+///
+/// Inspect does not say which driver a network has, so "the service's
+/// networks" means every network but those three.
+pub fn network_addresses(networks: &HashMap<String, EndpointSettings>, swarm_task: bool) -> Vec<NetworkAddress> {
+    let rank = |network: &str| -> u8 {
+        match network {
+            _ if !swarm_task => 0,
+            "bridge" | "docker_gwbridge" => 1,
+            "ingress" => 2,
+            _ => 0,
+        }
+    };
+    let mut addresses: Vec<NetworkAddress> = networks
+        .iter()
+        .filter_map(|(network, endpoint)| {
+            let parsed = |text: Option<&String>| text.and_then(|t| t.parse::<IpAddr>().ok());
+            let ip = parsed(endpoint.ip_address.as_ref()).or_else(|| parsed(endpoint.global_ipv6_address.as_ref()))?;
+            Some(NetworkAddress { network: network.clone(), ip })
+        })
+        .collect();
+    addresses.sort_by(|a, b| rank(&a.network).cmp(&rank(&b.network)).then_with(|| a.network.cmp(&b.network)));
+    addresses
 }
 
 /// An RFC 3339 time in seconds since the epoch; `None` for Docker's zero
@@ -405,9 +454,63 @@ mod tests {
                 ],
                 pid: 4242,
                 started_at: Some(1_714_979_289.5),
+                addresses: Vec::new(),
             }
         );
         assert!(!format!("{info:?}").contains("hunter2"));
+    }
+
+    fn networks(entries: &[(&str, &str, &str)]) -> HashMap<String, EndpointSettings> {
+        entries
+            .iter()
+            .map(|(name, v4, v6)| {
+                let endpoint = EndpointSettings {
+                    ip_address: Some((*v4).to_owned()),
+                    global_ipv6_address: Some((*v6).to_owned()),
+                    ..Default::default()
+                };
+                ((*name).to_owned(), endpoint)
+            })
+            .collect()
+    }
+
+    fn ips(addresses: &[NetworkAddress]) -> Vec<(&str, String)> {
+        addresses.iter().map(|a| (a.network.as_str(), a.ip.to_string())).collect()
+    }
+
+    #[test]
+    fn a_swarm_task_is_reached_on_its_service_network_first() {
+        let attached = networks(&[
+            ("ingress", "10.0.0.7", ""),
+            ("go-demo_default", "10.0.1.9", ""),
+            ("docker_gwbridge", "172.18.0.3", ""),
+            ("host", "", ""),
+        ]);
+        assert_eq!(
+            ips(&network_addresses(&attached, true)),
+            [
+                ("go-demo_default", "10.0.1.9".to_owned()),
+                ("docker_gwbridge", "172.18.0.3".to_owned()),
+                ("ingress", "10.0.0.7".to_owned()),
+            ]
+        );
+        // A plain container: by network name; IPv6 when there is no IPv4.
+        let attached = networks(&[("zeta", "172.20.0.2", ""), ("bridge", "", "2001:db8::5"), ("none", "", "")]);
+        assert_eq!(
+            ips(&network_addresses(&attached, false)),
+            [("bridge", "2001:db8::5".to_owned()), ("zeta", "172.20.0.2".to_owned())]
+        );
+    }
+
+    #[test]
+    fn the_address_comes_from_inspect() {
+        let mut task = response();
+        task.network_settings = Some(bollard::models::NetworkSettings {
+            networks: Some(networks(&[("ingress", "10.0.0.7", ""), ("go-demo_default", "10.0.1.9", "")])),
+            ..Default::default()
+        });
+        let info = container_info(&task).unwrap();
+        assert_eq!(info.addresses.first().map(|a| a.ip.to_string()), Some("10.0.1.9".to_owned()));
     }
 
     #[test]
@@ -441,6 +544,7 @@ mod tests {
                 labels: Vec::new(),
                 pid: 0,
                 started_at: None,
+                addresses: Vec::new(),
             })
         );
 

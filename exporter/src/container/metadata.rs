@@ -9,6 +9,7 @@
 //! containers.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use sonde_instrument::Label;
@@ -19,6 +20,15 @@ use super::labels::LabelAllowlist;
 pub const RULE_LABEL_PREFIX: &str = "com.df.";
 /// The Docker label naming a Swarm task's service.
 pub const SERVICE_NAME_LABEL: &str = "com.docker.swarm.service.name";
+
+/// One address of a container: the network it is on and its IP there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAddress {
+    /// The network's name as inspect lists it (`bridge`, `go-demo_default`, …).
+    pub network: String,
+    /// The container's address on it.
+    pub ip: IpAddr,
+}
 
 /// What Docker says about one running container, as the collector needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +46,10 @@ pub struct ContainerInfo {
     pub pid: u32,
     /// When the container last started, in seconds since the Unix epoch.
     pub started_at: Option<f64>,
+    /// Its addresses, the one to reach it at first (see
+    /// [`super::docker::container_info`] for the order); empty on the host
+    /// network or with no network.
+    pub addresses: Vec<NetworkAddress>,
 }
 
 /// A container as the cache holds it: the allowlisted labels already
@@ -56,6 +70,20 @@ pub struct CachedContainer {
     pub pid: u32,
     /// Start time in seconds since the Unix epoch.
     pub started_at: Option<f64>,
+    /// Its addresses, the one to reach it at first.
+    pub addresses: Vec<NetworkAddress>,
+}
+
+impl CachedContainer {
+    /// The container name (the `name` label).
+    pub fn name(&self) -> &str {
+        self.labels.iter().find(|l| l.name == "name").map_or("", |l| l.value.as_str())
+    }
+
+    /// The address to reach the container at, when it has one.
+    pub fn address(&self) -> Option<IpAddr> {
+        self.addresses.first().map(|a| a.ip)
+    }
 }
 
 /// Whether the cache is in step with Docker.
@@ -114,6 +142,7 @@ impl MetadataCache {
             rule_labels,
             pid: info.pid,
             started_at: info.started_at,
+            addresses: info.addresses,
         }
     }
 
@@ -195,6 +224,7 @@ mod tests {
                 .collect(),
             pid: 42,
             started_at: Some(1.5),
+            addresses: Vec::new(),
         }
     }
 

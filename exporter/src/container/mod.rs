@@ -13,4 +13,4 @@ pub mod metadata;
 
 pub use collector::{ContainerCollector, ContainerConfig, build};
 pub use labels::{DEFAULT_LABEL_ALLOWLIST, LabelAllowlist, series_label_name};
-pub use metadata::{CachedContainer, ContainerInfo, MetadataCache, SyncState};
+pub use metadata::{CachedContainer, ContainerInfo, MetadataCache, NetworkAddress, SyncState};

@@ -10,6 +10,10 @@
 //! * `read <path>`: reads a file back with `O_DIRECT` (block IO reads);
 //! * `send <addr:port> <bytes>`: sends UDP datagrams totalling that many
 //!   bytes of payload (network transmit counters; needs no listener);
+//! * `serve-metrics <port>`: serves a small fixed exposition (go-demo's
+//!   `http_server_resp_time` histogram, with a count that grows by one per
+//!   request) on `0.0.0.0:<port>`, any path, prints `ready` and serves
+//!   forever (a scrape target);
 //! * `sleep`: prints `ready` and sleeps forever.
 //!
 //! Every subcommand prints one line saying what it did, so a test can read
@@ -17,7 +21,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Write as _};
-use std::net::UdpSocket;
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -37,7 +41,7 @@ const CHUNK: usize = 1 << 20;
 /// Payload of one UDP datagram: below any Ethernet MTU, so no fragments.
 const DATAGRAM: usize = 1400;
 
-const USAGE: &str = "usage: sonde-workload hold <bytes> | burn <millis> | write <path> <bytes> | read <path> | send <addr:port> <bytes> | sleep";
+const USAGE: &str = "usage: sonde-workload hold <bytes> | burn <millis> | write <path> <bytes> | read <path> | send <addr:port> <bytes> | serve-metrics <port> | sleep";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         ["write", path, bytes] => number(bytes).and_then(|bytes| write(path, bytes)),
         ["read", path] => read(path),
         ["send", addr, bytes] => number(bytes).and_then(|bytes| send(addr, bytes)),
+        ["serve-metrics", port] => number(port).and_then(serve_metrics),
         ["sleep"] => {
             say("ready");
             sleep_forever()
@@ -199,4 +204,46 @@ fn send(addr: &str, bytes: u64) -> Result<(), String> {
     }
     say(&format!("sent {bytes} bytes to {addr}"));
     Ok(())
+}
+
+fn serve_metrics(port: u64) -> Result<(), String> {
+    let port = u16::try_from(port).map_err(|_| format!("{port} is not a port number"))?;
+    let listener = TcpListener::bind(("0.0.0.0", port)).map_err(|e| format!("listening on port {port}: {e}"))?;
+    say("ready");
+    let mut requests: u64 = 0;
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        requests += 1;
+        // One request at a time is plenty for a scrape every interval.
+        let _ = answer(stream, requests);
+    }
+    Ok(())
+}
+
+fn answer(mut stream: TcpStream, count: u64) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let body = format!(
+        "# HELP http_server_resp_time Response time of the HTTP server.\n\
+         # TYPE http_server_resp_time histogram\n\
+         http_server_resp_time_bucket{{code=\"200\",method=\"GET\",path=\"/demo/hello\",service=\"go-demo\",le=\"0.1\"}} {count}\n\
+         http_server_resp_time_bucket{{code=\"200\",method=\"GET\",path=\"/demo/hello\",service=\"go-demo\",le=\"+Inf\"}} {count}\n\
+         http_server_resp_time_sum{{code=\"200\",method=\"GET\",path=\"/demo/hello\",service=\"go-demo\"}} {sum}\n\
+         http_server_resp_time_count{{code=\"200\",method=\"GET\",path=\"/demo/hello\",service=\"go-demo\"}} {count}\n",
+        sum = count as f64 * 0.01,
+    );
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
 }
