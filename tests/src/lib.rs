@@ -32,6 +32,20 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// The `Accept` header Prometheus 2.x sends.
 pub const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
+/// A blocking `GET path` on a plain connection to `addr`; the body of a 200
+/// answer (anything else fails the test). For tests that run the server on
+/// another thread and want no async client.
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connecting to the server");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("setting a read timeout");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("sending the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("reading the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response with headers");
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+    body.to_owned()
+}
+
 /// Runs `future`, failing the test if it takes longer than [`TIMEOUT`].
 pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
     match tokio::time::timeout(TIMEOUT, future).await {

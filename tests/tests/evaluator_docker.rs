@@ -7,8 +7,7 @@
 // Test helpers fail the test by panicking.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,19 +18,8 @@ use sonde_agent::server::{self, AppState, ServerConfig};
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
 use sonde_exporter::container::{ContainerCollector, ContainerConfig, LabelAllowlist, MetadataCache};
 use sonde_exporter::scrape::ScrapeExecutor;
-use sonde_tests::TIMEOUT;
+use sonde_tests::http_get as get;
 use sonde_tests::engine::{Containers, WAIT, docker_available, unique_name, wait_for, workload_image};
-
-fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
-    body.to_owned()
-}
 
 fn get_json(addr: SocketAddr, path: &str) -> Json {
     serde_json::from_str(&get(addr, path)).unwrap()
