@@ -804,13 +804,7 @@ fn compare(e: &EvalCmd, value: Value) -> Result<(), String> {
                     *flag = true;
                 }
             }
-            match seen.iter().position(|s| !s) {
-                Some(i) => Err(format!(
-                    "expected metric {} not found",
-                    want.get(i).map(|w| w.0.to_string()).unwrap_or_default()
-                )),
-                None => Ok(()),
-            }
+            all_seen(&seen, want)
         }
         (Expected::Series(want), Value::Scalar(got), EvalKind::Instant { .. }) => {
             Err(format!("expected series {want:?}, got scalar {got}"))
@@ -863,15 +857,20 @@ fn compare(e: &EvalCmd, value: Value) -> Result<(), String> {
                     *flag = true;
                 }
             }
-            match seen.iter().position(|s| !s) {
-                Some(i) => Err(format!(
-                    "expected metric {} not found",
-                    want.get(i).map(|w| w.0.to_string()).unwrap_or_default()
-                )),
-                None => Ok(()),
-            }
+            all_seen(&seen, want)
         }
         (_, other, _) => Err(format!("unexpected result type {other:?}")),
+    }
+}
+
+/// Fails naming the first expected series the result did not contain.
+fn all_seen<T>(seen: &[bool], want: &[(LabelSet, T)]) -> Result<(), String> {
+    match seen.iter().position(|s| !s) {
+        Some(i) => Err(format!(
+            "expected metric {} not found",
+            want.get(i).map(|w| w.0.to_string()).unwrap_or_default()
+        )),
+        None => Ok(()),
     }
 }
 

@@ -292,7 +292,13 @@ impl ScrapeCollector for ContainerCollector {
 
         {
             let mut cgroups = self.cgroups.lock().unwrap_or_else(|e| e.into_inner());
-            cgroups.retain(|id, _| containers.iter().any(|c| &c.id == id));
+            // `containers()` is sorted by id: a binary search, not a scan
+            // per cached entry.
+            cgroups.retain(|id, _| {
+                containers
+                    .binary_search_by(|c| c.id.as_str().cmp(id.as_str()))
+                    .is_ok()
+            });
         }
         for container in &containers {
             let stats = self.cgroup_of(&container.id).and_then(|cgroup| {
