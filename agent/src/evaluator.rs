@@ -10,20 +10,33 @@
 //! through [`StoreQuery`] and the alert state is saved to
 //! `<--storage.path>/alerts.json` when it changed (at most a minute late).
 //!
-//! Rules come from `--rules.file` (loaded once at start; a file that does
-//! not load is logged with its errors and skipped, and
-//! `sonde_rule_file_errors{file}` says how many errors it had) and from the
-//! `com.df.*` labels of the containers running on this node
+//! Rules come from `--rules.file` and `--rules.node-file` (loaded once at
+//! start; a file that does not load is logged with its errors and skipped,
+//! and `sonde_rule_file_errors{file}` says how many errors it had), from
+//! the `com.df.*` labels of the containers running on this node and, on
+//! the Swarm leader, from the `com.df.*` labels of the Swarm services
 //! ([`label_rules`]), re-read at every cycle.
 //!
-//! The containers with `com.df.scrapePort` are scraped into the same
-//! store every interval by a task of their own ([`targets`]), so a slow
-//! target never delays a rule evaluation.
+//! Where a rule is evaluated (DESIGN): *node rules* (`--rules.node-file`,
+//! container labels) by every agent over its own node's data, the *node
+//! window*; *cluster rules* (`--rules.file`, service labels) by the Swarm
+//! leader alone, over the *cluster window*: its own samples, every task of
+//! the services with a `com.df.scrapePort` service label and every other
+//! agent ([`cluster`]). Outside a Swarm the node is the cluster: every rule
+//! runs over the node window, and there is no cluster window. An agent
+//! that stops leading drops its cluster rules and window; the new leader
+//! starts them.
 //!
-//! The store keeps the longest range any rule uses plus the 5-minute
+//! The containers with `com.df.scrapePort` are scraped into the node window
+//! every interval by a task of their own ([`targets`]), so a slow target
+//! never delays a rule evaluation; on the leader the same round scrapes
+//! the cluster targets, a target both windows want only once.
+//!
+//! The windows keep the longest range any rule uses plus the 5-minute
 //! lookback, recomputed when the rules change (rules from labels come and
 //! go); with no range selector at all, the lookback alone.
 
+pub mod cluster;
 pub mod label_rules;
 mod metrics;
 mod query;
@@ -31,7 +44,7 @@ pub mod targets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,7 +57,9 @@ use crate::rules::{
     GroupSpec, LabelError, LogNotifier, Notifier, RuleGroup, SavedState, load_rule_file,
 };
 use crate::store::{StoreConfig, WindowStore};
+use crate::swarm::{Role, SwarmView};
 
+pub use cluster::SwarmConfig;
 pub use query::StoreQuery;
 pub use targets::ScrapeConfig;
 
@@ -57,8 +72,10 @@ const SAVE_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 /// What the evaluator is set up with; [`crate::cli::RulesArgs`] fills it.
 #[derive(Debug, Clone)]
 pub struct EvaluatorConfig {
-    /// Prometheus rule files (`--rules.file`).
+    /// Prometheus rule files of cluster rules (`--rules.file`).
     pub rule_files: Vec<PathBuf>,
+    /// Prometheus rule files of node rules (`--rules.node-file`).
+    pub node_rule_files: Vec<PathBuf>,
     /// How often groups without their own `interval` are evaluated, and
     /// how often the store is fed.
     pub evaluation_interval: Duration,
@@ -72,18 +89,23 @@ pub struct EvaluatorConfig {
     pub instance: String,
     /// How the `com.df.scrapePort` targets are scraped.
     pub scrape: ScrapeConfig,
+    /// Where the Swarm is asked about this node's role and the services;
+    /// `None`: no Swarm awareness, the node is the cluster.
+    pub swarm: Option<SwarmConfig>,
 }
 
 impl Default for EvaluatorConfig {
     fn default() -> Self {
         EvaluatorConfig {
             rule_files: Vec::new(),
+            node_rule_files: Vec::new(),
             evaluation_interval: Duration::from_secs(15),
             storage_path: PathBuf::from("data/"),
             max_series: StoreConfig::default().max_series,
             job: "sonde".to_owned(),
             instance: hostname(),
             scrape: ScrapeConfig::default(),
+            swarm: None,
         }
     }
 }
@@ -100,6 +122,58 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Which data a rule looks at, and so which agents evaluate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One node's data: every agent, over its node window.
+    Node,
+    /// The whole cluster's: the Swarm leader (or a lone node), over the
+    /// cluster window.
+    Cluster,
+}
+
+impl Scope {
+    /// The name in log lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Node => "node",
+            Scope::Cluster => "cluster",
+        }
+    }
+}
+
+/// The windows of samples. The cluster window holds data on the Swarm
+/// leader only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// This node's samples: its own and its containers'.
+    Node,
+    /// The leader's view of the cluster: its own samples, every agent and
+    /// every task of the services with `com.df.scrapePort`.
+    Cluster,
+}
+
+impl Window {
+    /// The `window` label of the store metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Window::Node => "node",
+            Window::Cluster => "cluster",
+        }
+    }
+}
+
+/// Where rules from `com.df.*` labels come from for one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LabelSource {
+    /// The `com.df.alert*` labels.
+    labels: BTreeMap<String, String>,
+    /// The desired replicas, known for Swarm services read on the leader.
+    replicas: Option<u64>,
+    /// Container labels make node rules; service labels cluster rules.
+    scope: Scope,
+}
+
 /// A group with its schedule and counters.
 #[derive(Debug)]
 struct Scheduled {
@@ -108,19 +182,20 @@ struct Scheduled {
     key: String,
     /// The service whose labels the group came from.
     service: Option<String>,
+    scope: Scope,
     next_at: Instant,
     evaluations: u64,
     failures: u64,
 }
 
 impl Scheduled {
-    fn new(group: RuleGroup, service: Option<String>, next_at: Instant) -> Self {
+    fn new(group: RuleGroup, service: Option<String>, scope: Scope, next_at: Instant) -> Self {
         let key = if group.file().is_empty() {
             group.name().to_owned()
         } else {
             format!("{};{}", group.file(), group.name())
         };
-        Scheduled { group, key, service, next_at, evaluations: 0, failures: 0 }
+        Scheduled { group, key, service, scope, next_at, evaluations: 0, failures: 0 }
     }
 }
 
@@ -132,7 +207,12 @@ struct Rules {
     groups: Vec<Scheduled>,
     next_feed: Instant,
     /// The `com.df.*` labels the current label groups were built from.
-    services: BTreeMap<String, BTreeMap<String, String>>,
+    services: BTreeMap<String, LabelSource>,
+    /// The groups of the cluster rule files, instantiated while this agent
+    /// evaluates cluster rules.
+    cluster_files: Vec<GroupSpec>,
+    /// Whether the cluster file groups are in `groups`.
+    cluster_files_active: bool,
     /// The labels that rejected a rule, by service.
     label_errors: BTreeMap<String, Vec<LabelError>>,
     /// The state file as read at start, for label groups built later.
@@ -149,7 +229,13 @@ pub struct Evaluator {
     state_path: PathBuf,
     extra_labels: Labels,
     engine: Engine,
-    store: RwLock<WindowStore>,
+    node_window: RwLock<WindowStore>,
+    cluster_window: RwLock<WindowStore>,
+    /// What the Swarm said last; standalone until it answers.
+    swarm_view: Mutex<SwarmView>,
+    swarm: Option<SwarmConfig>,
+    /// Times the engine did not say this node's Swarm role.
+    swarm_failures: AtomicU64,
     plans: Mutex<HashMap<String, Result<Arc<Plan>, EvalError>>>,
     rules: Mutex<Rules>,
     notifier: Arc<LogNotifier>,
@@ -191,15 +277,20 @@ impl Evaluator {
 
         let mut file_errors = Vec::new();
         let mut groups = Vec::new();
-        for path in &config.rule_files {
+        let mut cluster_files = Vec::new();
+        let files = config.node_rule_files.iter().map(|p| (p, Scope::Node));
+        for (path, scope) in files.chain(config.rule_files.iter().map(|p| (p, Scope::Cluster))) {
             let file = path.display().to_string();
             match load_rule_file(path) {
                 Ok(specs) => {
                     tracing::info!(file = %file, groups = specs.len(), "loaded rule file");
                     file_errors.push((file, 0));
-                    for spec in specs {
-                        let group = RuleGroup::new(spec, config.evaluation_interval, Arc::clone(&notifier) as Arc<dyn Notifier>);
-                        groups.push(Scheduled::new(group, None, now));
+                    match scope {
+                        Scope::Node => groups.extend(specs.into_iter().map(|spec| {
+                            let group = RuleGroup::new(spec, config.evaluation_interval, Arc::clone(&notifier) as Arc<dyn Notifier>);
+                            Scheduled::new(group, None, Scope::Node, now)
+                        })),
+                        Scope::Cluster => cluster_files.extend(specs),
                     }
                 }
                 Err(errors) => {
@@ -210,6 +301,16 @@ impl Evaluator {
                 }
             }
         }
+        // Without Swarm awareness the node is the cluster for good; with
+        // it, the first cycle knows whether this agent leads.
+        let cluster_files_active = config.swarm.is_none();
+        if cluster_files_active {
+            groups.extend(cluster_files.iter().map(|spec| {
+                let group =
+                    RuleGroup::new(spec.clone(), config.evaluation_interval, Arc::clone(&notifier) as Arc<dyn Notifier>);
+                Scheduled::new(group, None, Scope::Cluster, now)
+            }));
+        }
         if let Some(saved) = &restore_from {
             let restored: usize = groups.iter_mut().map(|s| s.group.restore(saved, t_ms)).sum();
             if restored > 0 {
@@ -218,18 +319,24 @@ impl Evaluator {
         }
 
         let extra_labels = Labels::new().with("instance", config.instance.as_str()).with("job", config.job.as_str());
-        let store = WindowStore::new(StoreConfig { retention: crate::promql::DEFAULT_LOOKBACK, max_series: config.max_series });
+        let store_config = StoreConfig { retention: crate::promql::DEFAULT_LOOKBACK, max_series: config.max_series };
         let evaluator = Evaluator {
             interval: config.evaluation_interval,
             state_path,
             extra_labels,
             engine: Engine::default(),
-            store: RwLock::new(store),
+            node_window: RwLock::new(WindowStore::new(store_config)),
+            cluster_window: RwLock::new(WindowStore::new(store_config)),
+            swarm_view: Mutex::new(SwarmView::standalone()),
+            swarm: config.swarm,
+            swarm_failures: AtomicU64::new(0),
             plans: Mutex::new(HashMap::new()),
             rules: Mutex::new(Rules {
                 groups,
                 next_feed: now,
                 services: BTreeMap::new(),
+                cluster_files,
+                cluster_files_active,
                 label_errors: BTreeMap::new(),
                 restore_from,
                 saved: None,
@@ -281,15 +388,17 @@ impl Evaluator {
     /// from container labels, evaluates the due groups and saves the alert
     /// state. Returns how many groups were evaluated.
     pub fn cycle(&self, families: &[MetricFamily], t_ms: i64, now: Instant) -> usize {
-        self.feed(families, t_ms);
+        let role = self.role();
+        self.feed(families, t_ms, role);
         let mut rules = self.lock_rules();
         rules.next_feed = now + self.interval;
-        if self.refresh_label_rules(&mut rules, t_ms, now) {
+        let files_changed = self.refresh_cluster_files(&mut rules, role, t_ms, now);
+        if self.refresh_label_rules(&mut rules, role, t_ms, now) || files_changed {
             self.rules_changed(&rules);
         }
-        let query = StoreQuery::new(self);
         let mut evaluated = 0;
         for scheduled in rules.groups.iter_mut().filter(|s| s.next_at <= now) {
+            let query = StoreQuery::new(self, window_of(scheduled.scope, role));
             let report = scheduled.group.eval(&query, t_ms);
             scheduled.evaluations += scheduled.group.rules().len() as u64;
             scheduled.failures += report.errors.len() as u64;
@@ -305,9 +414,16 @@ impl Evaluator {
         evaluated
     }
 
-    fn feed(&self, families: &[MetricFamily], t_ms: i64) {
+    /// Appends the agent's own families to the node window, and on the
+    /// leader to the cluster window too; drops old series from both.
+    fn feed(&self, families: &[MetricFamily], t_ms: i64, role: Role) {
+        if role == Role::Leader {
+            let mut store = self.write_window(Window::Cluster);
+            store.append_families_from(SELF_SOURCE, families, t_ms, &self.extra_labels);
+            store.gc(t_ms);
+        }
         let (refused, series, max) = {
-            let mut store = self.write_store();
+            let mut store = self.write_window(Window::Node);
             let stats = store.append_families_from(SELF_SOURCE, families, t_ms, &self.extra_labels);
             store.gc(t_ms);
             (stats.refused, store.series_count(), store.config().max_series)
@@ -326,11 +442,60 @@ impl Evaluator {
         }
     }
 
-    /// Rebuilds the groups of services whose `com.df.*` labels changed.
-    /// True when any group was added, removed or replaced.
-    fn refresh_label_rules(&self, rules: &mut Rules, t_ms: i64, now: Instant) -> bool {
-        let Some(cache) = &self.containers else { return false };
-        let wanted = label_rules::services(&cache.containers());
+    /// Adds the groups of the cluster rule files when this agent starts
+    /// evaluating cluster rules, removes them when it stops. True when
+    /// groups were added or removed.
+    fn refresh_cluster_files(&self, rules: &mut Rules, role: Role, t_ms: i64, now: Instant) -> bool {
+        let wanted = self.swarm.is_none() || role.evaluates_cluster_rules();
+        if wanted == rules.cluster_files_active {
+            return false;
+        }
+        rules.cluster_files_active = wanted;
+        if !wanted {
+            rules.groups.retain(|s| s.scope == Scope::Node || s.service.is_some());
+            tracing::info!(role = role.as_str(), "not the Swarm leader: its cluster rules stop here (the leader's agent evaluates them)");
+            return true;
+        }
+        tracing::info!(role = role.as_str(), groups = rules.cluster_files.len(), "evaluating the cluster rules here");
+        for spec in rules.cluster_files.clone() {
+            let name = spec.name.clone();
+            let mut group = RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier) as Arc<dyn Notifier>);
+            // Once only, as for rules from labels.
+            if let Some(saved) = &mut rules.restore_from {
+                group.restore(saved, t_ms);
+                saved.alerts.retain(|a| a.group != name);
+            }
+            rules.groups.push(Scheduled::new(group, None, Scope::Cluster, now));
+        }
+        true
+    }
+
+    /// The `com.df.alert*` labels rules are built from, by service: the
+    /// containers' here (node rules) and, on the leader, the Swarm
+    /// services' (cluster rules), which win for a service that has both.
+    fn label_sources(&self, role: Role) -> BTreeMap<String, LabelSource> {
+        let mut wanted = BTreeMap::new();
+        if let Some(cache) = &self.containers {
+            for (service, labels) in label_rules::services(&cache.containers()) {
+                wanted.insert(service, LabelSource { labels, replicas: None, scope: Scope::Node });
+            }
+        }
+        if role == Role::Leader {
+            for service in &self.lock_view().services {
+                let labels = label_rules::alert_labels(&service.labels);
+                if !labels.is_empty() {
+                    let source = LabelSource { labels, replicas: service.replicas, scope: Scope::Cluster };
+                    wanted.insert(service.name.clone(), source);
+                }
+            }
+        }
+        wanted
+    }
+
+    /// Rebuilds the groups of services whose `com.df.*` labels (or desired
+    /// replicas) changed. True when any group was added, removed or replaced.
+    fn refresh_label_rules(&self, rules: &mut Rules, role: Role, t_ms: i64, now: Instant) -> bool {
+        let wanted = self.label_sources(role);
         if wanted == rules.services {
             return false;
         }
@@ -346,12 +511,12 @@ impl Evaluator {
             let position = rules.groups.iter().position(|s| s.service.as_deref() == Some(&service));
             let previous = position.map(|i| rules.groups.remove(i));
             let saved = previous.as_ref().map(|p| SavedState::from_groups([&p.group], t_ms));
-            let Some(labels) = new else {
-                tracing::info!(service = %service, "no container of the service runs here any more; its rules from labels are gone");
+            let Some(source) = new else {
+                tracing::info!(service = %service, "the service's com.df.* labels are gone from here, and its rules with them");
                 rules.label_errors.remove(&service);
                 continue;
             };
-            let (alert_rules, errors) = label_rules::build(&service, labels);
+            let (alert_rules, errors) = label_rules::build(&service, source.replicas, &source.labels);
             let before = rules.label_errors.remove(&service).unwrap_or_default();
             for err in errors.iter().filter(|e| !before.contains(e)) {
                 tracing::warn!(service = %err.service, label = %err.label, err = %err.message, "rule from a service label rejected");
@@ -362,7 +527,9 @@ impl Evaluator {
             if alert_rules.is_empty() {
                 continue;
             }
-            tracing::info!(service = %service, rules = alert_rules.len(), "rules from service labels");
+            let scope = source.scope;
+            let replicas = source.replicas.map_or_else(|| "unknown".to_owned(), |r| r.to_string());
+            tracing::info!(service = %service, rules = alert_rules.len(), replicas = %replicas, scope = scope.as_str(), "rules from com.df.* labels");
             let spec = GroupSpec {
                 name: service.clone(),
                 file: String::new(),
@@ -374,7 +541,7 @@ impl Evaluator {
             let mut group = RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier) as Arc<dyn Notifier>);
             let mut scheduled = match previous {
                 Some(previous) => {
-                    let mut s = Scheduled::new(group, Some(service.clone()), previous.next_at.min(now));
+                    let mut s = Scheduled::new(group, Some(service.clone()), scope, previous.next_at.min(now));
                     s.evaluations = previous.evaluations;
                     s.failures = previous.failures;
                     s
@@ -386,7 +553,7 @@ impl Evaluator {
                         group.restore(saved, t_ms);
                         saved.alerts.retain(|a| a.group != service);
                     }
-                    Scheduled::new(group, Some(service.clone()), now)
+                    Scheduled::new(group, Some(service.clone()), scope, now)
                 }
             };
             if let Some(saved) = saved {
@@ -398,7 +565,7 @@ impl Evaluator {
         true
     }
 
-    /// Resizes the store for the rules and forgets plans no rule uses.
+    /// Resizes the windows for the rules and forgets plans no rule uses.
     fn rules_changed(&self, rules: &Rules) {
         let mut longest = Duration::ZERO;
         let mut exprs = std::collections::HashSet::new();
@@ -416,10 +583,12 @@ impl Evaluator {
         }
         self.lock_plans().retain(|expr, _| exprs.contains(expr));
         let retention = longest + self.engine.lookback;
-        let mut store = self.write_store();
-        if store.config().retention != retention {
-            tracing::debug!(retention_seconds = retention.as_secs_f64(), "window store retention");
-            store.set_retention(retention);
+        for window in [Window::Node, Window::Cluster] {
+            let mut store = self.write_window(window);
+            if store.config().retention != retention {
+                tracing::debug!(window = window.as_str(), retention_seconds = retention.as_secs_f64(), "window store retention");
+                store.set_retention(retention);
+            }
         }
     }
 
@@ -469,12 +638,39 @@ impl Evaluator {
         plan
     }
 
-    /// An ad-hoc instant query (`/api/v1/query`) at `t_ms`.
+    /// An ad-hoc instant query (`/api/v1/query`) at `t_ms`, over the
+    /// cluster window on the leader and the node window elsewhere.
     pub fn instant_query(&self, text: &str, t_ms: i64) -> Result<(Value, Annotations), EvalError> {
         let expr = crate::promql::parse(text)?;
         let plan = self.engine.prepare(&expr)?;
         let store = self.read_store();
         self.engine.instant_plan(&plan, &store, t_ms)
+    }
+
+    /// This node's Swarm role, as last seen.
+    pub fn role(&self) -> Role {
+        self.lock_view().role
+    }
+
+    /// Takes what the Swarm said. Starting or stopping to lead empties
+    /// the cluster window: a new leader starts from fresh scrapes, and one
+    /// that no longer leads frees the memory.
+    pub fn set_swarm_view(&self, view: SwarmView) {
+        let mut current = self.lock_view();
+        let (before, after) = (current.role, view.role);
+        if before != after {
+            tracing::info!(from = before.as_str(), to = after.as_str(), "Swarm role changed");
+            if before == Role::Leader || after == Role::Leader {
+                let mut store = self.write_window(Window::Cluster);
+                let config = store.config();
+                *store = WindowStore::new(config);
+            }
+        }
+        *current = view;
+    }
+
+    fn lock_view(&self) -> MutexGuard<'_, SwarmView> {
+        self.swarm_view.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `f` over the rule groups, in evaluation order.
@@ -483,13 +679,26 @@ impl Evaluator {
         f(&mut rules.groups.iter().map(|s| &s.group))
     }
 
-    /// Reads the window store.
+    /// Reads the window queries go to: the cluster window on the leader,
+    /// the node window elsewhere.
     pub fn read_store(&self) -> RwLockReadGuard<'_, WindowStore> {
-        self.store.read().unwrap_or_else(|e| e.into_inner())
+        self.read_window(window_of(Scope::Cluster, self.role()))
     }
 
-    fn write_store(&self) -> RwLockWriteGuard<'_, WindowStore> {
-        self.store.write().unwrap_or_else(|e| e.into_inner())
+    /// Reads one window.
+    pub fn read_window(&self, window: Window) -> RwLockReadGuard<'_, WindowStore> {
+        self.lock_window(window).read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_window(&self, window: Window) -> RwLockWriteGuard<'_, WindowStore> {
+        self.lock_window(window).write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_window(&self, window: Window) -> &RwLock<WindowStore> {
+        match window {
+            Window::Node => &self.node_window,
+            Window::Cluster => &self.cluster_window,
+        }
     }
 
     // A panic while a lock was held (a bug) leaves data that is still
@@ -500,6 +709,15 @@ impl Evaluator {
 
     fn lock_plans(&self) -> MutexGuard<'_, HashMap<String, Result<Arc<Plan>, EvalError>>> {
         self.plans.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The window a rule of `scope` looks at: the cluster window is the
+/// leader's; a lone node is its own cluster.
+fn window_of(scope: Scope, role: Role) -> Window {
+    match (scope, role) {
+        (Scope::Cluster, Role::Leader) => Window::Cluster,
+        _ => Window::Node,
     }
 }
 
@@ -518,6 +736,8 @@ impl Drop for AbortOnDrop {
 /// [`Evaluator::cycle`] there. The scrape targets are scraped by a task
 /// of their own ([`targets::run`]) that ends with this one.
 pub async fn run(evaluator: Arc<Evaluator>, state: Arc<crate::server::AppState>) {
+    // The first cycle must know whether this agent leads.
+    let _swarm = cluster::start(&evaluator).await.map(AbortOnDrop);
     let _scrapes = AbortOnDrop(tokio::spawn(targets::run(Arc::clone(&evaluator))));
     let mut lost = false;
     loop {

@@ -26,4 +26,5 @@ pub mod self_metrics;
 pub mod server;
 pub mod signal;
 pub mod store;
+pub mod swarm;
 pub mod version;

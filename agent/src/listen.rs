@@ -79,6 +79,14 @@ impl fmt::Display for ListenAddress {
 }
 
 impl ListenAddress {
+    /// The port (0: any free port).
+    pub fn port(&self) -> u16 {
+        match self {
+            ListenAddress::AllInterfaces(port) | ListenAddress::Host { port, .. } => *port,
+            ListenAddress::Socket(socket) => socket.port(),
+        }
+    }
+
     /// Binds a TCP listener on this address.
     pub async fn bind(&self) -> io::Result<TcpListener> {
         match self {
@@ -124,6 +132,13 @@ mod tests {
         assert!(matches!(":http".parse::<ListenAddress>(), Err(ListenAddressError::InvalidPort { .. })));
         assert!(matches!(":70000".parse::<ListenAddress>(), Err(ListenAddressError::InvalidPort { .. })));
         assert!(matches!("::1:9097".parse::<ListenAddress>(), Err(ListenAddressError::BareIpv6(_))));
+    }
+
+    #[test]
+    fn the_port_is_the_last_part() {
+        for (text, port) in [(":9097", 9097), ("127.0.0.1:0", 0), ("[::1]:80", 80), ("localhost:9100", 9100)] {
+            assert_eq!(text.parse::<ListenAddress>().unwrap().port(), port, "{text}");
+        }
     }
 
     #[test]

@@ -1,22 +1,30 @@
-//! `--rules.*`, `--storage.path`, `--window.*`, `--agent.*` and `--scrape.*`: the rule
-//! evaluator's flags, named like Prometheus' where Prometheus has one.
-//! `sonde-agent` only; the exporter-only binary evaluates nothing.
+//! `--rules.*`, `--storage.path`, `--window.*`, `--agent.*`, `--scrape.*`
+//! and `--swarm.*`: the rule evaluator's flags, named like Prometheus' where
+//! Prometheus has one. `sonde-agent` only; the exporter-only binary
+//! evaluates nothing.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
+use crate::cli::ServeArgs;
 use crate::duration::parse_prometheus_duration;
-use crate::evaluator::{EvaluatorConfig, ScrapeConfig, hostname};
+use crate::evaluator::{EvaluatorConfig, ScrapeConfig, SwarmConfig, hostname};
 
 /// The evaluator's flags.
 #[derive(Debug, Clone, Args)]
 pub struct RulesArgs {
-    /// A Prometheus rule file to evaluate; repeat for more. A file that
-    /// does not load is logged and left out; the agent still starts.
+    /// A Prometheus rule file of cluster rules: in a Swarm only the
+    /// leader evaluates them, over the data of every agent and task;
+    /// repeat for more. A file that does not load is logged and left out;
+    /// the agent still starts.
     #[arg(long = "rules.file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// A Prometheus rule file of node rules: every agent evaluates them
+    /// over its own node's data; repeat for more.
+    #[arg(long = "rules.node-file", value_name = "FILE")]
+    pub node_files: Vec<PathBuf>,
     /// How often rule groups are evaluated (a group's own `interval`
     /// wins) and the agent's own samples enter the window.
     #[arg(
@@ -33,12 +41,14 @@ pub struct RulesArgs {
     /// beyond it are dropped and counted.
     #[arg(long = "window.max-series", value_name = "N", default_value_t = 100_000)]
     pub max_series: usize,
-    /// The `job` label of the agent's own series in the window.
-    #[arg(long = "agent.job", value_name = "JOB", default_value = "sonde")]
+    /// The `job` label of the agent's own series in the window; in a
+    /// Swarm, the agents' service name (the leader scrapes
+    /// `tasks.<JOB>`); a stack sets it with `SONDE_AGENT_JOB={{.Service.Name}}`.
+    #[arg(long = "agent.job", value_name = "JOB", env = "SONDE_AGENT_JOB", default_value = "sonde")]
     pub job: String,
     /// The `instance` label of the agent's own series in the window; the
     /// host name by default.
-    #[arg(long = "agent.instance", value_name = "INSTANCE")]
+    #[arg(long = "agent.instance", value_name = "INSTANCE", env = "SONDE_AGENT_INSTANCE")]
     pub instance: Option<String>,
     /// How long one scrape of a `com.df.scrapePort` target may take; the
     /// evaluation interval when that is shorter.
@@ -59,6 +69,15 @@ pub struct RulesArgs {
         default_value = "10MiB"
     )]
     pub scrape_body_size_limit: usize,
+    /// Ask Docker for this node's Swarm role: the leader scrapes every
+    /// task and every agent and evaluates the cluster rules, the other
+    /// agents their node rules only (default; needs the container
+    /// collector's Docker connection).
+    #[arg(long = "swarm.cluster", overrides_with = "no_swarm_cluster")]
+    pub swarm_cluster: bool,
+    /// Do not ask: every rule runs here over this node's data.
+    #[arg(long = "no-swarm.cluster", overrides_with = "swarm_cluster")]
+    pub no_swarm_cluster: bool,
 }
 
 /// A size in bytes: a whole number with an optional unit, `B`, `KiB`,
@@ -90,16 +109,25 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 }
 
 impl RulesArgs {
-    /// The evaluator settings these flags ask for.
-    pub fn evaluator_config(&self) -> EvaluatorConfig {
+    /// The evaluator settings these flags ask for; `serve` says where the
+    /// agent listens and how Docker is reached.
+    pub fn evaluator_config(&self, serve: &ServeArgs) -> EvaluatorConfig {
+        let docker = serve.container.enabled(serve.node.defaults_disabled);
+        let swarm = (docker && !self.no_swarm_cluster).then(|| SwarmConfig {
+            docker: serve.container.docker(),
+            agent_port: serve.web.listen_address.port(),
+            agent_path: serve.web.telemetry_path.as_str().to_owned(),
+        });
         EvaluatorConfig {
             rule_files: self.files.clone(),
+            node_rule_files: self.node_files.clone(),
             evaluation_interval: self.evaluation_interval,
             storage_path: self.storage_path.clone(),
             max_series: self.max_series,
             job: self.job.clone(),
             instance: self.instance.clone().unwrap_or_else(hostname),
             scrape: ScrapeConfig { timeout: self.scrape_timeout, body_size_limit: self.scrape_body_size_limit },
+            swarm,
         }
     }
 }
@@ -113,7 +141,7 @@ mod tests {
     #[test]
     fn defaults_are_prometheus_like() {
         let cli = Cli::try_parse_from(["sonde-agent"]).unwrap();
-        let config = cli.rules.evaluator_config();
+        let config = cli.rules.evaluator_config(&cli.server);
         assert!(config.rule_files.is_empty());
         assert_eq!(config.evaluation_interval, std::time::Duration::from_secs(15));
         assert_eq!(config.storage_path, std::path::PathBuf::from("data/"));
@@ -123,6 +151,24 @@ mod tests {
         assert_eq!(config.scrape, crate::evaluator::ScrapeConfig::default());
         assert_eq!(config.scrape.timeout, std::time::Duration::from_secs(10));
         assert_eq!(config.scrape.body_size_limit, 10 << 20);
+        let swarm = config.swarm.expect("Swarm awareness is on by default");
+        assert_eq!((swarm.agent_port, swarm.agent_path.as_str()), (9097, "/metrics"));
+        assert_eq!(swarm.docker.host, "unix:///var/run/docker.sock");
+    }
+
+    #[test]
+    fn swarm_awareness_needs_docker_and_can_be_turned_off() {
+        let config = |args: &[&str]| {
+            let cli = Cli::try_parse_from(std::iter::once("sonde-agent").chain(args.iter().copied())).unwrap();
+            cli.rules.evaluator_config(&cli.server)
+        };
+        assert!(config(&["--no-swarm.cluster"]).swarm.is_none());
+        assert!(config(&["--no-collector.container"]).swarm.is_none());
+        assert!(config(&["--no-swarm.cluster", "--swarm.cluster"]).swarm.is_some());
+        let swarm = config(&["--web.listen-address=:9100", "--web.telemetry-path=/m", "--docker.host=tcp://d:2375"])
+            .swarm
+            .unwrap();
+        assert_eq!((swarm.agent_port, swarm.agent_path.as_str(), swarm.docker.host.as_str()), (9100, "/m", "tcp://d:2375"));
     }
 
     #[test]
@@ -132,6 +178,7 @@ mod tests {
             "--rules.file=a.yml",
             "--rules.file",
             "b.yml",
+            "--rules.node-file=n.yml",
             "--rules.evaluation-interval=200ms",
             "--storage.path=/var/lib/sonde",
             "--window.max-series=10",
@@ -141,8 +188,9 @@ mod tests {
             "--scrape.body-size-limit=512KiB",
         ])
         .unwrap();
-        let config = cli.rules.evaluator_config();
+        let config = cli.rules.evaluator_config(&cli.server);
         assert_eq!(config.rule_files, [std::path::PathBuf::from("a.yml"), "b.yml".into()]);
+        assert_eq!(config.node_rule_files, [std::path::PathBuf::from("n.yml")]);
         assert_eq!(config.evaluation_interval, std::time::Duration::from_millis(200));
         assert_eq!(config.storage_path, std::path::PathBuf::from("/var/lib/sonde"));
         assert_eq!(config.max_series, 10);

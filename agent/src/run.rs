@@ -38,6 +38,25 @@ pub enum RunError {
     },
 }
 
+/// `sonde-agent`'s whole program: parses the command line and runs the
+/// agent or the tool it names. A function of the library so that the test
+/// suite can put the very same program into a container image.
+pub fn agent_main() -> ExitCode {
+    use clap::Parser as _;
+
+    use crate::cli::{CheckCommand, Cli, Command, TestCommand};
+    use crate::{check, rules};
+
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Check(CheckCommand::Metrics(args))) => check::run(args),
+        Some(Command::Check(CheckCommand::Rules(args))) => rules::check::run_check_rules(args),
+        Some(Command::Expand(args)) => rules::check::run_expand(args),
+        Some(Command::Test(TestCommand::Rules(args))) => rules::unittest::run_test_rules(args),
+        None => run_agent("sonde-agent", &cli.server, &cli.rules),
+    }
+}
+
 /// Sets up logging, builds the node collectors, serves until SIGTERM or
 /// SIGINT and returns the process's exit status. `program` names the
 /// binary in log lines.
@@ -101,7 +120,7 @@ fn serve(program: &'static str, args: &ServeArgs, rules: Option<&RulesArgs>) -> 
         if let Some(cache) = &container_cache {
             container::docker::spawn_watcher(args.container.docker(), cache.clone());
         }
-        let evaluator = rules.map(|rules| Arc::new(Evaluator::new(rules.evaluator_config(), container_cache)));
+        let evaluator = rules.map(|rules| Arc::new(Evaluator::new(rules.evaluator_config(args), container_cache)));
         let signals = signal::ShutdownSignals::install();
         let address = &web.listen_address;
         let listener = address

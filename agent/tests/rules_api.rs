@@ -179,7 +179,7 @@ fn rules_over_the_agents_own_metrics_and_the_api() {
     assert!(metrics.contains("sonde_alerts_firing 1\n"), "{metrics}");
     let broken = dir.path().join("broken.yml");
     assert!(metrics.contains(&format!("sonde_rule_file_errors{{file=\"{}\"}} 1", broken.display())), "{metrics}");
-    assert!(metrics.contains("sonde_window_series "), "{metrics}");
+    assert!(metrics.contains("sonde_window_series{window=\"node\"} "), "{metrics}");
     assert!(metrics.contains("sonde_rule_group_last_duration_seconds{rule_group="), "{metrics}");
 
     // The state file is under --storage.path; a second agent on the same

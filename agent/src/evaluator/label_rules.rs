@@ -1,13 +1,14 @@
-//! Rules from the `com.df.alert*` labels of the containers running on this
-//! node (SPEC §3), one group per service.
+//! Rules from `com.df.alert*` labels (SPEC §3), one group per service: the
+//! labels of the containers running on this node (node rules), and on the
+//! Swarm leader those of the services (cluster rules).
 //!
-//! The service is the container's `com.docker.swarm.service.name`; a
-//! container without it (not a Swarm task) has no rules. Several tasks of a
-//! service normally carry the same labels; during a rolling update the
-//! newest task's labels win. A worker cannot read the service's desired
-//! replicas (`R`), so shortcuts that need it (`@replicas_*`) are rejected
-//! with a [`LabelError`] saying so; the Swarm-service side (managers) is
-//! where they belong.
+//! For containers, the service is the container's
+//! `com.docker.swarm.service.name`; a container without it (not a Swarm
+//! task) has no rules. Several tasks of a service normally carry the same
+//! labels; during a rolling update the newest task's labels win. A
+//! container does not say the service's desired replicas (`R`), so
+//! shortcuts that need it (`@replicas_*`) are rejected there with a
+//! [`LabelError`] saying so; on the leader, service labels have it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -60,10 +61,19 @@ fn service_of(container: &CachedContainer) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The rules one service's labels describe, and the labels rejected. The
-/// desired replicas are unknown here.
-pub fn build(service: &str, labels: &BTreeMap<String, String>) -> (Vec<AlertRule>, Vec<LabelError>) {
-    rules_from_labels(service, None, labels)
+/// The `com.df.alert*` labels among a service's labels.
+pub fn alert_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    labels.iter().filter(|(k, _)| k.starts_with(ALERT_LABEL_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// The rules one service's labels describe, and the labels rejected.
+/// `replicas` is the service's desired replicas when known.
+pub fn build(
+    service: &str,
+    replicas: Option<u64>,
+    labels: &BTreeMap<String, String>,
+) -> (Vec<AlertRule>, Vec<LabelError>) {
+    rules_from_labels(service, replicas, labels)
 }
 
 #[cfg(test)]
@@ -110,7 +120,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let (rules, errors) = build("go-demo_main", &labels);
+        let (rules, errors) = build("go-demo_main", None, &labels);
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].name, "godemo_main_mem_limit");
         assert_eq!(errors.len(), 1);

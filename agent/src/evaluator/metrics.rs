@@ -3,7 +3,8 @@
 
 use sonde_instrument::{Collector, Labels, MetricFamily};
 
-use super::Evaluator;
+use super::{Evaluator, Window};
+use crate::swarm::Role;
 
 impl Collector for Evaluator {
     fn collect(&self, out: &mut Vec<MetricFamily>) {
@@ -77,45 +78,52 @@ impl Collector for Evaluator {
             out.push(file_errors);
         }
 
-        let (series, max_series, dropped, bytes, retention) = {
-            let store = self.read_store();
+        let mut series = MetricFamily::gauge("sonde_window_series", "Series in a window of the rule evaluator.");
+        let mut max_series =
+            MetricFamily::gauge("sonde_window_max_series", "The most series a window holds (--window.max-series).");
+        let mut dropped = MetricFamily::counter(
+            "sonde_window_dropped_series",
+            "Samples refused because they would have created a series beyond --window.max-series.",
+        );
+        let mut bytes =
+            MetricFamily::gauge("sonde_window_memory_bytes", "Approximate memory held by a window.").with_unit("bytes");
+        let mut retention = MetricFamily::gauge(
+            "sonde_window_retention_seconds",
+            "How far back a window keeps points: the longest range of any rule plus the 5m lookback.",
+        )
+        .with_unit("seconds");
+        // The cluster window exists on the Swarm leader only.
+        let windows: &[Window] =
+            if self.role() == Role::Leader { &[Window::Cluster, Window::Node] } else { &[Window::Node] };
+        for &window in windows {
+            let store = self.read_window(window);
             let config = store.config();
-            (
-                store.series_count(),
-                config.max_series,
-                store.dropped_series_total(),
-                store.approx_bytes(),
-                config.retention,
-            )
-        };
-        out.push(
-            MetricFamily::gauge("sonde_window_series", "Series in the rule evaluator's window store.")
-                .with_sample(Labels::new(), series as f64),
-        );
-        out.push(
-            MetricFamily::gauge("sonde_window_max_series", "The most series the window store holds (--window.max-series).")
-                .with_sample(Labels::new(), max_series as f64),
-        );
-        out.push(
-            MetricFamily::counter(
-                "sonde_window_dropped_series",
-                "Samples refused because they would have created a series beyond --window.max-series.",
-            )
-            .with_sample(Labels::new(), dropped as f64),
-        );
-        out.push(
-            MetricFamily::gauge("sonde_window_memory_bytes", "Approximate memory held by the window store.")
-                .with_unit("bytes")
-                .with_sample(Labels::new(), bytes as f64),
-        );
-        out.push(
-            MetricFamily::gauge(
-                "sonde_window_retention_seconds",
-                "How far back the window store keeps points: the longest range of any rule plus the 5m lookback.",
-            )
-            .with_unit("seconds")
-            .with_sample(Labels::new(), retention.as_secs_f64()),
-        );
+            let labels = Labels::new().with("window", window.as_str());
+            series.push(labels.clone(), store.series_count() as f64);
+            max_series.push(labels.clone(), config.max_series as f64);
+            dropped.push(labels.clone(), store.dropped_series_total() as f64);
+            bytes.push(labels.clone(), store.approx_bytes() as f64);
+            retention.push(labels, config.retention.as_secs_f64());
+        }
+        out.extend([series, max_series, dropped, bytes, retention]);
+        if self.swarm.is_some() {
+            let role = self.role();
+            let mut roles = MetricFamily::gauge(
+                "sonde_swarm_role",
+                "This node's Swarm role as the agent last saw it (1 for the current one); the leader evaluates the cluster rules.",
+            );
+            for candidate in [Role::Standalone, Role::Worker, Role::Manager, Role::Leader] {
+                roles.push(Labels::new().with("role", candidate.as_str()), f64::from(u8::from(candidate == role)));
+            }
+            out.push(roles);
+            out.push(
+                MetricFamily::counter(
+                    "sonde_swarm_observe_failures",
+                    "Times the Docker engine did not say this node's Swarm role; the last one is kept.",
+                )
+                .with_sample(Labels::new(), self.swarm_failures.load(std::sync::atomic::Ordering::Relaxed) as f64),
+            );
+        }
         self.targets.collect(out);
         self.notifier.collect(out);
     }

@@ -1,23 +1,24 @@
-//! The rules' view of the window store: [`QueryFn`] over the evaluator's
-//! cached plans, with the store read-locked only while a query runs.
+//! The rules' view of one window: [`QueryFn`] over the evaluator's cached
+//! plans, with the window read-locked only while a query runs.
 
 use sonde_instrument::Labels;
 
-use super::Evaluator;
+use super::{Evaluator, Window};
 use crate::promql::value_to_samples;
 use crate::rules::QueryFn;
 
-/// Instant queries over the evaluator's window store; recording rules and
-/// `ALERTS` are written back into it.
+/// Instant queries over one of the evaluator's windows; recording rules
+/// and `ALERTS` are written back into it.
 #[derive(Debug)]
 pub struct StoreQuery<'a> {
     evaluator: &'a Evaluator,
+    window: Window,
 }
 
 impl<'a> StoreQuery<'a> {
-    /// Queries over `evaluator`'s store.
-    pub fn new(evaluator: &'a Evaluator) -> Self {
-        StoreQuery { evaluator }
+    /// Queries over `evaluator`'s `window`.
+    pub fn new(evaluator: &'a Evaluator, window: Window) -> Self {
+        StoreQuery { evaluator, window }
     }
 }
 
@@ -25,14 +26,14 @@ impl QueryFn for StoreQuery<'_> {
     fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
         let plan = self.evaluator.plan(expr).map_err(|e| e.to_string())?;
         let value = {
-            let store = self.evaluator.read_store();
+            let store = self.evaluator.read_window(self.window);
             self.evaluator.engine.instant_plan(&plan, &store, t_ms).map_err(|e| e.to_string())?.0
         };
         value_to_samples(value).map_err(|e| e.to_string())
     }
 
     fn append(&self, samples: &[(Labels, f64)], t_ms: i64) {
-        let mut store = self.evaluator.write_store();
+        let mut store = self.evaluator.write_window(self.window);
         for (labels, value) in samples {
             store.append(labels, t_ms, *value);
         }

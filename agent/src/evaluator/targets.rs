@@ -1,5 +1,8 @@
 //! Scrape targets: the containers running on this node that carry
-//! `com.df.scrapePort` (SPEC §3), scraped into the window store.
+//! `com.df.scrapePort` (SPEC §3), scraped into the node window, and on the
+//! Swarm leader the tasks of every service and every agent
+//! ([`super::cluster::targets`]), scraped into the cluster window. A target
+//! both windows want (a task of this node) is scraped once.
 //!
 //! Every `--rules.evaluation-interval` the targets are read from the
 //! container metadata cache ([`discover`]: `http://<container address>:<port><com.df.metricsPath>`,
@@ -23,6 +26,7 @@
 mod fetch;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -33,7 +37,8 @@ use sonde_instrument::{Labels, MetricFamily};
 
 pub use fetch::{ACCEPT, FetchError};
 
-use super::{Evaluator, now_ms};
+use super::{Evaluator, Window, now_ms};
+use crate::swarm::Role;
 
 /// The container label naming the port to scrape.
 pub const SCRAPE_PORT_LABEL: &str = "com.df.scrapePort";
@@ -63,10 +68,61 @@ impl Default for ScrapeConfig {
     }
 }
 
-/// One container to scrape.
+/// What a target, or a rejection, was found from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// A container running on this node, by name.
+    Container(String),
+    /// A Swarm service whose tasks the leader scrapes (`tasks.<name>`).
+    Service(String),
+}
+
+impl Origin {
+    /// The label naming it in `sonde_scrape_target_label_errors`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Origin::Container(_) => "container",
+            Origin::Service(_) => "service",
+        }
+    }
+
+    /// The container's or the service's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Origin::Container(name) | Origin::Service(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind(), self.name())
+    }
+}
+
+/// The windows a target's samples go to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Windows {
+    /// A container of this node: the node window.
+    pub node: bool,
+    /// A task or an agent the leader scrapes: the cluster window.
+    pub cluster: bool,
+}
+
+impl Windows {
+    /// Whether `window` is among them.
+    pub fn has(self, window: Window) -> bool {
+        match window {
+            Window::Node => self.node,
+            Window::Cluster => self.cluster,
+        }
+    }
+}
+
+/// One endpoint to scrape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// `http://<address>:<port><path>`; the store's source id.
+    /// `http://<address>:<port><path>`; the windows' source id.
     pub url: String,
     /// The `job` label: the Swarm service, or the container name.
     pub job: String,
@@ -76,15 +132,17 @@ pub struct Target {
     pub address: SocketAddr,
     /// The path requested.
     pub path: String,
-    /// The container's name, for log lines.
-    pub container: String,
+    /// Where it was found, for log lines.
+    pub origin: Origin,
+    /// Where its samples go.
+    pub windows: Windows,
 }
 
-/// A container whose scrape labels do not make a target, and why.
+/// A container or service whose scrape labels do not make a target, and why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rejected {
-    /// The container's name.
-    pub container: String,
+    /// The container or service.
+    pub origin: Origin,
     /// The label at fault.
     pub label: &'static str,
     /// What is wrong, in words.
@@ -104,9 +162,9 @@ pub fn discover(containers: &[Arc<CachedContainer>]) -> (Vec<Target>, Vec<Reject
                 // Two containers at one address (one shares the other's
                 // network namespace): the first one listed is scraped.
                 Some(first) => rejected.push(Rejected {
-                    container: target.container.clone(),
+                    origin: target.origin.clone(),
                     label: SCRAPE_PORT_LABEL,
-                    reason: format!("{} is already scraped for container {}", target.url, first.container),
+                    reason: format!("{} is already scraped for {}", target.url, first.origin),
                 }),
                 None => {
                     targets.insert(target.url.clone(), target);
@@ -123,38 +181,72 @@ fn label<'a>(container: &'a CachedContainer, key: &str) -> Option<&'a str> {
     container.rule_labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// The target one container describes: `Ok(None)` without `com.df.scrapePort`.
-pub fn target_of(container: &CachedContainer) -> Result<Option<Target>, Rejected> {
-    let Some(port_text) = label(container, SCRAPE_PORT_LABEL) else { return Ok(None) };
-    let name = container.name();
-    let reject = |label: &'static str, reason: String| Rejected { container: name.to_owned(), label, reason };
+/// The port and path a `com.df.scrapePort` value and an optional
+/// `com.df.metricsPath` value name, or the label at fault and why.
+pub fn port_and_path<'a>(
+    port_text: &str,
+    path: Option<&'a str>,
+) -> Result<(u16, &'a str), (&'static str, String)> {
     let port = match port_text.trim().parse::<u16>() {
         Ok(port) if port > 0 => port,
-        _ => return Err(reject(SCRAPE_PORT_LABEL, format!("{port_text:?} is not a port number (1-65535)"))),
+        _ => return Err((SCRAPE_PORT_LABEL, format!("{port_text:?} is not a port number (1-65535)"))),
     };
-    let path = label(container, METRICS_PATH_LABEL).map_or(DEFAULT_METRICS_PATH, str::trim);
+    let path = path.map_or(DEFAULT_METRICS_PATH, str::trim);
     if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(reject(
+        return Err((
             METRICS_PATH_LABEL,
             format!("{path:?} is not a URL path: it must start with / and have no spaces or control characters"),
         ));
     }
+    Ok((port, path))
+}
+
+/// The target one container describes: `Ok(None)` without `com.df.scrapePort`.
+pub fn target_of(container: &CachedContainer) -> Result<Option<Target>, Rejected> {
+    let Some(port_text) = label(container, SCRAPE_PORT_LABEL) else { return Ok(None) };
+    let name = container.name();
+    let reject = |label: &'static str, reason: String| Rejected { origin: Origin::Container(name.to_owned()), label, reason };
+    let (port, path) = port_and_path(port_text, label(container, METRICS_PATH_LABEL))
+        .map_err(|(label, reason)| reject(label, reason))?;
     let Some(ip) = container.address() else {
         return Err(reject(
             SCRAPE_PORT_LABEL,
             "the container has no IP address (host network, or no network); it cannot be scraped".to_owned(),
         ));
     };
-    let address = SocketAddr::new(ip, port);
     let job = label(container, SERVICE_NAME_LABEL).filter(|s| !s.is_empty()).unwrap_or(name);
-    Ok(Some(Target {
-        url: format!("http://{address}{path}"),
-        job: job.to_owned(),
-        instance: address.to_string(),
-        address,
-        path: path.to_owned(),
-        container: name.to_owned(),
-    }))
+    let origin = Origin::Container(name.to_owned());
+    Ok(Some(Target::new(SocketAddr::new(ip, port), path, job, origin, Windows { node: true, cluster: false })))
+}
+
+impl Target {
+    /// The target at `address` and `path`, with `instance` = the address.
+    pub fn new(address: SocketAddr, path: &str, job: &str, origin: Origin, windows: Windows) -> Self {
+        Target {
+            url: format!("http://{address}{path}"),
+            job: job.to_owned(),
+            instance: address.to_string(),
+            address,
+            path: path.to_owned(),
+            origin,
+            windows,
+        }
+    }
+}
+
+/// Adds `more` to `targets` (sorted by URL): a URL already there keeps its
+/// origin and gains the windows of the new one.
+pub fn merge(targets: &mut Vec<Target>, more: Vec<Target>) {
+    for target in more {
+        match targets.binary_search_by(|t| t.url.cmp(&target.url)) {
+            Ok(i) => {
+                let known = &mut targets[i].windows;
+                known.node |= target.windows.node;
+                known.cluster |= target.windows.cluster;
+            }
+            Err(i) => targets.insert(i, target),
+        }
+    }
 }
 
 /// What the last scrape of a target said.
@@ -206,33 +298,42 @@ impl Targets {
     }
 
     /// Takes a discovery: logs new targets and new rejections, returns the
-    /// URLs of the targets that are gone.
-    fn rediscover(&self, targets: &[Target], rejected: Vec<Rejected>) -> Vec<String> {
+    /// URLs whose series must leave a window (the target is gone, or that
+    /// window no longer wants it).
+    fn rediscover(&self, targets: &[Target], rejected: Vec<Rejected>) -> Vec<(String, Windows)> {
         let mut state = self.lock();
         let rejected: BTreeSet<Rejected> = rejected.into_iter().collect();
         for r in rejected.difference(&state.rejected) {
-            tracing::warn!(container = %r.container, label = r.label, reason = %r.reason, "container not scraped");
+            tracing::warn!(from = %r.origin, label = r.label, reason = %r.reason, "not scraped");
         }
         state.rejected = rejected;
-        let wanted: BTreeSet<&str> = targets.iter().map(|t| t.url.as_str()).collect();
-        let gone: Vec<String> = state.targets.keys().filter(|url| !wanted.contains(url.as_str())).cloned().collect();
-        for url in &gone {
-            if let Some(old) = state.targets.remove(url) {
-                tracing::info!(url = %url, job = %old.target.job, container = %old.target.container, "scrape target gone");
+        let wanted: BTreeMap<&str, Windows> = targets.iter().map(|t| (t.url.as_str(), t.windows)).collect();
+        let mut cleared = Vec::new();
+        state.targets.retain(|url, known| {
+            let now = wanted.get(url.as_str()).copied().unwrap_or_default();
+            let before = known.target.windows;
+            let lost = Windows { node: before.node && !now.node, cluster: before.cluster && !now.cluster };
+            if lost != Windows::default() {
+                cleared.push((url.clone(), lost));
             }
-        }
+            let keep = now != Windows::default();
+            if !keep {
+                tracing::info!(url = %url, job = %known.target.job, from = %known.target.origin, "scrape target gone");
+            }
+            keep
+        });
         for target in targets {
             match state.targets.get_mut(&target.url) {
                 Some(known) => known.target = target.clone(),
                 None => {
-                    tracing::info!(url = %target.url, job = %target.job, container = %target.container, "new scrape target");
+                    tracing::info!(url = %target.url, job = %target.job, from = %target.origin, "new scrape target");
                     state
                         .targets
                         .insert(target.url.clone(), TargetState { target: target.clone(), health: Health::Unknown });
                 }
             }
         }
-        gone
+        cleared
     }
 
     /// Records a scrape's outcome; one log line when the health changes.
@@ -287,27 +388,38 @@ impl Targets {
         }
         let mut errors = MetricFamily::gauge(
             "sonde_scrape_target_label_errors",
-            "Containers whose com.df.scrapePort or com.df.metricsPath label cannot be used (1 per label).",
+            "Containers (or, on the Swarm leader, services) whose com.df.scrapePort or com.df.metricsPath label cannot be used (1 per label).",
         );
         for r in &state.rejected {
-            errors.push(Labels::new().with("container", r.container.as_str()).with("label", r.label), 1.0);
+            errors.push(Labels::new().with(r.origin.kind(), r.origin.name()).with("label", r.label), 1.0);
         }
         out.extend([up, errors].into_iter().filter(|f| !f.samples.is_empty()));
     }
 }
 
 impl Evaluator {
-    /// One scrape round: discovers the targets in `cache`, marks the
-    /// series of vanished ones stale, scrapes the others at once and
-    /// appends what they answer. Returns how many targets were up.
+    /// One scrape round: discovers the targets in `cache` (and on the
+    /// leader the cluster's), marks the series of vanished ones stale,
+    /// scrapes the others at once and appends what they answer. Returns
+    /// how many targets were up.
     pub async fn scrape_targets(self: &Arc<Self>, cache: &MetadataCache) -> usize {
-        let (targets, rejected) = discover(&cache.containers());
-        let gone = self.targets.rediscover(&targets, rejected);
-        if !gone.is_empty() {
+        let (mut targets, mut rejected) = discover(&cache.containers());
+        if let Some(config) = self.swarm.as_ref().filter(|_| self.role() == Role::Leader) {
+            let services = self.lock_view().services.clone();
+            let job = self.extra_labels.get("job").unwrap_or_default().to_owned();
+            let timeout = self.targets.config.timeout.min(self.interval);
+            let (cluster, failed) = super::cluster::targets(&services, config, &job, timeout).await;
+            merge(&mut targets, cluster);
+            rejected.extend(failed);
+        }
+        let cleared = self.targets.rediscover(&targets, rejected);
+        if !cleared.is_empty() {
             let t_ms = now_ms();
-            let mut store = self.write_store();
-            for url in &gone {
-                store.remove_source(url, t_ms);
+            for window in [Window::Node, Window::Cluster] {
+                let mut store = self.write_window(window);
+                for (url, _) in cleared.iter().filter(|(_, lost)| lost.has(window)) {
+                    store.remove_source(url, t_ms);
+                }
             }
         }
         if targets.is_empty() {
@@ -342,25 +454,33 @@ impl Evaluator {
             })
             .collect();
         let mut up_count = 0;
+        let mut answers = Vec::with_capacity(targets.len());
+        for (target, (scraped, result)) in targets.iter().zip(parsed) {
+            let (mut families, error) = match result {
+                Ok(families) => (families, None),
+                Err(err) => (Vec::new(), Some(err)),
+            };
+            let samples: usize = families.iter().map(|f| f.samples.len()).sum();
+            let up = if error.is_none() { 1.0 } else { 0.0 };
+            // Last, so that a target's own `up` cannot hide Sonde's.
+            families.extend(report(up, scraped.duration, samples));
+            let extra = Labels::new().with("instance", target.instance.as_str()).with("job", target.job.as_str());
+            self.targets.record(&target.url, error.as_ref());
+            up_count += usize::from(error.is_none());
+            answers.push((target, scraped.t_ms, families, extra));
+        }
+        // A leader that stepped down while scraping keeps nothing for the
+        // cluster window it dropped.
+        let leading = self.role() == Role::Leader;
         let mut refused = 0;
-        let max_series = {
-            let mut store = self.write_store();
-            for (target, (scraped, result)) in targets.iter().zip(parsed) {
-                let (mut families, error) = match result {
-                    Ok(families) => (families, None),
-                    Err(err) => (Vec::new(), Some(err)),
-                };
-                let samples: usize = families.iter().map(|f| f.samples.len()).sum();
-                let up = if error.is_none() { 1.0 } else { 0.0 };
-                // Last, so that a target's own `up` cannot hide Sonde's.
-                families.extend(report(up, scraped.duration, samples));
-                let extra = Labels::new().with("instance", target.instance.as_str()).with("job", target.job.as_str());
-                refused += store.append_families_from(&target.url, &families, scraped.t_ms, &extra).refused;
-                self.targets.record(&target.url, error.as_ref());
-                up_count += usize::from(error.is_none());
+        let mut max_series = 0;
+        for window in [Window::Node, Window::Cluster].into_iter().filter(|w| *w == Window::Node || leading) {
+            let mut store = self.write_window(window);
+            for (target, t_ms, families, extra) in answers.iter().filter(|a| a.0.windows.has(window)) {
+                refused += store.append_families_from(&target.url, families, *t_ms, extra).refused;
             }
-            store.config().max_series
-        };
+            max_series = store.config().max_series;
+        }
         self.targets.note_refused(refused, max_series);
         up_count
     }

@@ -10,12 +10,14 @@ use crate::rules::AlertState;
 fn config(dir: &Path, files: &[PathBuf]) -> EvaluatorConfig {
     EvaluatorConfig {
         rule_files: files.to_vec(),
+        node_rule_files: Vec::new(),
         evaluation_interval: Duration::from_secs(15),
         storage_path: dir.join("data"),
         max_series: 1000,
         job: "sonde".to_owned(),
         instance: "node-1".to_owned(),
         scrape: super::ScrapeConfig::default(),
+        swarm: None,
     }
 }
 
@@ -210,4 +212,166 @@ fn rules_come_and_go_with_container_labels() {
     cache.remove("a");
     evaluator.cycle(&families(1.0), t0 + 2000, now + Duration::from_secs(2));
     assert!(evaluator.with_groups(|groups| groups.count()) == 0);
+}
+
+fn swarm_config(dir: &Path, cluster_files: &[PathBuf], node_files: &[PathBuf]) -> EvaluatorConfig {
+    let mut cfg = config(dir, cluster_files);
+    cfg.node_rule_files = node_files.to_vec();
+    // Never asked in these tests: the view is set by hand.
+    cfg.swarm = Some(SwarmConfig {
+        docker: sonde_exporter::container::docker::DockerConfig {
+            host: "unix:///nonexistent/docker.sock".to_owned(),
+            timeout: Duration::from_millis(100),
+        },
+        agent_port: 9097,
+        agent_path: "/metrics".to_owned(),
+    });
+    cfg
+}
+
+/// A service as the tests write it: name, desired replicas, labels.
+type ServiceRow<'a> = (&'a str, Option<u64>, &'a [(&'a str, &'a str)]);
+
+fn view(role: Role, services: &[ServiceRow<'_>]) -> SwarmView {
+    SwarmView {
+        role,
+        services: services
+            .iter()
+            .map(|(name, replicas, labels)| crate::swarm::SwarmService {
+                name: (*name).to_owned(),
+                labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+                replicas: *replicas,
+            })
+            .collect(),
+    }
+}
+
+fn group_names(evaluator: &Evaluator) -> Vec<String> {
+    let mut names: Vec<String> = evaluator.with_groups(|groups| groups.map(|g| g.name().to_owned()).collect());
+    names.sort();
+    names
+}
+
+fn rule_exprs(evaluator: &Evaluator, group: &str) -> Vec<String> {
+    evaluator.with_groups(|groups| {
+        groups
+            .filter(|g| g.name() == group)
+            .flat_map(|g| g.rules().iter().map(|r| match r {
+                crate::rules::GroupRule::Alert(a) => a.rule().expr.clone(),
+                crate::rules::GroupRule::Record(r) => r.rule().expr.clone(),
+            }))
+            .collect()
+    })
+}
+
+#[test]
+fn only_the_leader_evaluates_cluster_rules() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = write(dir.path(), "cluster.yml", "groups:\n- name: cluster\n  rules:\n  - alert: Up\n    expr: up_gauge == 1\n");
+    let node = write(dir.path(), "node.yml", "groups:\n- name: node\n  rules:\n  - alert: NodeUp\n    expr: up_gauge == 1\n");
+    let evaluator = Evaluator::new(swarm_config(dir.path(), &[cluster], &[node]), None);
+    let start = Instant::now();
+    let at = |s: u64| (t0 + i64::try_from(s).unwrap() * 1000, start + Duration::from_secs(s));
+
+    evaluator.set_swarm_view(view(Role::Worker, &[]));
+    let (t, now) = at(0);
+    assert_eq!(evaluator.cycle(&families(1.0), t, now), 1);
+    assert_eq!(group_names(&evaluator), ["node"]);
+    assert_eq!(alerts(&evaluator), [("NodeUp".to_owned(), AlertState::Firing, t)]);
+    let out = metrics(&evaluator);
+    assert_eq!(find_value(&out, "sonde_swarm_role", "role", "worker"), Some(1.0));
+    assert_eq!(find_value(&out, "sonde_swarm_role", "role", "leader"), Some(0.0));
+    assert_eq!(find_value(&out, "sonde_window_series", "window", "cluster"), None, "no cluster window on a worker");
+
+    // Elected: the cluster groups start, over the cluster window.
+    evaluator.set_swarm_view(view(Role::Leader, &[]));
+    let (t, now) = at(15);
+    assert_eq!(evaluator.cycle(&families(1.0), t, now), 2);
+    assert_eq!(group_names(&evaluator), ["cluster", "node"]);
+    let mut seen = alerts(&evaluator);
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(seen, [("NodeUp".to_owned(), AlertState::Firing, t0), ("Up".to_owned(), AlertState::Firing, t)]);
+    let out = metrics(&evaluator);
+    // The leader's own sample, and `ALERTS`/`ALERTS_FOR_STATE` of the
+    // cluster rule; the node rule's went to the node window.
+    assert_eq!(find_value(&out, "sonde_window_series", "window", "cluster"), Some(3.0));
+    assert_eq!(find_value(&out, "sonde_window_series", "window", "node"), Some(3.0));
+
+    // A series only the cluster window has is seen by `/api/v1/query`
+    // there, not in the node window.
+    evaluator.write_window(Window::Cluster).append(&Labels::new().with("__name__", "remote_only"), t, 1.0);
+    assert!(matches!(evaluator.instant_query("remote_only", t).unwrap().0, Value::Vector(ref v) if v.len() == 1));
+    assert_eq!(evaluator.read_window(Window::Node).series_count(), 3);
+
+    // Stepping down drops the cluster rules, their alerts and the window.
+    evaluator.set_swarm_view(view(Role::Manager, &[]));
+    let (t, now) = at(30);
+    assert_eq!(evaluator.cycle(&families(1.0), t, now), 1);
+    assert_eq!(group_names(&evaluator), ["node"]);
+    assert_eq!(alerts(&evaluator), [("NodeUp".to_owned(), AlertState::Firing, t0)]);
+    assert_eq!(evaluator.read_window(Window::Cluster).series_count(), 0);
+    assert!(matches!(evaluator.instant_query("remote_only", t).unwrap().0, Value::Vector(ref v) if v.is_empty()));
+}
+
+#[test]
+fn the_leader_builds_rules_from_service_labels_with_their_replicas() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = MetadataCache::new(LabelAllowlist::default());
+    let evaluator = Evaluator::new(swarm_config(dir.path(), &[], &[]), Some(cache.clone()));
+    // The same service's containers carry other alert labels: node rules
+    // on a worker, replaced by the service's own labels on the leader.
+    cache.upsert(container(
+        "a",
+        &[("com.docker.swarm.service.name", "go-demo_main"), ("com.df.alertName", "up"), ("com.df.alertIf", "up_gauge == 1")],
+    ));
+    let labels: &[(&str, &str)] = &[
+        ("com.df.alertName.1", "replicas"),
+        ("com.df.alertIf.1", "@replicas_running"),
+        ("com.df.alertFor.1", "1h"),
+        ("com.df.scrapePort", "8080"),
+    ];
+    let global: &[(&str, &str)] = &[("com.df.alertName", "replicas"), ("com.df.alertIf", "@replicas_less_than")];
+    let start = Instant::now();
+
+    evaluator.set_swarm_view(view(Role::Worker, &[("go-demo_main", Some(3), labels)]));
+    evaluator.cycle(&families(1.0), t0, start);
+    assert_eq!(rule_exprs(&evaluator, "go-demo_main"), ["up_gauge == 1"], "a worker sees container labels only");
+
+    evaluator.set_swarm_view(view(Role::Leader, &[("go-demo_main", Some(3), labels), ("agent", None, global)]));
+    evaluator.cycle(&families(1.0), t0 + 1000, start + Duration::from_secs(1));
+    let selector = r#"container_memory_usage_bytes{container_label_com_docker_swarm_service_name="go-demo_main"}"#;
+    assert_eq!(rule_exprs(&evaluator, "go-demo_main"), [format!("count({selector}) != 3")]);
+    // A global service has no desired replicas.
+    let out = metrics(&evaluator);
+    assert_eq!(find_value(&out, "sonde_rule_label_errors", "service", "agent"), Some(1.0));
+
+    // Scaled: R follows.
+    evaluator.set_swarm_view(view(Role::Leader, &[("go-demo_main", Some(2), labels)]));
+    evaluator.cycle(&families(1.0), t0 + 2000, start + Duration::from_secs(2));
+    assert_eq!(rule_exprs(&evaluator, "go-demo_main"), [format!("count({selector}) != 2")]);
+    let out = metrics(&evaluator);
+    assert_eq!(find_value(&out, "sonde_rule_label_errors", "service", "agent"), None, "the service is gone");
+
+    // No longer leading: back to the containers' labels.
+    evaluator.set_swarm_view(view(Role::Worker, &[]));
+    evaluator.cycle(&families(1.0), t0 + 3000, start + Duration::from_secs(3));
+    assert_eq!(rule_exprs(&evaluator, "go-demo_main"), ["up_gauge == 1"]);
+}
+
+#[test]
+fn without_swarm_awareness_every_rule_runs_here() {
+    let t0 = now_ms();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = write(dir.path(), "cluster.yml", "groups:\n- name: cluster\n  rules:\n  - alert: Up\n    expr: up_gauge == 1\n");
+    let node = write(dir.path(), "node.yml", "groups:\n- name: node\n  rules:\n  - alert: NodeUp\n    expr: up_gauge == 1\n");
+    let mut cfg = config(dir.path(), &[cluster]);
+    cfg.node_rule_files = vec![node];
+    let evaluator = Evaluator::new(cfg, None);
+    // Before any cycle too: the groups are there from the start.
+    assert_eq!(group_names(&evaluator), ["cluster", "node"]);
+    assert_eq!(evaluator.cycle(&families(1.0), t0, Instant::now()), 2);
+    assert_eq!(evaluator.role(), Role::Standalone);
+    assert_eq!(find_value(&metrics(&evaluator), "sonde_swarm_role", "role", "standalone"), None, "not asked, not reported");
 }

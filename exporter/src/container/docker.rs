@@ -287,6 +287,13 @@ async fn deadline<T>(
     }
 }
 
+/// A client for `config.host`, for other parts of the agent that talk to
+/// the same engine (the Swarm API). Nothing is sent yet; an unsupported
+/// scheme or a missing socket is an error in words.
+pub fn client(config: &DockerConfig) -> Result<Docker, String> {
+    connect(config).map_err(|e| e.to_string())
+}
+
 /// A client for `config.host`. Nothing is sent yet.
 ///
 /// Bollard builds its URLs by joining an absolute path onto

@@ -43,7 +43,7 @@ fn a_swarm_task_with_a_scrape_port_is_a_target() {
     ]));
     assert_eq!(rejected, []);
     let got: Vec<(&str, &str, &str, &str)> =
-        targets.iter().map(|t| (t.url.as_str(), t.job.as_str(), t.instance.as_str(), t.container.as_str())).collect();
+        targets.iter().map(|t| (t.url.as_str(), t.job.as_str(), t.instance.as_str(), t.origin.name())).collect();
     assert_eq!(
         got,
         [
@@ -71,7 +71,7 @@ fn bad_labels_and_missing_addresses_are_rejected_with_a_reason() {
     assert_eq!(targets.len(), 1, "{targets:?}");
     assert_eq!(targets[0].url, "http://10.0.0.9:8080/metrics");
     let got: Vec<(&str, &str, &str)> =
-        rejected.iter().map(|r| (r.container.as_str(), r.label, r.reason.as_str())).collect();
+        rejected.iter().map(|r| (r.origin.name(), r.label, r.reason.as_str())).collect();
     assert_eq!(
         got,
         [
@@ -113,7 +113,7 @@ fn two_containers_at_one_address_are_scraped_once() {
     ]));
     assert_eq!(targets.len(), 1);
     assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0].container, "b-name");
+    assert_eq!(rejected[0].origin, Origin::Container("b-name".to_owned()));
     assert!(rejected[0].reason.contains("already scraped for container a-name"), "{}", rejected[0].reason);
 }
 
