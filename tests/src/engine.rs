@@ -1,7 +1,7 @@
 //! Helpers for tests against the real Docker engine, through the `docker`
 //! CLI: `FROM scratch` images holding one test binary (`sonde-workload`,
-//! or the agent itself), containers, Swarm services and overlay networks
-//! that are removed when their guard drops, and bounded waits.
+//! or the agent itself), containers, Swarm services and stacks, and overlay
+//! networks that are removed when their guard drops, and bounded waits.
 //!
 //! Nothing here can pull: an image is built from its binary and the
 //! shared libraries `ldd` names, copied at their absolute paths.
@@ -69,9 +69,17 @@ pub fn docker_raw(args: &[&str]) -> DockerOutput {
 /// [`docker_raw`] that never panics: for cleanup in `Drop`, which may run
 /// while a failed test unwinds.
 pub fn try_docker(args: &[&str]) -> Result<DockerOutput, String> {
+    try_docker_env(args, &[])
+}
+
+/// [`try_docker`] with `env` added to the `docker` process's environment:
+/// for `docker stack deploy`, which substitutes `${VAR}` in the compose
+/// file from it.
+pub fn try_docker_env(args: &[&str], env: &[(&str, &str)]) -> Result<DockerOutput, String> {
     let command = format!("`docker {}`", args.join(" "));
     let mut child = Command::new("docker")
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -589,50 +597,149 @@ impl Drop for Service {
 }
 
 impl Service {
-    /// The logs of every task container of the service on this node,
-    /// running or exited (a task that crashed and was replaced included),
-    /// as `(<id> <name> <status>, log)`, the log being `docker logs
-    /// --timestamps` (stdout, then stderr): what a failing test shows of
-    /// the service. Never panics. (`docker service logs --tail 20000`
-    /// did not finish within a minute on Docker 20.10 here.)
+    /// The logs of every task container of the service on this node (see
+    /// [`service_task_logs`]). Never panics.
     pub fn task_logs(&self) -> Vec<(String, String)> {
-        let filter = format!("label=com.docker.swarm.service.name={}", self.name);
-        let format = "{{.ID}} {{.Names}} {{.Status}}";
-        let listed = match try_docker(&["ps", "-a", "--filter", &filter, "--format", format]) {
-            Ok(output) => output.stdout,
-            Err(message) => return vec![(format!("the tasks of {}", self.name), message)],
-        };
-        listed
-            .lines()
-            .map(|container| {
-                let id = container.split_whitespace().next().unwrap_or_default();
-                let log = match try_docker(&["logs", "--timestamps", id]) {
-                    Ok(output) => [output.stdout, output.stderr]
-                        .into_iter()
-                        .filter(|part| !part.is_empty())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    Err(message) => message,
-                };
-                (container.to_owned(), log)
-            })
-            .collect()
+        service_task_logs(&self.name)
     }
 
-    /// `docker service ps --no-trunc`: the tasks, their states and errors.
-    /// Never panics.
+    /// `docker service ps --no-trunc` (see [`service_tasks`]). Never panics.
     pub fn tasks(&self) -> String {
-        let format = "{{.Name}} {{.CurrentState}} {{.Error}}";
-        match try_docker(&[
-            "service",
-            "ps",
-            "--no-trunc",
-            "--format",
-            format,
-            &self.name,
-        ]) {
-            Ok(output) => format!("{}{}", output.stdout, output.stderr),
-            Err(message) => message,
+        service_tasks(&self.name)
+    }
+}
+
+/// The logs of every task container of the service `name` on this node,
+/// running or exited (a task that crashed and was replaced included),
+/// as `(<id> <name> <status>, log)`, the log being `docker logs
+/// --timestamps` (stdout, then stderr): what a failing test shows of
+/// the service. Never panics. (`docker service logs --tail 20000`
+/// did not finish within a minute on Docker 20.10 here.)
+pub fn service_task_logs(name: &str) -> Vec<(String, String)> {
+    let filter = format!("label=com.docker.swarm.service.name={name}");
+    let format = "{{.ID}} {{.Names}} {{.Status}}";
+    let listed = match try_docker(&["ps", "-a", "--filter", &filter, "--format", format]) {
+        Ok(output) => output.stdout,
+        Err(message) => return vec![(format!("the tasks of {name}"), message)],
+    };
+    listed
+        .lines()
+        .map(|container| {
+            let id = container.split_whitespace().next().unwrap_or_default();
+            let log = match try_docker(&["logs", "--timestamps", id]) {
+                Ok(output) => [output.stdout, output.stderr]
+                    .into_iter()
+                    .filter(|part| !part.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Err(message) => message,
+            };
+            (container.to_owned(), log)
+        })
+        .collect()
+}
+
+/// `docker service ps --no-trunc` of the service `name`: its tasks, their
+/// states and errors. Never panics.
+pub fn service_tasks(name: &str) -> String {
+    let format = "{{.Name}} {{.CurrentState}} {{.Error}}";
+    match try_docker(&["service", "ps", "--no-trunc", "--format", format, name]) {
+        Ok(output) => format!("{}{}", output.stdout, output.stderr),
+        Err(message) => message,
+    }
+}
+
+/// A stack deployed from a compose file (`docker stack deploy`); on drop,
+/// `docker stack rm`, its containers waited for, then its named volumes
+/// removed, so a failing test leaks none.
+#[derive(Debug)]
+pub struct Stack {
+    /// The stack name: its services are `<name>_<service>`, its volumes
+    /// `<name>_<volume>`.
+    pub name: String,
+}
+
+/// The label Docker puts on a stack's services, containers and volumes.
+const STACK_LABEL: &str = "com.docker.stack.namespace";
+
+impl Stack {
+    /// A stack name no other stack of this or another test run has:
+    /// `sonde-test-<pid>-<n>-stack`.
+    pub fn unique_name() -> String {
+        format!("{}-stack", unique_name())
+    }
+
+    /// `docker stack deploy --resolve-image never -c <compose> <name>`
+    /// (the images are local only), with `env` set for the `${VAR}`s of
+    /// the compose file. Needs a Swarm manager (see [`Swarm::ensure`]).
+    pub fn deploy(name: String, compose: &Path, env: &[(&str, &str)]) -> Stack {
+        // The guard first: a deployment that fails half way is removed too.
+        let stack = Stack { name };
+        let compose = compose.to_string_lossy();
+        let args = [
+            "stack",
+            "deploy",
+            "--resolve-image",
+            "never",
+            "-c",
+            &compose,
+            &stack.name,
+        ];
+        let output = try_docker_env(&args, env).unwrap_or_else(|message| panic!("{message}"));
+        if !output.success {
+            panic!(
+                "`docker {}` with {env:?} failed:\n{}\n{}",
+                args.join(" "),
+                output.stderr,
+                output.stdout
+            );
+        }
+        stack
+    }
+
+    /// The full name of the stack's service `service`: `<stack>_<service>`.
+    pub fn service(&self, service: &str) -> String {
+        format!("{}_{service}", self.name)
+    }
+
+    /// The full name of the stack's named volume `volume`.
+    pub fn volume(&self, volume: &str) -> String {
+        format!("{}_{volume}", self.name)
+    }
+
+    /// The ids of the running task containers of the stack's `service`.
+    pub fn running_containers(&self, service: &str) -> Vec<String> {
+        let filter = format!(
+            "label=com.docker.swarm.service.name={}",
+            self.service(service)
+        );
+        docker(&["ps", "-q", "--no-trunc", "--filter", &filter])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = try_docker(&["stack", "rm", &self.name]);
+        // The containers stop within the services' grace period (10 s by
+        // default); their volumes are in use until they are gone.
+        let filter = format!("label={STACK_LABEL}={}", self.name);
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline
+            && try_docker(&["ps", "-aq", "--filter", &filter])
+                .is_ok_and(|o| o.success && !o.stdout.is_empty())
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let Ok(volumes) = try_docker(&["volume", "ls", "-q", "--filter", &filter]) else {
+            return;
+        };
+        let mut args = vec!["volume", "rm"];
+        args.extend(volumes.stdout.lines());
+        if args.len() > 2 {
+            let _ = try_docker(&args);
         }
     }
 }
