@@ -32,7 +32,8 @@
 #     alerts are firing or pending, how many rules failed.
 # Prints Markdown tables with Sonde / Prometheus ratios and the goals.
 #
-# Usage: scripts/bench-rules.sh   (INTERVAL=1 WARMUP=35 CYCLES=20)
+# Usage: scripts/bench-rules.sh   (INTERVAL=1 WARMUP=35 CYCLES=20; the build
+# goes to $CARGO_TARGET_DIR when set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +59,8 @@ PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 # shellcheck source=scripts/bench-lib.sh
 . scripts/bench-lib.sh
 build_static sonde-agent
+# bench-lib.sh names the binary under ./target; follow CARGO_TARGET_DIR.
+SONDE=${CARGO_TARGET_DIR:-target}/${SONDE#target/}
 
 # --- rules and data ----------------------------------------------------------
 RULES=$WORK/rules.yml

@@ -221,7 +221,7 @@ impl Ctx<'_> {
     /// lookback, mapped by `value(timestamp, value)`; sorted by labels.
     fn select_instant(&self, sel: &Selector, value: impl Fn(i64, f64) -> f64) -> Vec<Sample> {
         let mut out = Vec::new();
-        self.store.select(
+        self.store.select_last(
             &sel.matchers,
             self.t.saturating_sub(self.lookback_ms),
             self.t,
