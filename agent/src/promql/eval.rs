@@ -31,6 +31,8 @@ struct Ctx<'a> {
     lookback_ms: i64,
     t: i64,
     annos: Annotations,
+    /// Prometheus' `EnableDelayedNameRemoval`; see [`Ctx::settle`].
+    delayed_name_removal: bool,
 }
 
 fn exec_err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
@@ -41,6 +43,7 @@ pub(crate) fn instant(
     plan: &Plan,
     store: &WindowStore,
     lookback_ms: i64,
+    delayed_name_removal: bool,
     t: i64,
 ) -> Result<(Value, Annotations), EvalError> {
     let mut ctx = Ctx {
@@ -48,6 +51,7 @@ pub(crate) fn instant(
         lookback_ms,
         t,
         annos: Annotations::default(),
+        delayed_name_removal,
     };
     let value = match ctx.eval(&plan.root)? {
         Val::Scalar(v) => Value::Scalar(v),
@@ -62,6 +66,7 @@ pub(crate) fn range(
     plan: &Plan,
     store: &WindowStore,
     lookback_ms: i64,
+    delayed_name_removal: bool,
     start: i64,
     end: i64,
     step: i64,
@@ -83,6 +88,7 @@ pub(crate) fn range(
         lookback_ms,
         t: start,
         annos: Annotations::default(),
+        delayed_name_removal,
     };
     let mut out: BTreeMap<LabelSet, Vec<(i64, f64)>> = BTreeMap::new();
     let mut t = start;
@@ -115,25 +121,38 @@ pub(crate) fn range(
 }
 
 /// Removes the metric name where an operation asked for it, then refuses
-/// duplicate label sets (Prometheus' delayed name removal).
+/// duplicate label sets: Prometheus' `cleanupMetricLabels` on the result
+/// (with delayed name removal the only place the name goes; without it
+/// every name is already gone and the check only confirms the nodes' own).
 fn cleanup(mut v: Vec<Sample>) -> Result<Vec<Sample>, EvalError> {
-    let mut any = false;
+    drop_marked_names(&mut v);
+    check_unique(&v)?;
+    Ok(v)
+}
+
+/// Removes the metric name of the samples marked for it.
+fn drop_marked_names(v: &mut [Sample]) {
     for s in v.iter_mut() {
         if s.drop_name {
             s.labels = s.labels.without_name();
             s.drop_name = false;
-            any = true;
         }
     }
-    if any || v.len() > 1 {
-        let mut seen: HashSet<&LabelSet> = HashSet::with_capacity(v.len());
-        for s in &v {
-            if !seen.insert(&s.labels) {
-                return exec_err("vector cannot contain metrics with the same labelset");
-            }
+}
+
+/// Prometheus' `ContainsSameLabelset` check: two samples with one label set
+/// are an error.
+fn check_unique(v: &[Sample]) -> Result<(), EvalError> {
+    if v.len() < 2 {
+        return Ok(());
+    }
+    let mut seen: HashSet<&LabelSet> = HashSet::with_capacity(v.len());
+    for s in v {
+        if !seen.insert(&s.labels) {
+            return exec_err("vector cannot contain metrics with the same labelset");
         }
     }
-    Ok(v)
+    Ok(())
 }
 
 fn contains(names: &[String], n: &str) -> bool {
@@ -207,13 +226,48 @@ impl Ctx<'_> {
                         s.value = -s.value;
                         s.drop_name = true;
                     }
-                    Ok(Val::Vector(v))
+                    self.settle(Val::Vector(v))
                 }
                 other => exec_err(format!("unary minus on a {}", other.type_name())),
             },
-            Node::Binary(b) => self.binary(b),
-            Node::Aggregate(a) => self.aggregate(a),
-            Node::Call(c) => self.call(c),
+            Node::Binary(b) => {
+                let v = self.binary(b)?;
+                self.settle(v)
+            }
+            Node::Aggregate(a) => {
+                let v = self.aggregate(a)?;
+                // Only `count_values` goes through Prometheus' `rangeEval`;
+                // the other aggregations' groups are unique by construction.
+                if a.op == AggOp::CountValues {
+                    self.settle(v)
+                } else {
+                    Ok(v)
+                }
+            }
+            Node::Call(c) => {
+                let v = self.call(c)?;
+                self.settle(v)
+            }
+        }
+    }
+
+    /// Where Prometheus 3.0 without delayed name removal (its default; the
+    /// `promql-delayed-name-removal` feature is experimental) drops the
+    /// metric name and refuses two samples with one label set: after each
+    /// step of `rangeEval` (functions over instant vectors, binary
+    /// operators, `count_values`), after a range-vector function and after
+    /// unary minus (`promql/engine.go`). So `min(count_over_time({__name__=~"a|b"}[5m]))`
+    /// fails inside, before `min` would hide the collision. With delayed
+    /// removal the name stays marked until [`cleanup`], and nothing is
+    /// checked here.
+    fn settle(&self, val: Val) -> Result<Val, EvalError> {
+        match val {
+            Val::Vector(mut v) if !self.delayed_name_removal => {
+                drop_marked_names(&mut v);
+                check_unique(&v)?;
+                Ok(Val::Vector(v))
+            }
+            other => Ok(other),
         }
     }
 
@@ -310,7 +364,12 @@ impl Ctx<'_> {
                 BinOp::And => Ok(Val::Vector(vector_and(b, l, r))),
                 BinOp::Or => Ok(Val::Vector(vector_or(b, l, r))),
                 BinOp::Unless => Ok(Val::Vector(vector_unless(b, l, r))),
-                _ => Ok(Val::Vector(vector_binop(b, l, r)?)),
+                _ => Ok(Val::Vector(vector_binop(
+                    b,
+                    l,
+                    r,
+                    self.delayed_name_removal,
+                )?)),
             },
             (l, r) => exec_err(format!(
                 "binary operator {:?} between {} and {} is not allowed",
@@ -682,7 +741,9 @@ impl Ctx<'_> {
             };
             let key = hash_pairs(s.labels.iter().filter(|(n, _)| *n != "le"));
             let gi = *index.entry(key).or_insert_with(|| {
-                let labels = s.labels.filter(|n| n != "le" && n != METRIC_NAME);
+                // The name goes with the other removals (`drop_name`), as
+                // Prometheus 3.0 keeps it until then with delayed removal.
+                let labels = s.labels.filter(|n| n != "le");
                 groups.push(Group {
                     labels,
                     buckets: Vec::new(),
@@ -739,6 +800,9 @@ impl Ctx<'_> {
             }
             out.push(s);
         }
+        // Prometheus checks here in either mode (`evalLabelReplace`), on the
+        // labels as they are: a name marked for removal still counts.
+        check_unique(&out)?;
         Ok(Val::Vector(out))
     }
 
@@ -776,6 +840,8 @@ impl Ctx<'_> {
             }
             out.push(s);
         }
+        // As `evalLabelJoin`: checked in either mode.
+        check_unique(&out)?;
         Ok(Val::Vector(out))
     }
 }
@@ -878,7 +944,14 @@ fn matched_labels(ls: &LabelSet, on: bool, names: &[String]) -> LabelSet {
     }
 }
 
-fn vector_binop(b: &Binary, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<Vec<Sample>, EvalError> {
+/// `delayed_name_removal` off: a `bool` comparison drops the name before
+/// the many-to-one uniqueness check, as Prometheus' `VectorBinop` does.
+fn vector_binop(
+    b: &Binary,
+    lhs: Vec<Sample>,
+    rhs: Vec<Sample>,
+    delayed_name_removal: bool,
+) -> Result<Vec<Sample>, EvalError> {
     if lhs.is_empty() || rhs.is_empty() {
         return Ok(Vec::new());
     }
@@ -930,7 +1003,10 @@ fn vector_binop(b: &Binary, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<Vec<Sa
         } else if !keep {
             continue;
         }
-        let labels = result_labels(b, &ls.labels, &rs.labels);
+        let mut labels = result_labels(b, &ls.labels, &rs.labels);
+        if b.return_bool && !delayed_name_removal {
+            labels = labels.without_name();
+        }
         match b.card {
             Card::OneToOne => {
                 if matched.contains_key(&sig) {
@@ -959,11 +1035,16 @@ fn vector_binop(b: &Binary, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Result<Vec<Sa
     Ok(out)
 }
 
-/// The labels of a vector/vector result: the "many" side's, reduced to the
-/// `on` labels (or without the `ignoring` ones) for one-to-one matching,
-/// plus the `group_x` labels from the "one" side.
+/// The labels of a vector/vector result: the "many" side's, without the
+/// name for arithmetic (in either mode, as Prometheus' `resultMetric`),
+/// reduced to the `on` labels (or without the `ignoring` ones) for
+/// one-to-one matching, plus the `group_x` labels from the "one" side.
 fn result_labels(b: &Binary, many: &LabelSet, one: &LabelSet) -> LabelSet {
-    let mut ls = many.clone();
+    let mut ls = if b.op.is_comparison() {
+        many.clone()
+    } else {
+        many.without_name()
+    };
     if b.card == Card::OneToOne {
         if b.on {
             ls = ls.filter(|n| contains(&b.labels, n));

@@ -13,10 +13,16 @@
 //! `group_left`/`group_right`; classic `histogram_quantile`; `absent`,
 //! `scalar`, `vector`, `time`, `timestamp`, `label_replace`, `label_join`,
 //! `sort`, `sort_desc`, the math and trigonometric functions and the date
-//! functions. The metric name is removed the way Prometheus 3.0 does with
-//! delayed name removal (the setting its own test suite runs with): a
-//! function or operator marks a sample, and the name goes when the result is
-//! returned.
+//! functions.
+//!
+//! The metric name is removed where Prometheus 3.0 removes it by default: at
+//! the function or operator that drops it, which then refuses two samples
+//! with one label set ("vector cannot contain metrics with the same
+//! labelset"), so `min(count_over_time({__name__=~"a|b"}[5m]))` is an error
+//! as in Prometheus (2.x and 3.x alike). [`Engine::delayed_name_removal`]
+//! selects Prometheus' experimental `promql-delayed-name-removal` instead,
+//! the setting its own test suite (`promqltest`) runs with: a function or
+//! operator marks a sample, and the name goes when the result is returned.
 //!
 //! Unsupported constructs (`@`, `offset`, subqueries, native histograms,
 //! experimental or unknown functions) are refused with
@@ -112,12 +118,18 @@ pub struct Annotations {
 pub struct Engine {
     /// How far back an instant selector looks for a sample (default 5 minutes).
     pub lookback: Duration,
+    /// Prometheus' experimental `promql-delayed-name-removal` (default off,
+    /// as in Prometheus): keep the metric name until the result is
+    /// returned, and look for duplicate label sets only then (and in
+    /// `label_replace` / `label_join`). Its test suite runs with it on.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for Engine {
     fn default() -> Self {
         Engine {
             lookback: DEFAULT_LOOKBACK,
+            delayed_name_removal: false,
         }
     }
 }
@@ -151,7 +163,13 @@ impl Engine {
         store: &WindowStore,
         t_ms: i64,
     ) -> Result<(Value, Annotations), EvalError> {
-        eval::instant(plan, store, self.lookback_ms(), t_ms)
+        eval::instant(
+            plan,
+            store,
+            self.lookback_ms(),
+            self.delayed_name_removal,
+            t_ms,
+        )
     }
 
     /// Evaluates `expr` at every step from `start_ms` to `end_ms` (both
@@ -179,7 +197,15 @@ impl Engine {
         step: Duration,
     ) -> Result<(Value, Annotations), EvalError> {
         let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
-        eval::range(plan, store, self.lookback_ms(), start_ms, end_ms, step_ms)
+        eval::range(
+            plan,
+            store,
+            self.lookback_ms(),
+            self.delayed_name_removal,
+            start_ms,
+            end_ms,
+            step_ms,
+        )
     }
 }
 

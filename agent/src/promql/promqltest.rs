@@ -685,7 +685,12 @@ pub fn run_eval(e: &EvalCmd, store: &WindowStore, native: &[LabelSet]) -> Outcom
     {
         return Outcome::Skipped("selects native histograms".into());
     }
-    let engine = Engine::default();
+    // Prometheus' `promqltest.NewTestEngine` turns delayed name removal on;
+    // `name_label_dropping.test` depends on it.
+    let engine = Engine {
+        delayed_name_removal: true,
+        ..Engine::default()
+    };
     let result = match e.kind {
         EvalKind::Instant { at_ms } => engine.instant_plan(&plan, store, at_ms),
         EvalKind::Range {

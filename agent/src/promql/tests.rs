@@ -187,3 +187,127 @@ fn extreme_inputs_do_not_panic() {
     );
     assert!(engine.range(&expr, &s, 0, 10, Duration::ZERO).is_err());
 }
+
+/// `a{job="x"}` and `b{job="x"}`: one label set once the name is gone;
+/// `c{job="y"}`; and `http_requests_total` from [`store`].
+fn collision_store() -> WindowStore {
+    let mut s = store();
+    for (name, job, per_min) in [("a", "x", 1.0), ("b", "x", 2.0), ("c", "y", 0.0)] {
+        let l = Labels::from_pairs([("__name__", name), ("job", job)]);
+        for i in 0..=10 {
+            s.append(&l, i * 60_000, per_min * i as f64 + 1.0);
+        }
+    }
+    s
+}
+
+const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
+
+fn execution_error(engine: Engine, s: &WindowStore, text: &str) -> Option<String> {
+    let expr = parse(text).unwrap();
+    match engine.instant(&expr, s, 630_000) {
+        Ok(_) => None,
+        Err(EvalError::Execution(m)) => Some(m),
+        Err(other) => panic!("{text}: {other:?}"),
+    }
+}
+
+/// Prometheus (2.x, and 3.0 by default) drops the name where the function or
+/// operator is, and refuses the collision there, before an aggregation above
+/// could hide it.
+#[test]
+fn collision_inside_the_expression_is_an_error() {
+    let s = collision_store();
+    for text in [
+        r#"min(count_over_time({__name__=~"a|b"}[5m]))"#,
+        r#"count_over_time({__name__=~"a|b"}[5m])"#,
+        r#"sum(rate({__name__=~"a|b"}[5m]))"#,
+        r#"sum(-{__name__=~"a|b"})"#,
+        r#"max({__name__=~"a|b"} * 2)"#,
+        r#"sum({__name__=~"a|b"} > bool 0)"#,
+        r#"count(abs({__name__=~"a|b"}))"#,
+        r#"count(timestamp({__name__=~"a|b"}))"#,
+        r#"sum(label_replace({__name__=~"a|b"}, "__name__", "same", "", ""))"#,
+        r#"sum(label_join({__name__=~"a|b"}, "__name__", "", "job"))"#,
+    ] {
+        assert_eq!(
+            execution_error(Engine::default(), &s, text).as_deref(),
+            Some(SAME_LABELSET),
+            "{text}"
+        );
+    }
+    // Range queries fail the same way at the step that collides.
+    let expr = parse(r#"min(count_over_time({__name__=~"a|b"}[5m]))"#).unwrap();
+    let r = Engine::default().range(&expr, &s, 300_000, 600_000, Duration::from_secs(60));
+    assert_eq!(r, Err(EvalError::Execution(SAME_LABELSET.into())));
+}
+
+#[test]
+fn duplicate_match_group_is_an_error() {
+    let s = collision_store();
+    let m = execution_error(Engine::default(), &s, r#"c / on() {__name__=~"a|b"}"#);
+    assert!(
+        m.as_deref().is_some_and(|m| m
+            .starts_with("found duplicate series for the match group {} on the right hand-side")),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn distinct_label_sets_are_not_an_error() {
+    let s = collision_store();
+    let t = 630_000;
+    let r = q(&s, "sum(rate(http_requests_total[5m]))", t);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        q(&s, "count_over_time(a[5m])", t),
+        vec![(Labels::from_pairs([("job", "x")]), 5.0)]
+    );
+    // The collision only appears once the aggregation removes the name.
+    assert_eq!(
+        q(&s, r#"sum by (job) ({__name__=~"a|b"})"#, 600_000),
+        vec![(Labels::from_pairs([("job", "x")]), 32.0)]
+    );
+    assert_eq!(q(&s, r#"sum({__name__=~"a|b"})"#, 600_000).len(), 1);
+    // The name stays: comparisons without `bool`, last_over_time.
+    assert_eq!(q(&s, r#"count({__name__=~"a|b"} > 0)"#, t).len(), 1);
+    assert_eq!(
+        q(&s, r#"last_over_time({__name__=~"a|b"}[5m])"#, t).len(),
+        2
+    );
+    // One name per label set after rate: no collision.
+    assert_eq!(q(&s, r#"rate({__name__=~"a|c"}[5m])"#, t).len(), 2);
+}
+
+/// Prometheus' experimental delayed name removal (its test suite's
+/// setting) keeps the name to the end: only the result is checked.
+#[test]
+fn delayed_name_removal_checks_the_result_only() {
+    let s = collision_store();
+    let delayed = Engine {
+        delayed_name_removal: true,
+        ..Engine::default()
+    };
+    assert_eq!(
+        execution_error(
+            delayed,
+            &s,
+            r#"min(count_over_time({__name__=~"a|b"}[5m]))"#
+        ),
+        None
+    );
+    assert_eq!(
+        execution_error(delayed, &s, r#"count_over_time({__name__=~"a|b"}[5m])"#).as_deref(),
+        Some(SAME_LABELSET)
+    );
+    // label_replace checks in either mode.
+    assert_eq!(
+        execution_error(
+            delayed,
+            &s,
+            r#"sum(label_replace({__name__=~"a|b"}, "__name__", "same", "", ""))"#
+        )
+        .as_deref(),
+        Some(SAME_LABELSET)
+    );
+}
