@@ -199,9 +199,6 @@ impl Scheduled {
     }
 }
 
-/// The alerts as last saved, without what changes at every evaluation.
-type SavedKey = Vec<crate::rules::state::SavedAlert>;
-
 #[derive(Debug)]
 struct Rules {
     groups: Vec<Scheduled>,
@@ -217,7 +214,8 @@ struct Rules {
     label_errors: BTreeMap<String, Vec<LabelError>>,
     /// The state file as read at start, for label groups built later.
     restore_from: Option<SavedState>,
-    saved: Option<(SavedKey, Instant)>,
+    /// The fingerprint of the alerts as last saved, and when.
+    saved: Option<(u64, Instant)>,
     save_failing: bool,
     save_failures: u64,
 }
@@ -593,31 +591,22 @@ impl Evaluator {
     }
 
     fn save_state(&self, rules: &mut Rules, t_ms: i64, now: Instant) {
-        let state = SavedState::from_groups(rules.groups.iter().map(|s| &s.group), t_ms);
-        let key: SavedKey = state
-            .alerts
-            .iter()
-            .map(|a| {
-                let mut a = a.clone();
-                a.value = None;
-                a.annotations.clear();
-                a
-            })
-            .collect();
+        let (fingerprint, alerts) = SavedState::fingerprint(rules.groups.iter().map(|s| &s.group));
         let due = match &rules.saved {
             // Nothing was ever saved: only an alert makes a file worth writing.
-            None => !key.is_empty() || rules.restore_from.as_ref().is_some_and(|s| !s.alerts.is_empty()),
-            Some((last, at)) => *last != key || (!key.is_empty() && now.duration_since(*at) >= SAVE_AT_LEAST_EVERY),
+            None => alerts > 0 || rules.restore_from.as_ref().is_some_and(|s| !s.alerts.is_empty()),
+            Some((last, at)) => *last != fingerprint || (alerts > 0 && now.duration_since(*at) >= SAVE_AT_LEAST_EVERY),
         };
         if !due {
             return;
         }
+        let state = SavedState::from_groups(rules.groups.iter().map(|s| &s.group), t_ms);
         match state.save(&self.state_path) {
             Ok(()) => {
                 if std::mem::take(&mut rules.save_failing) {
                     tracing::info!(path = %self.state_path.display(), "alert state saved again");
                 }
-                rules.saved = Some((key, now));
+                rules.saved = Some((fingerprint, now));
             }
             Err(err) => {
                 rules.save_failures += 1;

@@ -437,3 +437,23 @@ fn the_log_notifier_counts_firing_alerts() {
     g.eval(&q, 60 * S);
     assert_eq!(firing(&notifier), 0.0);
 }
+
+#[test]
+fn the_fingerprint_follows_states_not_values() {
+    let q = FakeQuery::new(|_, _| Ok(vec![element(&[("__name__", "up"), ("job", "a")], 0.0)]));
+    let changing = |v: f64| FakeQuery::new(move |_, _| Ok(vec![element(&[("__name__", "up"), ("job", "a")], v)]));
+    let mut g = group(vec![Rule::Alert(alert_rule("A", "x", 30))], Arc::new(FakeNotifier::default()));
+    let empty = SavedState::fingerprint([&g]);
+    assert_eq!(empty.1, 0);
+    g.eval(&q, 0);
+    let pending = SavedState::fingerprint([&g]);
+    assert_eq!(pending.1, 1);
+    assert_ne!(pending, empty);
+    // Another value, same state: nothing worth saving.
+    g.eval(&changing(2.0), 15 * S);
+    assert_eq!(SavedState::fingerprint([&g]), pending);
+    // Firing: saved again.
+    g.eval(&q, 30 * S);
+    assert_eq!(states(&g), [AlertState::Firing]);
+    assert_ne!(SavedState::fingerprint([&g]), pending);
+}

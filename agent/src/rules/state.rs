@@ -112,6 +112,31 @@ impl SavedState {
         SavedState { version: VERSION, saved_at_ms: t_ms, alerts }
     }
 
+    /// What decides whether the state of `groups` changed since it was last
+    /// saved — every alert's identity, state and times, not its value or
+    /// annotations — as one hash, and the number of alerts; without
+    /// building the state (cycles far outnumber saves).
+    pub fn fingerprint<'a>(groups: impl IntoIterator<Item = &'a RuleGroup>) -> (u64, usize) {
+        use std::hash::{Hash as _, Hasher as _};
+
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let mut count = 0;
+        for group in groups {
+            for rule in group.rules() {
+                let GroupRule::Alert(rule) = rule else { continue };
+                for alert in rule.alerts() {
+                    (group.name(), &rule.rule().name, &rule.rule().expr, &alert.labels).hash(&mut hasher);
+                    std::mem::discriminant(&alert.state).hash(&mut hasher);
+                    (alert.active_at_ms, alert.fired_at_ms, alert.resolved_at_ms, alert.keep_firing_since_ms)
+                        .hash(&mut hasher);
+                    count += 1;
+                }
+            }
+        }
+        hasher.write_usize(count);
+        (hasher.finish(), count)
+    }
+
     /// Reads the state at `path`; None when there is no file yet.
     pub fn load(path: &Path) -> Result<Option<Self>, StateError> {
         let text = match std::fs::read_to_string(path) {
