@@ -12,7 +12,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Agent, TIMEOUT, http_get};
+use common::{Agent, TIMEOUT, http_get, try_http_get};
 use serde_json::Value as Json;
 
 const RULES: &str = r#"groups:
@@ -249,7 +249,7 @@ fn start_prometheus(rule_file: Option<&Path>) -> Prometheus {
     let prometheus = Prometheus { child, addr, _dir: dir };
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        if TcpStream::connect(addr).is_ok() && http_get(addr, "/-/ready").0.starts_with("HTTP/1.1 200") {
+        if try_http_get(addr, "/-/ready").is_ok_and(|(head, _)| head.starts_with("HTTP/1.1 200")) {
             return prometheus;
         }
         assert!(Instant::now() < deadline, "Prometheus did not get ready on {addr}");
