@@ -20,6 +20,12 @@
 //!
 //! Values are handled as bits only, so every `f64` round-trips exactly: NaN
 //! payloads (the staleness marker), `-0.0`, the infinities.
+//!
+//! Written here rather than taken from a crate: `tsz` (Rust 2015) encodes
+//! into a stream that must be closed before it is read, and `gortsz`
+//! writes into fixed buffers with `u32` times; the window needs millisecond
+//! timestamps appended one point at a time to a chunk that is read while
+//! it is still open.
 
 /// Bytes before a chunk's bitstream: point count and bitstream length.
 pub(super) const HEADER: usize = 4;
