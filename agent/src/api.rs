@@ -1,4 +1,5 @@
-//! The JSON of `/api/v1/query`, `/api/v1/rules` and `/api/v1/alerts`,
+//! The JSON of `/api/v1/query`, `/api/v1/rules`, `/api/v1/alerts` and
+//! `/api/v1/targets`,
 //! shaped like Prometheus' HTTP API so its clients (Grafana, `promtool
 //! query`, scripts) read it unchanged.
 //!
@@ -18,6 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::evaluator::TargetStatus;
 use crate::promql::{Annotations, EvalError, Value};
 use crate::rules::alerts::Health;
 use crate::rules::{Alert, AlertState, GroupRule, RuleGroup};
@@ -295,6 +297,29 @@ struct Success<T> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetsData<'a> {
+    active_targets: Vec<TargetOut<'a>>,
+    dropped_targets: Vec<TargetOut<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetOut<'a> {
+    discovered_labels: BTreeMap<&'static str, &'a str>,
+    labels: BTreeMap<&'static str, &'a str>,
+    scrape_pool: &'a str,
+    scrape_url: &'a str,
+    global_url: &'a str,
+    last_error: &'a str,
+    last_scrape: String,
+    last_scrape_duration: Json,
+    health: &'static str,
+    scrape_interval: &'a str,
+    scrape_timeout: &'a str,
+}
+
+#[derive(Serialize)]
 struct GroupsData<'a> {
     groups: Vec<GroupOut<'a>>,
 }
@@ -505,6 +530,49 @@ pub fn rules(groups: &mut dyn Iterator<Item = &RuleGroup>, filter: RuleFilter) -
 pub fn alerts(groups: &mut dyn Iterator<Item = &RuleGroup>) -> String {
     let alerts: Vec<AlertOut<'_>> = groups.flat_map(|g| g.alerts().map(alert_out).collect::<Vec<_>>()).collect();
     success(AlertsData { alerts })
+}
+
+/// The body of `/api/v1/targets`: every scrape target, shaped like
+/// Prometheus' `activeTargets` (the scrape pool is the `job`; there are no
+/// relabelling rules, so nothing is dropped: targets whose labels cannot
+/// be used are in `sonde_scrape_target_label_errors` and the log).
+pub fn targets(statuses: &[TargetStatus], interval: Duration, timeout: Duration) -> String {
+    let scrape_interval = crate::duration::format_prometheus_duration(interval);
+    let scrape_timeout = crate::duration::format_prometheus_duration(timeout);
+    let active: Vec<TargetOut<'_>> = statuses
+        .iter()
+        .map(|status| {
+            let target = &status.target;
+            let (last_scrape, last_scrape_duration, last_error) = match &status.last {
+                Some((t_ms, took, error)) => {
+                    (format_rfc3339(*t_ms), seconds(*took), error.as_deref().unwrap_or_default())
+                }
+                // Go's zero time, as Prometheus shows a target never scraped.
+                None => ("0001-01-01T00:00:00Z".to_owned(), Json::from(0), ""),
+            };
+            TargetOut {
+                discovered_labels: BTreeMap::from([
+                    ("__address__", target.instance.as_str()),
+                    ("__metrics_path__", target.path.as_str()),
+                    ("__scheme__", "http"),
+                    ("__scrape_interval__", scrape_interval.as_str()),
+                    ("__scrape_timeout__", scrape_timeout.as_str()),
+                    ("job", target.job.as_str()),
+                ]),
+                labels: BTreeMap::from([("instance", target.instance.as_str()), ("job", target.job.as_str())]),
+                scrape_pool: &target.job,
+                scrape_url: &target.url,
+                global_url: &target.url,
+                last_error,
+                last_scrape,
+                last_scrape_duration,
+                health: status.health,
+                scrape_interval: &scrape_interval,
+                scrape_timeout: &scrape_timeout,
+            }
+        })
+        .collect();
+    success(TargetsData { active_targets: active, dropped_targets: Vec::new() })
 }
 
 /// `{"status":"success","data":…}`.

@@ -61,7 +61,7 @@ use crate::swarm::{Role, SwarmView};
 
 pub use cluster::SwarmConfig;
 pub use query::StoreQuery;
-pub use targets::ScrapeConfig;
+pub use targets::{ScrapeConfig, TargetStatus};
 
 /// The store's source id for the agent's own families.
 pub const SELF_SOURCE: &str = "self";

@@ -1,6 +1,7 @@
 //! The one HTTP listener: metrics, landing page, health and readiness,
 //! and the evaluator's API (`/api/v1/query`, `/api/v1/rules`,
-//! `/api/v1/alerts`, JSON from [`crate::api`]) when one is attached.
+//! `/api/v1/alerts`, `/api/v1/targets`, JSON from [`crate::api`]) when one
+//! is attached.
 //!
 //! [`serve`] runs the accept loop until its shutdown future resolves, then
 //! stops accepting, lets in-flight requests finish within a grace period and
@@ -209,6 +210,7 @@ impl AppState {
             Route::Query => self.api_query(&parts, &body).await,
             Route::Rules => self.api_rules(&parts).await,
             Route::Alerts => self.api_alerts().await,
+            Route::Targets => self.api_targets().await,
             Route::Telemetry => self.metrics(&parts.headers).await,
             Route::Landing => self.landing_page(),
             Route::Healthy => text_response(StatusCode::OK, "Sonde Agent is Healthy.\n"),
@@ -229,6 +231,7 @@ impl AppState {
             "/api/v1/query" if self.evaluator.is_some() => Route::Query,
             "/api/v1/rules" if self.evaluator.is_some() => Route::Rules,
             "/api/v1/alerts" if self.evaluator.is_some() => Route::Alerts,
+            "/api/v1/targets" if self.evaluator.is_some() => Route::Targets,
             _ => Route::NotFound,
         }
     }
@@ -362,6 +365,15 @@ impl AppState {
         self.api_json(|evaluator| evaluator.with_groups(|groups| api::alerts(groups))).await
     }
 
+    /// `/api/v1/targets`: the scrape targets and their last scrape.
+    async fn api_targets(self: &Arc<Self>) -> Response<Full<Bytes>> {
+        self.api_json(|evaluator| {
+            let (interval, timeout) = evaluator.scrape_schedule();
+            api::targets(&evaluator.target_statuses(), interval, timeout)
+        })
+        .await
+    }
+
     /// Builds a JSON body from the evaluator on the render thread, after
     /// any evaluation cycle in progress.
     async fn api_json<F>(self: &Arc<Self>, build: F) -> Response<Full<Bytes>>
@@ -390,7 +402,8 @@ impl AppState {
             version = html_escape(version::VERSION),
             revision = html_escape(version::REVISION),
             api = if self.evaluator.is_some() {
-                "<li><a href=\"/api/v1/rules\">Rules</a></li>\n<li><a href=\"/api/v1/alerts\">Alerts</a></li>\n"
+                "<li><a href=\"/api/v1/rules\">Rules</a></li>\n<li><a href=\"/api/v1/alerts\">Alerts</a></li>\n\
+                 <li><a href=\"/api/v1/targets\">Targets</a></li>\n"
             } else {
                 ""
             },
@@ -412,6 +425,7 @@ enum Route {
     Query,
     Rules,
     Alerts,
+    Targets,
     NotFound,
 }
 

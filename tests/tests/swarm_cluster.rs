@@ -172,7 +172,21 @@ fn scenario(workload: &Service, agents: &Service) {
                 .collect();
             expect_value(addr, &up_workload, "3")
                 .map_err(|e| format!("{e}; targets: {targets:?}"))?;
-            expect_value(addr, &up_agents, "1").map_err(|e| format!("{e}; targets: {targets:?}"))
+            expect_value(addr, &up_agents, "1").map_err(|e| format!("{e}; targets: {targets:?}"))?;
+            // The same, as `/api/v1/targets` lists them.
+            let listed = get_json(addr, "/api/v1/targets")?;
+            let healthy = |job: &str| {
+                listed["data"]["activeTargets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| t["labels"]["job"] == job && t["health"] == "up")
+                    .count()
+            };
+            if (healthy(service), healthy(&agents.name)) != (3, 1) {
+                return Err(format!("not 3 tasks and 1 agent up in /api/v1/targets: {listed}"));
+            }
+            Ok(())
         },
     );
 

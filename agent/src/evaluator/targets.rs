@@ -262,6 +262,21 @@ enum Health {
 struct TargetState {
     target: Target,
     health: Health,
+    /// The last scrape: when (ms since the epoch), how long, and why it
+    /// failed.
+    last: Option<(i64, Duration, Option<String>)>,
+}
+
+/// One target as `/api/v1/targets` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetStatus {
+    /// The target.
+    pub target: Target,
+    /// `up`, `down`, or `unknown` before its first scrape.
+    pub health: &'static str,
+    /// When it was last scraped (ms since the epoch), how long that took,
+    /// and why it failed; `None` before its first scrape.
+    pub last: Option<(i64, Duration, Option<String>)>,
 }
 
 #[derive(Debug, Default)]
@@ -329,7 +344,7 @@ impl Targets {
                     tracing::info!(url = %target.url, job = %target.job, from = %target.origin, "new scrape target");
                     state
                         .targets
-                        .insert(target.url.clone(), TargetState { target: target.clone(), health: Health::Unknown });
+                        .insert(target.url.clone(), TargetState { target: target.clone(), health: Health::Unknown, last: None });
                 }
             }
         }
@@ -337,9 +352,10 @@ impl Targets {
     }
 
     /// Records a scrape's outcome; one log line when the health changes.
-    fn record(&self, url: &str, error: Option<&FetchError>) {
+    fn record(&self, url: &str, scraped: &Scraped, error: Option<&FetchError>) {
         let mut state = self.lock();
         let Some(known) = state.targets.get_mut(url) else { return };
+        known.last = Some((scraped.t_ms, scraped.duration, error.map(ToString::to_string)));
         let health = if error.is_some() { Health::Down } else { Health::Up };
         let before = std::mem::replace(&mut known.health, health);
         match (before, error) {
@@ -365,6 +381,24 @@ impl Targets {
                 tracing::info!("the window store takes scraped series again");
             }
         }
+    }
+
+    /// Every target, by URL.
+    pub(super) fn statuses(&self) -> Vec<TargetStatus> {
+        let state = self.lock();
+        state
+            .targets
+            .values()
+            .map(|known| TargetStatus {
+                target: known.target.clone(),
+                health: match known.health {
+                    Health::Unknown => "unknown",
+                    Health::Up => "up",
+                    Health::Down => "down",
+                },
+                last: known.last.clone(),
+            })
+            .collect()
     }
 
     /// `sonde_scrape_target_up{job,instance}` and
@@ -398,6 +432,16 @@ impl Targets {
 }
 
 impl Evaluator {
+    /// Every scrape target and how its last scrape went (`/api/v1/targets`).
+    pub fn target_statuses(&self) -> Vec<TargetStatus> {
+        self.targets.statuses()
+    }
+
+    /// How often targets are scraped, and the deadline of one scrape.
+    pub fn scrape_schedule(&self) -> (Duration, Duration) {
+        (self.interval, self.targets.config.timeout.min(self.interval))
+    }
+
     /// One scrape round: discovers the targets in `cache` (and on the
     /// leader the cluster's), marks the series of vanished ones stale,
     /// scrapes the others at once and appends what they answer. Returns
@@ -465,7 +509,7 @@ impl Evaluator {
             // Last, so that a target's own `up` cannot hide Sonde's.
             families.extend(report(up, scraped.duration, samples));
             let extra = Labels::new().with("instance", target.instance.as_str()).with("job", target.job.as_str());
-            self.targets.record(&target.url, error.as_ref());
+            self.targets.record(&target.url, &scraped, error.as_ref());
             up_count += usize::from(error.is_none());
             answers.push((target, scraped.t_ms, families, extra));
         }

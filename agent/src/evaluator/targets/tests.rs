@@ -277,4 +277,27 @@ async fn one_dead_target_does_not_stop_the_others() {
         metrics.contains("sonde_scrape_target_label_errors{container=\"bad-name\",label=\"com.df.scrapePort\"} 1"),
         "{metrics}"
     );
+
+    // `/api/v1/targets`, Prometheus-shaped.
+    let (interval, timeout) = evaluator.scrape_schedule();
+    let body: serde_json::Value =
+        serde_json::from_str(&crate::api::targets(&evaluator.target_statuses(), interval, timeout)).unwrap();
+    assert_eq!(body["status"], "success");
+    let active = body["data"]["activeTargets"].as_array().unwrap();
+    assert_eq!(active.len(), 2, "{body}");
+    let by_job = |job: &str| active.iter().find(|t| t["labels"]["job"] == job).unwrap_or_else(|| panic!("{job}: {body}"));
+    let live = by_job("live-name");
+    assert_eq!(live["health"], "up");
+    assert_eq!(live["lastError"], "");
+    assert_eq!(live["scrapeUrl"], format!("http://127.0.0.1:{port}/metrics"));
+    assert_eq!(live["labels"]["instance"], format!("127.0.0.1:{port}"));
+    assert_eq!(live["discoveredLabels"]["__address__"], format!("127.0.0.1:{port}"));
+    assert_eq!(live["scrapePool"], "live-name");
+    assert_eq!((live["scrapeInterval"].as_str(), live["scrapeTimeout"].as_str()), (Some("15s"), Some("10s")));
+    assert!(live["lastScrape"].as_str().unwrap().starts_with("20"), "{live}");
+    assert!(live["lastScrapeDuration"].as_f64().unwrap() > 0.0, "{live}");
+    let dead = by_job("dead-name");
+    assert_eq!(dead["health"], "down");
+    assert!(!dead["lastError"].as_str().unwrap().is_empty(), "{dead}");
+    assert_eq!(body["data"]["droppedTargets"], serde_json::json!([]));
 }
