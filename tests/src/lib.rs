@@ -46,6 +46,46 @@ pub fn http_get(addr: SocketAddr, path: &str) -> String {
     body.to_owned()
 }
 
+/// `/api/v1/query?query=<expr, percent-encoded>`.
+pub fn query_path(expr: &str) -> String {
+    let mut path = String::from("/api/v1/query?query=");
+    for b in expr.bytes() {
+        if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+            path.push(char::from(b));
+        } else {
+            path.push_str(&format!("%{b:02X}"));
+        }
+    }
+    path
+}
+
+/// `Ok` when a `/metrics` body says the agent sees itself as the Swarm
+/// leader; else the `sonde_swarm_role` lines it has.
+pub fn expect_leader(metrics: &str) -> Result<(), String> {
+    let leader = "sonde_swarm_role{role=\"leader\"} 1";
+    if metrics.lines().any(|l| l == leader) {
+        return Ok(());
+    }
+    let roles: Vec<&str> = metrics.lines().filter(|l| l.starts_with("sonde_swarm_role{")).collect();
+    Err(format!("no `{leader}` in /metrics: {roles:?}"))
+}
+
+/// Runs `scenario`; if it panics, fails the test with its message followed
+/// by what `context` adds (task states, logs), taken only then.
+pub fn with_context_on_failure(scenario: impl FnOnce(), context: impl FnOnce() -> String) {
+    let started = std::time::Instant::now();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(scenario));
+    eprintln!("the scenario took {:?}", started.elapsed());
+    if let Err(payload) = outcome {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("(a panic without a message)");
+        panic!("{message}\n\n{}", context());
+    }
+}
+
 /// Runs `future`, failing the test if it takes longer than [`TIMEOUT`].
 pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
     match tokio::time::timeout(TIMEOUT, future).await {

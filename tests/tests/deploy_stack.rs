@@ -35,7 +35,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -111,22 +110,17 @@ fn the_stack_file_deploys_an_agent_that_watches_the_host() {
         stack.name, network.name, always.name
     );
 
-    let started = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| scenario(&stack, &always, port)));
-    eprintln!("the scenario took {:?}", started.elapsed());
-    if let Err(payload) = outcome {
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("(a panic without a message)");
-        panic!(
-            "{message}\n\n--- tasks of {service}:\n{}\n\
-             --- the agent's logs (the last {LOG_LINES} lines of each task):\n{}",
-            service_tasks(&service),
-            logs(&service),
-        );
-    }
+    sonde_tests::with_context_on_failure(
+        || scenario(&stack, &always, port),
+        || {
+            format!(
+                "--- tasks of {service}:\n{}\n\
+                 --- the agent's logs (the last {LOG_LINES} lines of each task):\n{}",
+                service_tasks(&service),
+                logs(&service),
+            )
+        },
+    );
 
     // Cleaning up removes the stack's volume too.
     let volume = stack.volume(VOLUME);
@@ -153,14 +147,7 @@ fn scenario(stack: &Stack, always: &Service, port: u16) {
         "/metrics to show the leader and the host's / and boot time",
         || {
             let metrics = get(addr, "/metrics")?;
-            let leader = "sonde_swarm_role{role=\"leader\"} 1";
-            if !metrics.lines().any(|l| l == leader) {
-                let roles: Vec<&str> = metrics
-                    .lines()
-                    .filter(|l| l.starts_with("sonde_swarm_role{"))
-                    .collect();
-                return Err(format!("no `{leader}` in /metrics: {roles:?}"));
-            }
+            sonde_tests::expect_leader(&metrics)?;
             let sizes: Vec<&str> = metrics
                 .lines()
                 .filter(|l| l.starts_with("node_filesystem_size_bytes{"))
@@ -198,7 +185,7 @@ fn scenario(stack: &Stack, always: &Service, port: u16) {
     until(
         &format!("{expr} in the window with instance=\"{host_name}\""),
         || {
-            let json = get_json(addr, &query_path(&expr))?;
+            let json = get_json(addr, &sonde_tests::query_path(&expr))?;
             let result = json["data"]["result"]
                 .as_array()
                 .cloned()
@@ -397,19 +384,6 @@ fn get(addr: SocketAddr, path: &str) -> Result<String, String> {
 fn get_json(addr: SocketAddr, path: &str) -> Result<Json, String> {
     let body = get(addr, path)?;
     serde_json::from_str(&body).map_err(|e| format!("GET {path}: not JSON ({e}): {body}"))
-}
-
-/// `/api/v1/query?query=<expr, percent-encoded>`.
-fn query_path(expr: &str) -> String {
-    let mut path = String::from("/api/v1/query?query=");
-    for b in expr.bytes() {
-        if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
-            path.push(char::from(b));
-        } else {
-            path.push_str(&format!("%{b:02X}"));
-        }
-    }
-    path
 }
 
 /// The rule `name` in the group `group` of an `/api/v1/rules` answer.

@@ -30,14 +30,7 @@ use sonde_tests::engine::{
 
 /// The samples of an instant query, as `(labels, value)`.
 fn query(addr: SocketAddr, expr: &str) -> Vec<(Json, String)> {
-    let mut path = String::from("/api/v1/query?query=");
-    for b in expr.bytes() {
-        if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
-            path.push(char::from(b));
-        } else {
-            path.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let path = sonde_tests::query_path(expr);
     let json: Json = serde_json::from_str(&get(addr, &path)).unwrap();
     assert_eq!(json["status"], "success", "{expr}: {json}");
     json["data"]["result"]

@@ -30,7 +30,6 @@
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -123,25 +122,20 @@ fn the_leader_scrapes_every_task_and_agent_and_follows_the_replicas() {
         workload.name, agents.name, network.name
     );
 
-    let started = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| scenario(&workload, &agents)));
-    eprintln!("the scenario took {:?}", started.elapsed());
-    if let Err(payload) = outcome {
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("(a panic without a message)");
-        panic!(
-            "{message}\n\n--- tasks of the workload {}:\n{}\n--- tasks of the agents {}:\n{}\n\
-             --- the agents' logs (each debug message once, the last {LOG_LINES} lines of each task):\n{}",
-            workload.name,
-            workload.tasks(),
-            agents.name,
-            agents.tasks(),
-            readable_logs(&agents),
-        );
-    }
+    sonde_tests::with_context_on_failure(
+        || scenario(&workload, &agents),
+        || {
+            format!(
+                "--- tasks of the workload {}:\n{}\n--- tasks of the agents {}:\n{}\n\
+                 --- the agents' logs (each debug message once, the last {LOG_LINES} lines of each task):\n{}",
+                workload.name,
+                workload.tasks(),
+                agents.name,
+                agents.tasks(),
+                readable_logs(&agents),
+            )
+        },
+    );
 }
 
 /// Everything the test checks, with the services running; a panic here
@@ -158,14 +152,7 @@ fn scenario(workload: &Service, agents: &Service) {
         "to be a leader and scrape 3 tasks and 1 other agent",
         |addr| {
             let metrics = get(addr, "/metrics")?;
-            let leader = "sonde_swarm_role{role=\"leader\"} 1";
-            if !metrics.lines().any(|l| l == leader) {
-                let roles: Vec<&str> = metrics
-                    .lines()
-                    .filter(|l| l.starts_with("sonde_swarm_role{"))
-                    .collect();
-                return Err(format!("no `{leader}` in /metrics: {roles:?}"));
-            }
+            sonde_tests::expect_leader(&metrics)?;
             let targets: Vec<&str> = metrics
                 .lines()
                 .filter(|l| l.starts_with("sonde_scrape_target_up{"))
@@ -298,14 +285,7 @@ fn get_json(addr: SocketAddr, path: &str) -> Result<Json, String> {
 /// Checks that the instant query `expr` answers with one sample of value
 /// `want`.
 fn expect_value(addr: SocketAddr, expr: &str, want: &str) -> Result<(), String> {
-    let mut path = String::from("/api/v1/query?query=");
-    for b in expr.bytes() {
-        if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
-            path.push(char::from(b));
-        } else {
-            path.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let path = sonde_tests::query_path(expr);
     let json = get_json(addr, &path)?;
     let values: Vec<&Json> = json["data"]["result"]
         .as_array()
