@@ -25,6 +25,7 @@ pub mod run;
 pub mod self_metrics;
 pub mod server;
 pub mod signal;
+pub mod status_page;
 pub mod store;
 pub mod swarm;
 pub mod version;

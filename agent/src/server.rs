@@ -1,4 +1,4 @@
-//! The one HTTP listener: metrics, landing page, health and readiness,
+//! The one HTTP listener: metrics, the status page, health and readiness,
 //! and the evaluator's API (`/api/v1/query`, `/api/v1/rules`,
 //! `/api/v1/alerts`, `/api/v1/targets`, JSON from [`crate::api`]) when one
 //! is attached.
@@ -33,6 +33,7 @@ use crate::api::{self, ApiError, RuleFilter};
 use crate::evaluator::{Evaluator, now_ms};
 use crate::render_thread::{JobLost, RenderThread};
 use crate::self_metrics::{ExpositionStats, SelfMetrics};
+use crate::status_page::{self, PageInfo};
 use crate::version;
 
 /// Request bodies larger than this are refused: only `/api/v1/query`
@@ -212,7 +213,7 @@ impl AppState {
             Route::Alerts => self.api_alerts().await,
             Route::Targets => self.api_targets().await,
             Route::Telemetry => self.metrics(&parts.headers).await,
-            Route::Landing => self.landing_page(),
+            Route::Landing => self.status_page().await,
             Route::Healthy => text_response(StatusCode::OK, "Sonde Agent is Healthy.\n"),
             Route::Ready if self.is_ready() => text_response(StatusCode::OK, "Sonde Agent is Ready.\n"),
             Route::Ready => text_response(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n"),
@@ -392,22 +393,25 @@ impl AppState {
         }
     }
 
-    fn landing_page(&self) -> Response<Full<Bytes>> {
-        let path = html_escape(&self.config.telemetry_path);
-        let page = format!(
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Sonde Agent</title></head>\n\
-             <body>\n<h1>Sonde Agent</h1>\n<p>Version {version} (revision {revision})</p>\n\
-             <ul>\n<li><a href=\"{path}\">Metrics</a></li>\n<li><a href=\"/-/healthy\">Health</a></li>\n\
-             <li><a href=\"/-/ready\">Readiness</a></li>\n{api}</ul>\n</body>\n</html>\n",
-            version = html_escape(version::VERSION),
-            revision = html_escape(version::REVISION),
-            api = if self.evaluator.is_some() {
-                "<li><a href=\"/api/v1/rules\">Rules</a></li>\n<li><a href=\"/api/v1/alerts\">Alerts</a></li>\n\
-                 <li><a href=\"/api/v1/targets\">Targets</a></li>\n"
-            } else {
-                ""
+    /// `/`: the status page, built on the render thread (after any
+    /// evaluation cycle in progress) when there is an evaluator.
+    async fn status_page(self: &Arc<Self>) -> Response<Full<Bytes>> {
+        let info = PageInfo {
+            version: version::VERSION,
+            revision: version::REVISION,
+            telemetry_path: self.config.telemetry_path.clone(),
+            collectors: self.executor.collector_names().collect(),
+        };
+        let page = match self.evaluator.clone() {
+            None => status_page::render(&info, None),
+            Some(evaluator) => match self.render_thread.run(move || status_page::render(&info, Some(&evaluator))).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::error!(err = %err, "building the status page failed");
+                    return text_response(StatusCode::INTERNAL_SERVER_ERROR, "500 the status page could not be built\n");
+                }
             },
-        );
+        };
         let mut response = Response::new(Full::new(Bytes::from(page)));
         response
             .headers_mut()
@@ -439,21 +443,6 @@ fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 fn api_error(err: &ApiError) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(status, err.to_json())
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then stops
@@ -610,10 +599,5 @@ mod tests {
         assert_eq!(&body[..], br#"{"status":"success","data":{"resultType":"scalar","result":[1.5,"1.5"]}}"#);
         let response = state.handle(get("/api/v1/query?query=rate(")).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(html_escape("/a\"<b>&'"), "/a&quot;&lt;b&gt;&amp;&#39;");
     }
 }
