@@ -94,10 +94,23 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
 /// A `time` parameter: seconds since the epoch (the fraction rounded to
 /// the millisecond) or RFC 3339, as Prometheus accepts it.
 pub fn parse_time(text: &str) -> Result<i64, ApiError> {
+    parse_time_param("time", text, true)
+}
+
+/// The `start` or `end` of a range query, parsed like `time`; Prometheus
+/// words their errors without the "Invalid time value" part.
+pub fn parse_range_bound(name: &str, text: &str) -> Result<i64, ApiError> {
+    parse_time_param(name, text, false)
+}
+
+fn parse_time_param(name: &str, text: &str, wordy: bool) -> Result<i64, ApiError> {
     let refuse = || {
-        ApiError::bad_data(format!(
-            "invalid parameter \"time\": Invalid time value for 'time': cannot parse {text:?} to a valid timestamp"
-        ))
+        let because = format!("cannot parse {text:?} to a valid timestamp");
+        ApiError::bad_data(if wordy {
+            format!("invalid parameter {name:?}: Invalid time value for '{name}': {because}")
+        } else {
+            format!("invalid parameter {name:?}: {because}")
+        })
     };
     if let Ok(seconds) = text.parse::<f64>() {
         if !seconds.is_finite() || seconds.abs() >= 9.2e15 {
@@ -108,6 +121,40 @@ pub fn parse_time(text: &str) -> Result<i64, ApiError> {
         return Ok(ms as i64);
     }
     text.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|_| refuse())
+}
+
+/// The points a range query may return per series at most, as in Prometheus.
+pub const MAX_RANGE_POINTS: i64 = 11_000;
+
+/// A range query's `start`, `end` and `step` (a Prometheus duration, or
+/// seconds as a number), checked as Prometheus checks them; the step in
+/// milliseconds.
+pub fn range_params(start: &str, end: &str, step: &str) -> Result<(i64, i64, i64), ApiError> {
+    let start_ms = parse_range_bound("start", start)?;
+    let end_ms = parse_range_bound("end", end)?;
+    if end_ms < start_ms {
+        return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
+    }
+    let refuse = || ApiError::bad_data(format!("invalid parameter \"step\": cannot parse {step:?} to a valid duration"));
+    let step_ms = match step.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds.abs() < 9.2e15 => (seconds * 1000.0).round() as i64,
+        Ok(_) => return Err(refuse()),
+        Err(_) => match crate::duration::parse_prometheus_duration(step) {
+            Ok(d) => i64::try_from(d.as_millis()).map_err(|_| refuse())?,
+            Err(_) => return Err(refuse()),
+        },
+    };
+    if step_ms <= 0 {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end_ms - start_ms) / step_ms > MAX_RANGE_POINTS {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    Ok((start_ms, end_ms, step_ms))
 }
 
 /// A sample value as Prometheus writes it (its `MarshalFloat`): Go's

@@ -636,6 +636,22 @@ impl Evaluator {
         self.engine.instant_plan(&plan, &store, t_ms)
     }
 
+    /// An ad-hoc range query (`/api/v1/query_range`) from `start_ms` to
+    /// `end_ms` every `step_ms`, over the same window as [`Self::instant_query`].
+    pub fn range_query(
+        &self,
+        text: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        let expr = crate::promql::parse(text)?;
+        let plan = self.engine.prepare(&expr)?;
+        let step = Duration::from_millis(u64::try_from(step_ms).unwrap_or(1));
+        let store = self.read_store();
+        self.engine.range_plan(&plan, &store, start_ms, end_ms, step)
+    }
+
     /// This node's Swarm role, as last seen.
     pub fn role(&self) -> Role {
         self.lock_view().role

@@ -193,7 +193,7 @@ impl AppState {
         if route == Route::NotFound {
             return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
         }
-        let takes_post = route == Route::Query;
+        let takes_post = matches!(route, Route::Query | Route::QueryRange);
         let method = request.method();
         if !(matches!(*method, Method::GET | Method::HEAD) || (takes_post && *method == Method::POST)) {
             let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
@@ -209,6 +209,7 @@ impl AppState {
         };
         match route {
             Route::Query => self.api_query(&parts, &body).await,
+            Route::QueryRange => self.api_query_range(&parts, &body).await,
             Route::Rules => self.api_rules(&parts).await,
             Route::Alerts => self.api_alerts().await,
             Route::Targets => self.api_targets().await,
@@ -230,6 +231,7 @@ impl AppState {
             "/-/healthy" => Route::Healthy,
             "/-/ready" => Route::Ready,
             "/api/v1/query" if self.evaluator.is_some() => Route::Query,
+            "/api/v1/query_range" if self.evaluator.is_some() => Route::QueryRange,
             "/api/v1/rules" if self.evaluator.is_some() => Route::Rules,
             "/api/v1/alerts" if self.evaluator.is_some() => Route::Alerts,
             "/api/v1/targets" if self.evaluator.is_some() => Route::Targets,
@@ -315,13 +317,7 @@ impl AppState {
         let Some(evaluator) = self.evaluator.clone() else {
             return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
         };
-        let is_form = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-        let form = (parts.method == Method::POST && is_form).then_some(&body[..]);
-        let params = api::form_params(parts.uri.query(), form);
+        let params = query_params(parts, body);
         // A missing query is the empty one, which the parser refuses as
         // Prometheus' does.
         let query = api::param(&params, "query").unwrap_or_default().to_owned();
@@ -346,6 +342,38 @@ impl AppState {
             Ok(Err(err)) => api_error(&err),
             Err(err) => {
                 tracing::error!(err = %err, "evaluating a query failed");
+                api_error(&ApiError { error_type: "internal", message: err.to_string() })
+            }
+        }
+    }
+
+    /// `/api/v1/query_range`: a range query over the window store, with
+    /// Prometheus' parameters and limits.
+    async fn api_query_range(self: &Arc<Self>, parts: &http::request::Parts, body: &Bytes) -> Response<Full<Bytes>> {
+        let Some(evaluator) = self.evaluator.clone() else {
+            return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
+        };
+        let params = query_params(parts, body);
+        let param = |name: &str| api::param(&params, name).unwrap_or_default().to_owned();
+        let (start_ms, end_ms, step_ms) = match api::range_params(&param("start"), &param("end"), &param("step")) {
+            Ok(range) => range,
+            Err(err) => return api_error(&err),
+        };
+        let query = param("query");
+        let result = self
+            .render_thread
+            .run(move || {
+                evaluator
+                    .range_query(&query, start_ms, end_ms, step_ms)
+                    .map(|(value, annotations)| api::query_success(&value, &annotations, end_ms))
+                    .map_err(ApiError::from_eval)
+            })
+            .await;
+        match result {
+            Ok(Ok(body)) => json_response(StatusCode::OK, body),
+            Ok(Err(err)) => api_error(&err),
+            Err(err) => {
+                tracing::error!(err = %err, "evaluating a range query failed");
                 api_error(&ApiError { error_type: "internal", message: err.to_string() })
             }
         }
@@ -427,6 +455,7 @@ enum Route {
     Healthy,
     Ready,
     Query,
+    QueryRange,
     Rules,
     Alerts,
     Targets,
@@ -438,6 +467,18 @@ fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// The parameters of a query: the URL's, and a form body's when the
+/// request is a form POST.
+fn query_params(parts: &http::request::Parts, body: &Bytes) -> Vec<(String, String)> {
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let form = (parts.method == Method::POST && is_form).then_some(&body[..]);
+    api::form_params(parts.uri.query(), form)
 }
 
 fn api_error(err: &ApiError) -> Response<Full<Bytes>> {

@@ -315,6 +315,41 @@ fn query_answers_match_prometheus() {
     let (_, time_s) = get_json(sonde, "/api/v1/query?query=x&time=yesterday");
     let (_, time_p) = get_json(prometheus.addr, "/api/v1/query?query=x&time=yesterday");
     assert_eq!(time_s, time_p);
+
+    // Range queries: the same matrices, and the same refusals.
+    let ranges = [
+        "start=1700000000&end=1700000060&step=15",
+        "start=1700000000.5&end=1700000001.7&step=0.25",
+        "start=2023-11-14T22:13:20Z&end=2023-11-14T22:15:20Z&step=1m",
+        "start=1700000000&end=1700000000&step=1s",
+    ];
+    for range in ranges {
+        for query in ["vector(1)", "time()", "1%2B1", "vector(1)%2F0", "nothing_here", "sum%20by%20(job)%20(nothing_here)"] {
+            let path = format!("/api/v1/query_range?query={query}&{range}");
+            let (head_s, body_s) = http_get(sonde, &path);
+            let (head_p, body_p) = http_get(prometheus.addr, &path);
+            assert_eq!(head_s.split(' ').nth(1), head_p.split(' ').nth(1), "{path}");
+            assert_eq!(body_s, body_p, "{path}");
+        }
+    }
+    for path in [
+        "/api/v1/query_range?query=vector(1)&start=10&end=5&step=1",
+        "/api/v1/query_range?query=vector(1)&start=0&end=5&step=0",
+        "/api/v1/query_range?query=vector(1)&start=0&end=100000&step=1",
+        "/api/v1/query_range?query=vector(1)&start=x&end=5&step=1",
+        "/api/v1/query_range?query=vector(1)&start=0&end=5&step=soon",
+        "/api/v1/query_range?query=vector(1)&start=0&end=5",
+        "/api/v1/query_range?query=vector(1)&start=0&end=5&step=-1",
+        "/api/v1/query_range?query=sum(&start=0&end=5&step=1",
+    ] {
+        let (status_s, error_s) = get_json(sonde, path);
+        let (status_p, error_p) = get_json(prometheus.addr, path);
+        assert_eq!(status_s, status_p, "{path}: {error_s} / {error_p}");
+        assert_eq!(error_s["errorType"], error_p["errorType"], "{path}: {error_s} / {error_p}");
+        if !path.contains("sum(") {
+            assert_eq!(error_s["error"], error_p["error"], "{path}");
+        }
+    }
 }
 
 const SHAPES: &str = r#"groups:
