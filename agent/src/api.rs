@@ -241,16 +241,23 @@ fn go_escape(json: String) -> String {
     out
 }
 
-fn write_metric(out: &mut String, labels: &LabelSet) {
-    out.push('{');
-    for (i, (name, value)) in labels.iter().enumerate() {
+/// Writes each of `items` with `write`, separated by commas.
+fn write_list<T>(out: &mut String, items: impl IntoIterator<Item = T>, mut write: impl FnMut(&mut String, T)) {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
+        write(out, item);
+    }
+}
+
+fn write_metric(out: &mut String, labels: &LabelSet) {
+    out.push('{');
+    write_list(out, labels.iter(), |out, (name, value)| {
         json_string(out, name);
         out.push(':');
         json_string(out, value);
-    }
+    });
     out.push('}');
 }
 
@@ -288,36 +295,25 @@ pub fn query_success(value: &Value, annotations: &Annotations, t_ms: i64) -> Str
         }
         Value::Vector(samples) => {
             out.push_str(r#""vector","result":["#);
-            for (i, sample) in samples.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
+            write_list(&mut out, samples, |out, sample| {
                 out.push_str(r#"{"metric":"#);
-                write_metric(&mut out, &sample.labels);
+                write_metric(out, &sample.labels);
                 out.push_str(r#","value":"#);
-                write_point(&mut out, t_ms, sample.value);
+                write_point(out, t_ms, sample.value);
                 out.push('}');
-            }
+            });
             out.push(']');
         }
         Value::Matrix(series) => {
             out.push_str(r#""matrix","result":["#);
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
+            write_list(&mut out, series, |out, s| {
                 out.push_str(r#"{"metric":"#);
-                write_metric(&mut out, &s.labels);
+                write_metric(out, &s.labels);
                 out.push_str(r#","values":["#);
                 let points = s.points.iter().filter(|(_, v)| !crate::store::is_stale(*v));
-                for (j, (t, v)) in points.enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    write_point(&mut out, *t, *v);
-                }
+                write_list(out, points, |out, (t, v)| write_point(out, *t, *v));
                 out.push_str("]}");
-            }
+            });
             out.push(']');
         }
     }

@@ -314,9 +314,6 @@ impl AppState {
 
     /// `/api/v1/query`: an instant query over the window store.
     async fn api_query(self: &Arc<Self>, parts: &http::request::Parts, body: &Bytes) -> Response<Full<Bytes>> {
-        let Some(evaluator) = self.evaluator.clone() else {
-            return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
-        };
         let params = query_params(parts, body);
         // A missing query is the empty one, which the parser refuses as
         // Prometheus' does.
@@ -328,31 +325,18 @@ impl AppState {
                 Err(err) => return api_error(&err),
             },
         };
-        let result = self
-            .render_thread
-            .run(move || {
-                evaluator
-                    .instant_query(&query, t_ms)
-                    .map(|(value, annotations)| api::query_success(&value, &annotations, t_ms))
-                    .map_err(ApiError::from_eval)
-            })
-            .await;
-        match result {
-            Ok(Ok(body)) => json_response(StatusCode::OK, body),
-            Ok(Err(err)) => api_error(&err),
-            Err(err) => {
-                tracing::error!(err = %err, "evaluating a query failed");
-                api_error(&ApiError { error_type: "internal", message: err.to_string() })
-            }
-        }
+        self.api_answer(move |evaluator| {
+            evaluator
+                .instant_query(&query, t_ms)
+                .map(|(value, annotations)| api::query_success(&value, &annotations, t_ms))
+                .map_err(ApiError::from_eval)
+        })
+        .await
     }
 
     /// `/api/v1/query_range`: a range query over the window store, with
     /// Prometheus' parameters and limits.
     async fn api_query_range(self: &Arc<Self>, parts: &http::request::Parts, body: &Bytes) -> Response<Full<Bytes>> {
-        let Some(evaluator) = self.evaluator.clone() else {
-            return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
-        };
         let params = query_params(parts, body);
         let param = |name: &str| api::param(&params, name).unwrap_or_default().to_owned();
         let (start_ms, end_ms, step_ms) = match api::range_params(&param("start"), &param("end"), &param("step")) {
@@ -360,23 +344,13 @@ impl AppState {
             Err(err) => return api_error(&err),
         };
         let query = param("query");
-        let result = self
-            .render_thread
-            .run(move || {
-                evaluator
-                    .range_query(&query, start_ms, end_ms, step_ms)
-                    .map(|(value, annotations)| api::query_success(&value, &annotations, end_ms))
-                    .map_err(ApiError::from_eval)
-            })
-            .await;
-        match result {
-            Ok(Ok(body)) => json_response(StatusCode::OK, body),
-            Ok(Err(err)) => api_error(&err),
-            Err(err) => {
-                tracing::error!(err = %err, "evaluating a range query failed");
-                api_error(&ApiError { error_type: "internal", message: err.to_string() })
-            }
-        }
+        self.api_answer(move |evaluator| {
+            evaluator
+                .range_query(&query, start_ms, end_ms, step_ms)
+                .map(|(value, annotations)| api::query_success(&value, &annotations, end_ms))
+                .map_err(ApiError::from_eval)
+        })
+        .await
     }
 
     /// `/api/v1/rules`: the groups and their rules' state.
@@ -409,11 +383,21 @@ impl AppState {
     where
         F: FnOnce(&Evaluator) -> String + Send + 'static,
     {
+        self.api_answer(move |evaluator| Ok(build(evaluator))).await
+    }
+
+    /// [`Self::api_json`] for answers that can be an API error (a query
+    /// that does not parse or evaluate).
+    async fn api_answer<F>(self: &Arc<Self>, build: F) -> Response<Full<Bytes>>
+    where
+        F: FnOnce(&Evaluator) -> Result<String, ApiError> + Send + 'static,
+    {
         let Some(evaluator) = self.evaluator.clone() else {
             return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
         };
         match self.render_thread.run(move || build(&evaluator)).await {
-            Ok(body) => json_response(StatusCode::OK, body),
+            Ok(Ok(body)) => json_response(StatusCode::OK, body),
+            Ok(Err(err)) => api_error(&err),
             Err(err) => {
                 tracing::error!(err = %err, "building an API answer failed");
                 api_error(&ApiError { error_type: "internal", message: err.to_string() })
