@@ -20,10 +20,10 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::evaluator::TargetStatus;
-use crate::promql::{Annotations, EvalError, Value};
-use crate::rules::alerts::Health;
-use crate::rules::{Alert, AlertState, GroupRule, RuleGroup};
-use crate::store::LabelSet;
+use sonde_promql::{Annotations, EvalError, Value};
+use sonde_rules::alerts::Health;
+use sonde_rules::{Alert, AlertState, GroupRule, RuleGroup};
+use sonde_promql::store::LabelSet;
 
 /// Why a request to the API is refused: Prometheus' `errorType` and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +139,7 @@ pub fn range_params(start: &str, end: &str, step: &str) -> Result<(i64, i64, i64
     let step_ms = match step.parse::<f64>() {
         Ok(seconds) if seconds.is_finite() && seconds.abs() < 9.2e15 => (seconds * 1000.0).round() as i64,
         Ok(_) => return Err(refuse()),
-        Err(_) => match crate::duration::parse_prometheus_duration(step) {
+        Err(_) => match sonde_instrument::duration::parse_prometheus_duration(step) {
             Ok(d) => i64::try_from(d.as_millis()).map_err(|_| refuse())?,
             Err(_) => return Err(refuse()),
         },
@@ -310,7 +310,7 @@ pub fn query_success(value: &Value, annotations: &Annotations, t_ms: i64) -> Str
                 out.push_str(r#"{"metric":"#);
                 write_metric(out, &s.labels);
                 out.push_str(r#","values":["#);
-                let points = s.points.iter().filter(|(_, v)| !crate::store::is_stale(*v));
+                let points = s.points.iter().filter(|(_, v)| !sonde_promql::store::is_stale(*v));
                 write_list(out, points, |out, (t, v)| write_point(out, *t, *v));
                 out.push_str("]}");
             });
@@ -580,8 +580,8 @@ pub fn alerts(groups: &mut dyn Iterator<Item = &RuleGroup>) -> String {
 /// relabelling rules, so nothing is dropped: targets whose labels cannot
 /// be used are in `sonde_scrape_target_label_errors` and the log).
 pub fn targets(statuses: &[TargetStatus], interval: Duration, timeout: Duration) -> String {
-    let scrape_interval = crate::duration::format_prometheus_duration(interval);
-    let scrape_timeout = crate::duration::format_prometheus_duration(timeout);
+    let scrape_interval = sonde_instrument::duration::format_prometheus_duration(interval);
+    let scrape_timeout = sonde_instrument::duration::format_prometheus_duration(timeout);
     let active: Vec<TargetOut<'_>> = statuses
         .iter()
         .map(|status| {
@@ -630,7 +630,7 @@ fn success<T: Serialize>(data: T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promql::Sample;
+    use sonde_promql::Sample;
 
     #[test]
     fn values_are_formatted_like_go() {

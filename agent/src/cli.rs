@@ -190,8 +190,8 @@ pub struct ExpandArgs {
 
 impl ExpandArgs {
     /// The request these flags make.
-    pub fn request(&self) -> crate::rules::check::ExpandRequest {
-        crate::rules::check::ExpandRequest {
+    pub fn request(&self) -> sonde_rules::check::ExpandRequest {
+        sonde_rules::check::ExpandRequest {
             alert_if: self.alert_if.clone(),
             service: self.service.clone(),
             replicas: self.replicas,

@@ -8,7 +8,7 @@ use sonde_exporter::container::DEFAULT_LABEL_ALLOWLIST;
 use sonde_exporter::container::LabelAllowlist;
 use sonde_exporter::container::docker::DockerConfig;
 
-use crate::duration::parse_go_duration;
+use sonde_instrument::duration::parse_go_duration;
 
 /// The container collector's flags.
 #[derive(Debug, Clone, Args)]

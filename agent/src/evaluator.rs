@@ -51,12 +51,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sonde_exporter::container::MetadataCache;
 use sonde_instrument::{Labels, MetricFamily};
 
-use crate::promql::{Annotations, EvalError, Engine, Plan, Value};
-use crate::rules::state::STATE_FILE;
-use crate::rules::{
+use sonde_promql::{Annotations, EvalError, Engine, Plan, Value};
+use sonde_rules::state::STATE_FILE;
+use sonde_rules::{
     GroupSpec, LabelError, LogNotifier, Notifier, RuleGroup, SavedState, load_rule_file,
 };
-use crate::store::{StoreConfig, WindowStore};
+use sonde_promql::store::{StoreConfig, WindowStore};
 use crate::swarm::{Role, SwarmView};
 
 pub use cluster::SwarmConfig;
@@ -317,7 +317,7 @@ impl Evaluator {
         }
 
         let extra_labels = Labels::new().with("instance", config.instance.as_str()).with("job", config.job.as_str());
-        let store_config = StoreConfig { retention: crate::promql::DEFAULT_LOOKBACK, max_series: config.max_series };
+        let store_config = StoreConfig { retention: sonde_promql::DEFAULT_LOOKBACK, max_series: config.max_series };
         let evaluator = Evaluator {
             interval: config.evaluation_interval,
             state_path,
@@ -534,7 +534,7 @@ impl Evaluator {
                 interval: None,
                 query_offset: Duration::ZERO,
                 limit: 0,
-                rules: alert_rules.into_iter().map(crate::rules::Rule::Alert).collect(),
+                rules: alert_rules.into_iter().map(sonde_rules::Rule::Alert).collect(),
             };
             let mut group = RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier) as Arc<dyn Notifier>);
             let mut scheduled = match previous {
@@ -570,8 +570,8 @@ impl Evaluator {
         for scheduled in &rules.groups {
             for rule in scheduled.group.rules() {
                 let expr = match rule {
-                    crate::rules::GroupRule::Alert(r) => &r.rule().expr,
-                    crate::rules::GroupRule::Record(r) => &r.rule().expr,
+                    sonde_rules::GroupRule::Alert(r) => &r.rule().expr,
+                    sonde_rules::GroupRule::Record(r) => &r.rule().expr,
                 };
                 if let Ok(plan) = self.plan(expr) {
                     longest = longest.max(plan.max_range());
@@ -622,7 +622,7 @@ impl Evaluator {
         if let Some(plan) = self.lock_plans().get(expr) {
             return plan.clone();
         }
-        let plan = crate::promql::parse(expr).and_then(|e| self.engine.prepare(&e)).map(Arc::new);
+        let plan = sonde_promql::parse(expr).and_then(|e| self.engine.prepare(&e)).map(Arc::new);
         self.lock_plans().insert(expr.to_owned(), plan.clone());
         plan
     }
@@ -630,7 +630,7 @@ impl Evaluator {
     /// An ad-hoc instant query (`/api/v1/query`) at `t_ms`, over the
     /// cluster window on the leader and the node window elsewhere.
     pub fn instant_query(&self, text: &str, t_ms: i64) -> Result<(Value, Annotations), EvalError> {
-        let expr = crate::promql::parse(text)?;
+        let expr = sonde_promql::parse(text)?;
         let plan = self.engine.prepare(&expr)?;
         let store = self.read_store();
         self.engine.instant_plan(&plan, &store, t_ms)
@@ -645,7 +645,7 @@ impl Evaluator {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<(Value, Annotations), EvalError> {
-        let expr = crate::promql::parse(text)?;
+        let expr = sonde_promql::parse(text)?;
         let plan = self.engine.prepare(&expr)?;
         let step = Duration::from_millis(u64::try_from(step_ms).unwrap_or(1));
         let store = self.read_store();

@@ -9,23 +9,19 @@
 #![deny(missing_docs)]
 
 pub mod api;
-pub mod check;
 pub mod container_args;
 pub mod cli;
-pub mod duration;
 pub mod evaluator;
 pub mod listen;
 pub mod logging;
 pub mod node_args;
 pub mod render_thread;
-pub mod promql;
-pub mod rules;
 pub mod rules_args;
 pub mod run;
 pub mod self_metrics;
 pub mod server;
 pub mod signal;
 pub mod status_page;
-pub mod store;
 pub mod swarm;
+pub mod tools;
 pub mod version;

@@ -16,7 +16,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use sonde_exporter::node::{COLLECTORS, DeviceFilter, NodeConfig};
 
-use crate::duration::{format_go_duration, parse_go_duration};
+use sonde_instrument::duration::{format_go_duration, parse_go_duration};
 
 /// The node collectors' flags, parsed into the configuration they ask for.
 #[derive(Debug, Clone, Default, PartialEq)]

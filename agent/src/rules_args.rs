@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::cli::ServeArgs;
-use crate::duration::parse_prometheus_duration;
+use sonde_instrument::duration::parse_prometheus_duration;
 use crate::evaluator::{EvaluatorConfig, ScrapeConfig, SwarmConfig, hostname};
 
 /// The evaluator's flags.

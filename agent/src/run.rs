@@ -45,14 +45,14 @@ pub fn agent_main() -> ExitCode {
     use clap::Parser as _;
 
     use crate::cli::{CheckCommand, Cli, Command, TestCommand};
-    use crate::{check, rules};
+    use crate::tools;
 
     let cli = Cli::parse();
     match &cli.command {
-        Some(Command::Check(CheckCommand::Metrics(args))) => check::run(args),
-        Some(Command::Check(CheckCommand::Rules(args))) => rules::check::run_check_rules(args),
-        Some(Command::Expand(args)) => rules::check::run_expand(args),
-        Some(Command::Test(TestCommand::Rules(args))) => rules::unittest::run_test_rules(args),
+        Some(Command::Check(CheckCommand::Metrics(args))) => tools::run_check_metrics(args),
+        Some(Command::Check(CheckCommand::Rules(args))) => tools::run_check_rules(args),
+        Some(Command::Expand(args)) => tools::run_expand(args),
+        Some(Command::Test(TestCommand::Rules(args))) => tools::run_test_rules(args),
         None => run_agent("sonde-agent", &cli.server, &cli.rules),
     }
 }

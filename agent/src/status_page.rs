@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use crate::api::format_rfc3339;
 use crate::evaluator::Evaluator;
-use crate::rules::AlertState;
-use crate::rules::alerts::Health;
+use sonde_rules::AlertState;
+use sonde_rules::alerts::Health;
 
 /// What the page says besides the evaluator's state.
 #[derive(Debug, Clone)]

@@ -60,6 +60,7 @@
 
 #[cfg(feature = "prometheus")]
 pub mod bridge;
+pub mod duration;
 pub mod encode;
 pub mod format;
 #[cfg(feature = "http")]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use sonde_exporter::container::CachedContainer;
 use sonde_exporter::container::metadata::SERVICE_NAME_LABEL;
 
-use crate::rules::{AlertRule, LabelError, rules_from_labels};
+use sonde_rules::{AlertRule, LabelError, rules_from_labels};
 
 /// The labels rules are built from: `com.df.alertName`, `alertIf`, …
 const ALERT_LABEL_PREFIX: &str = "com.df.alert";

@@ -4,8 +4,8 @@
 use sonde_instrument::Labels;
 
 use super::{Evaluator, Window};
-use crate::promql::value_to_samples;
-use crate::rules::QueryFn;
+use sonde_promql::value_to_samples;
+use sonde_rules::QueryFn;
 
 /// Instant queries over one of the evaluator's windows; recording rules
 /// and `ALERTS` are written back into it.

@@ -4,8 +4,8 @@ use sonde_exporter::container::{ContainerInfo, LabelAllowlist, MetadataCache};
 use sonde_instrument::{Collector, Labels, MetricFamily, find_value};
 
 use super::*;
-use crate::promql::Value;
-use crate::rules::AlertState;
+use sonde_promql::Value;
+use sonde_rules::AlertState;
 
 fn config(dir: &Path, files: &[PathBuf]) -> EvaluatorConfig {
     EvaluatorConfig {
@@ -257,8 +257,8 @@ fn rule_exprs(evaluator: &Evaluator, group: &str) -> Vec<String> {
         groups
             .filter(|g| g.name() == group)
             .flat_map(|g| g.rules().iter().map(|r| match r {
-                crate::rules::GroupRule::Alert(a) => a.rule().expr.clone(),
-                crate::rules::GroupRule::Record(r) => r.rule().expr.clone(),
+                sonde_rules::GroupRule::Alert(a) => a.rule().expr.clone(),
+                sonde_rules::GroupRule::Record(r) => r.rule().expr.clone(),
             }))
             .collect()
     })

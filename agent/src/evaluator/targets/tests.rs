@@ -6,7 +6,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::*;
 use crate::evaluator::EvaluatorConfig;
-use crate::promql::Value;
+use sonde_promql::Value;
 
 fn container(id: &str, ip: Option<&str>, labels: &[(&str, &str)]) -> ContainerInfo {
     ContainerInfo {

@@ -26,23 +26,8 @@ mod format;
 mod glob;
 mod run;
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
-
-/// `sonde-agent test rules`: exit 0 when every file passes, 1 otherwise
-/// (also when a file does not exist, which is reported before any test runs).
-pub fn run_test_rules(args: &crate::cli::TestRulesArgs) -> ExitCode {
-    if let Some(missing) = args.files.iter().find(|f| !f.exists()) {
-        let _ = writeln!(io::stderr().lock(), "sonde-agent: error: path '{}' does not exist", missing.display());
-        return ExitCode::FAILURE;
-    }
-    if test_rules(&args.files, &mut io::stdout().lock(), &mut io::stderr().lock()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
 
 /// Runs the unit tests of each file like `promtool test rules`:
 /// `Unit Testing:  FILE` and `  SUCCESS` and a blank line on `out`, or

@@ -1,8 +1,11 @@
-//! `sonde-agent check metrics`: lint exposition text like
-//! `promtool check metrics`, with promtool's exit codes.
+//! The tools `sonde-agent` runs instead of the agent: `check metrics`
+//! (lint exposition text like `promtool check metrics`, with promtool's
+//! exit codes), `check rules`, `expand` and `test rules` (the last three
+//! print what [`sonde_rules`] decides).
 
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::process::ExitCode;
 
 use sonde_instrument::{Format, lint};
 
@@ -38,7 +41,7 @@ pub struct ReadError {
 
 /// `sonde-agent check metrics`: reads the input, lints it, reports on
 /// stderr and returns promtool's exit status.
-pub fn run(args: &crate::cli::CheckMetricsArgs) -> std::process::ExitCode {
+pub fn run_check_metrics(args: &crate::cli::CheckMetricsArgs) -> ExitCode {
     let format = if args.openmetrics { Format::OpenMetrics } else { Format::Text };
     let outcome = match read_input(args.file.as_deref()) {
         Ok(input) => check_metrics(&input, format, &mut io::stderr().lock()),
@@ -47,7 +50,48 @@ pub fn run(args: &crate::cli::CheckMetricsArgs) -> std::process::ExitCode {
             CheckOutcome::Error
         }
     };
-    std::process::ExitCode::from(outcome.exit_code())
+    ExitCode::from(outcome.exit_code())
+}
+
+/// `sonde-agent check rules`: exit 0 when every file is valid, 1 otherwise.
+pub fn run_check_rules(args: &crate::cli::CheckRulesArgs) -> ExitCode {
+    if sonde_rules::check::check_rules(&args.files, &mut io::stdout().lock(), &mut io::stderr().lock()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `sonde-agent expand`: the rule file on stdout (exit 0), or the refused
+/// labels on stderr (exit 1).
+pub fn run_expand(args: &crate::cli::ExpandArgs) -> ExitCode {
+    match sonde_rules::check::expand_to_yaml(&args.request()) {
+        Ok(yaml) => {
+            let _ = io::stdout().lock().write_all(yaml.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            let mut err = io::stderr().lock();
+            for error in errors {
+                let _ = writeln!(err, "{error}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `sonde-agent test rules`: exit 0 when every file passes, 1 otherwise
+/// (also when a file does not exist, which is reported before any test runs).
+pub fn run_test_rules(args: &crate::cli::TestRulesArgs) -> ExitCode {
+    if let Some(missing) = args.files.iter().find(|f| !f.exists()) {
+        let _ = writeln!(io::stderr().lock(), "sonde-agent: error: path '{}' does not exist", missing.display());
+        return ExitCode::FAILURE;
+    }
+    if sonde_rules::unittest::test_rules(&args.files, &mut io::stdout().lock(), &mut io::stderr().lock()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Reads the whole input: the file, or stdin when `file` is absent or `-`.

@@ -28,11 +28,15 @@
 //! experimental or unknown functions) are refused with
 //! [`EvalError::Unsupported`] before anything is evaluated; nothing panics on
 //! any input.
+#![deny(missing_docs)]
 
 mod eval;
 mod functions;
 mod plan;
+#[cfg(feature = "promqltest")]
 pub mod promqltest;
+pub mod series;
+pub mod store;
 
 use std::time::Duration;
 

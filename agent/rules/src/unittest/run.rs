@@ -20,13 +20,13 @@ use super::format::{
     parse_unit_test_file, samples_string,
 };
 use super::glob;
-use crate::duration::format_go_duration;
-use crate::promql::promqltest::{SeqValue, parse_metric, parse_series_line};
-use crate::promql::{Engine, Value, parse};
-use crate::rules::alerts::Alert;
-use crate::rules::file::{Text, load_rule_file};
-use crate::rules::{AlertState, GroupRule, Notifier, QueryFn, RuleGroup};
-use crate::store::{StoreConfig, WindowStore};
+use sonde_instrument::duration::format_go_duration;
+use sonde_promql::series::{SeqValue, parse_metric, parse_series_line};
+use sonde_promql::{Engine, Value, parse};
+use crate::alerts::Alert;
+use crate::file::{Text, load_rule_file};
+use crate::{AlertState, GroupRule, Notifier, QueryFn, RuleGroup};
+use sonde_promql::store::{StoreConfig, WindowStore};
 
 /// The evaluation interval when the file sets none (or 0).
 const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(60);

@@ -10,7 +10,7 @@ use super::alerts::{Alert, AlertState, AlertingRule, DEFAULT_RESEND_DELAY, EvalC
 use super::file::GroupSpec;
 use super::notify::Notifier;
 use super::{QueryFn, Rule};
-use crate::store::stale_nan;
+use sonde_promql::store::stale_nan;
 use sonde_instrument::Labels;
 
 /// One rule of a [`RuleGroup`] with its evaluation state.

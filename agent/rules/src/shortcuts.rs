@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::duration::parse_prometheus_duration;
+use sonde_instrument::duration::parse_prometheus_duration;
 
 /// What an argument of a shortcut must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

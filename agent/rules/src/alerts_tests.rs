@@ -8,12 +8,12 @@ use std::time::Duration;
 use sonde_instrument::{Collector, Labels};
 
 use super::*;
-use crate::rules::file::GroupSpec;
-use crate::rules::group::{GroupRule, RuleGroup};
-use crate::rules::notify::Notifier;
-use crate::rules::notify::LogNotifier;
-use crate::rules::state::SavedState;
-use crate::rules::{AlertRule, RecordRule, Rule};
+use crate::file::GroupSpec;
+use crate::group::{GroupRule, RuleGroup};
+use crate::notify::Notifier;
+use crate::notify::LogNotifier;
+use crate::state::SavedState;
+use crate::{AlertRule, RecordRule, Rule};
 
 type Script = Box<dyn Fn(&str, i64) -> Result<Vec<(Labels, f64)>, String>>;
 
@@ -318,13 +318,13 @@ fn series_a_rule_stops_writing_get_a_staleness_marker() {
         })
     });
     g.eval(&q, 0);
-    assert!(q.appended.borrow().iter().all(|(_, v)| !crate::store::is_stale(*v)));
+    assert!(q.appended.borrow().iter().all(|(_, v)| !sonde_promql::store::is_stale(*v)));
     q.appended.borrow_mut().clear();
     g.eval(&q, 15_000);
     let appended = q.appended.borrow();
     let mut stale: Vec<String> = appended
         .iter()
-        .filter(|(_, v)| crate::store::is_stale(*v))
+        .filter(|(_, v)| sonde_promql::store::is_stale(*v))
         .map(|(l, _)| format!("{}{{{}}}", l.get("__name__").unwrap_or(""), l.get("job").unwrap_or("")))
         .collect();
     stale.sort();
@@ -334,13 +334,13 @@ fn series_a_rule_stops_writing_get_a_staleness_marker() {
     // Nothing more to mark once they are gone.
     q.appended.borrow_mut().clear();
     g.eval(&q, 30_000);
-    assert!(q.appended.borrow().iter().all(|(_, v)| !crate::store::is_stale(*v)));
+    assert!(q.appended.borrow().iter().all(|(_, v)| !sonde_promql::store::is_stale(*v)));
 }
 
 #[test]
 fn a_restart_halfway_through_for_fires_when_the_original_would_have() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state").join(crate::rules::state::STATE_FILE);
+    let path = dir.path().join("state").join(crate::state::STATE_FILE);
     let rule = || vec![Rule::Alert(alert_rule("Mem", "mem > 0.8", 300))];
     let q = present(0, 10_000);
 

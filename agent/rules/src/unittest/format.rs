@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::duration::parse_prometheus_duration;
-use crate::rules::file::{Text, TextMap};
+use sonde_instrument::duration::parse_prometheus_duration;
+use crate::file::{Text, TextMap};
 
 /// A whole unit-test file.
 #[derive(Debug, Default, Deserialize)]
@@ -149,7 +149,7 @@ impl PromDuration {
 
 impl fmt::Display for PromDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::duration::format_prometheus_duration(self.0))
+        f.write_str(&sonde_instrument::duration::format_prometheus_duration(self.0))
     }
 }
 

@@ -465,7 +465,7 @@ mod tests {
 
     #[test]
     fn dates() {
-        use crate::promql::plan::DateFn;
+        use crate::plan::DateFn;
         // 2024-02-29T13:45:00Z
         let t = 1_709_214_300.0;
         assert_eq!(date_part(DateFn::Year, t), 2024.0);

@@ -42,12 +42,12 @@
 
 use std::path::PathBuf;
 
-use sonde_agent::promql::promqltest::run_file;
+use sonde_promql::promqltest::run_file;
 
 fn conformance_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/conformance/promql"
+        "/../../../shared/conformance/promql"
     ))
 }
 

@@ -1,45 +1,17 @@
-//! `sonde-agent check rules FILE…` (like `promtool check rules`) and
+//! What `sonde-agent check rules FILE…` (like `promtool check rules`) and
 //! `sonde-agent expand '<alertIf>' --service S …` (what a `com.df.*`
-//! label becomes, as a rule file).
+//! label becomes, as a rule file) print; the agent's CLI calls them.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use serde::Serialize;
 
 use super::file::load_rule_file;
 use super::labels::{LabelError, rules_from_labels};
 use super::{AlertRule, Rule};
-use crate::duration::format_prometheus_duration;
-
-/// `sonde-agent check rules`: exit 0 when every file is valid, 1 otherwise.
-pub fn run_check_rules(args: &crate::cli::CheckRulesArgs) -> ExitCode {
-    if check_rules(&args.files, &mut io::stdout().lock(), &mut io::stderr().lock()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-/// `sonde-agent expand`: the rule file on stdout (exit 0), or the refused
-/// labels on stderr (exit 1).
-pub fn run_expand(args: &crate::cli::ExpandArgs) -> ExitCode {
-    match expand_to_yaml(&args.request()) {
-        Ok(yaml) => {
-            let _ = io::stdout().lock().write_all(yaml.as_bytes());
-            ExitCode::SUCCESS
-        }
-        Err(errors) => {
-            let mut err = io::stderr().lock();
-            for error in errors {
-                let _ = writeln!(err, "{error}");
-            }
-            ExitCode::FAILURE
-        }
-    }
-}
+use sonde_instrument::duration::format_prometheus_duration;
 
 /// Checks each file like `promtool check rules`: `Checking FILE` and
 /// `  SUCCESS: N rules found` and a blank line on `out`, `  FAILED:` and
@@ -188,7 +160,7 @@ const EMPTY: &BTreeMap<String, String> = &BTreeMap::new();
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::parse_rule_file;
+    use crate::parse_rule_file;
 
     #[test]
     fn check_rules_reports_like_promtool() {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::template::Template;
 use super::{AlertRule, RecordRule, Rule, check_expr, is_valid_label_name, is_valid_metric_name};
-use crate::duration::parse_prometheus_duration;
+use sonde_instrument::duration::parse_prometheus_duration;
 
 /// One group of a rule file, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 //! * [`notify`]: the [`Notifier`] interface and the logging notifier.
 //! * [`template`]: the `{{ $labels.x }}` / `{{ $value }}` templates.
 //! * [`unittest`]: rule unit tests in promtool's format (`sonde-agent test rules`).
+#![deny(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub mod notify;
 pub mod shortcuts;
 pub mod state;
 pub mod template;
+
 mod template_format;
 mod template_parse;
 pub mod unittest;
