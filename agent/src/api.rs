@@ -20,10 +20,10 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::evaluator::TargetStatus;
+use sonde_promql::store::LabelSet;
 use sonde_promql::{Annotations, EvalError, Value};
 use sonde_rules::alerts::Health;
 use sonde_rules::{Alert, AlertState, GroupRule, RuleGroup};
-use sonde_promql::store::LabelSet;
 
 /// Why a request to the API is refused: Prometheus' `errorType` and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +135,8 @@ pub fn range_params(start: &str, end: &str, step: &str) -> Result<(i64, i64, i64
     if end_ms < start_ms {
         return Err(ApiError::bad_data("invalid parameter \"end\": end timestamp must not be before start time"));
     }
-    let refuse = || ApiError::bad_data(format!("invalid parameter \"step\": cannot parse {step:?} to a valid duration"));
+    let refuse =
+        || ApiError::bad_data(format!("invalid parameter \"step\": cannot parse {step:?} to a valid duration"));
     let step_ms = match step.parse::<f64>() {
         Ok(seconds) if seconds.is_finite() && seconds.abs() < 9.2e15 => (seconds * 1000.0).round() as i64,
         Ok(_) => return Err(refuse()),
@@ -688,10 +689,7 @@ mod tests {
 
     #[test]
     fn query_results_are_shaped_like_prometheus() {
-        let vector = Value::Vector(vec![Sample::new(
-            LabelSet::from_pairs([("__name__", "up"), ("job", "a\"b")]),
-            1.0,
-        )]);
+        let vector = Value::Vector(vec![Sample::new(LabelSet::from_pairs([("__name__", "up"), ("job", "a\"b")]), 1.0)]);
         assert_eq!(
             query_success(&vector, &Annotations::default(), 1_000_500),
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"a\"b"},"value":[1000.500,"1"]}]}}"#
@@ -718,7 +716,10 @@ mod tests {
         let mut out = String::new();
         json_string(&mut out, "a<b>&c\u{2028}");
         assert_eq!(out, r#""a\u003cb\u003e\u0026c\u2028""#);
-        assert_eq!(ApiError::bad_data("x > y").to_json(), r#"{"status":"error","errorType":"bad_data","error":"x \u003e y"}"#);
+        assert_eq!(
+            ApiError::bad_data("x > y").to_json(),
+            r#"{"status":"error","errorType":"bad_data","error":"x \u003e y"}"#
+        );
     }
 
     #[test]

@@ -13,9 +13,9 @@ use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::container_args::ContainerArgs;
 use crate::listen::ListenAddress;
 use crate::logging::{LogFormat, LogLevel};
-pub use crate::container_args::ContainerArgs;
 pub use crate::node_args::NodeArgs;
 pub use crate::rules_args::RulesArgs;
 use crate::server::ServerConfig;

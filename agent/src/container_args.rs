@@ -66,10 +66,7 @@ impl ContainerArgs {
 
     /// The Docker connection these flags ask for.
     pub fn docker(&self) -> DockerConfig {
-        DockerConfig {
-            host: self.docker_host.clone(),
-            timeout: self.docker_timeout,
-        }
+        DockerConfig { host: self.docker_host.clone(), timeout: self.docker_timeout }
     }
 }
 

@@ -51,13 +51,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sonde_exporter::container::MetadataCache;
 use sonde_instrument::{Labels, MetricFamily};
 
-use sonde_promql::{Annotations, EvalError, Engine, Plan, Value};
-use sonde_rules::state::STATE_FILE;
-use sonde_rules::{
-    GroupSpec, LabelError, LogNotifier, Notifier, RuleGroup, SavedState, load_rule_file,
-};
-use sonde_promql::store::{StoreConfig, WindowStore};
 use crate::swarm::{Role, SwarmView};
+use sonde_promql::store::{StoreConfig, WindowStore};
+use sonde_promql::{Annotations, Engine, EvalError, Plan, Value};
+use sonde_rules::state::STATE_FILE;
+use sonde_rules::{GroupSpec, LabelError, LogNotifier, Notifier, RuleGroup, SavedState, load_rule_file};
 
 pub use cluster::SwarmConfig;
 pub use query::StoreQuery;
@@ -117,9 +115,7 @@ pub fn hostname() -> String {
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Which data a rule looks at, and so which agents evaluate it.
@@ -285,7 +281,11 @@ impl Evaluator {
                     file_errors.push((file, 0));
                     match scope {
                         Scope::Node => groups.extend(specs.into_iter().map(|spec| {
-                            let group = RuleGroup::new(spec, config.evaluation_interval, Arc::clone(&notifier) as Arc<dyn Notifier>);
+                            let group = RuleGroup::new(
+                                spec,
+                                config.evaluation_interval,
+                                Arc::clone(&notifier) as Arc<dyn Notifier>,
+                            );
                             Scheduled::new(group, None, Scope::Node, now)
                         })),
                         Scope::Cluster => cluster_files.extend(specs),
@@ -304,8 +304,11 @@ impl Evaluator {
         let cluster_files_active = config.swarm.is_none();
         if cluster_files_active {
             groups.extend(cluster_files.iter().map(|spec| {
-                let group =
-                    RuleGroup::new(spec.clone(), config.evaluation_interval, Arc::clone(&notifier) as Arc<dyn Notifier>);
+                let group = RuleGroup::new(
+                    spec.clone(),
+                    config.evaluation_interval,
+                    Arc::clone(&notifier) as Arc<dyn Notifier>,
+                );
                 Scheduled::new(group, None, Scope::Cluster, now)
             }));
         }
@@ -451,7 +454,10 @@ impl Evaluator {
         rules.cluster_files_active = wanted;
         if !wanted {
             rules.groups.retain(|s| s.scope == Scope::Node || s.service.is_some());
-            tracing::info!(role = role.as_str(), "not the Swarm leader: its cluster rules stop here (the leader's agent evaluates them)");
+            tracing::info!(
+                role = role.as_str(),
+                "not the Swarm leader: its cluster rules stop here (the leader's agent evaluates them)"
+            );
             return true;
         }
         tracing::info!(role = role.as_str(), groups = rules.cluster_files.len(), "evaluating the cluster rules here");
@@ -584,7 +590,11 @@ impl Evaluator {
         for window in [Window::Node, Window::Cluster] {
             let mut store = self.write_window(window);
             if store.config().retention != retention {
-                tracing::debug!(window = window.as_str(), retention_seconds = retention.as_secs_f64(), "window store retention");
+                tracing::debug!(
+                    window = window.as_str(),
+                    retention_seconds = retention.as_secs_f64(),
+                    "window store retention"
+                );
                 store.set_retention(retention);
             }
         }

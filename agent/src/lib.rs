@@ -9,8 +9,8 @@
 #![deny(missing_docs)]
 
 pub mod api;
-pub mod container_args;
 pub mod cli;
+pub mod container_args;
 pub mod evaluator;
 pub mod listen;
 pub mod logging;

@@ -56,10 +56,9 @@ impl FromStr for ListenAddress {
         if host.contains(':') {
             return Err(ListenAddressError::BareIpv6(s.to_owned()));
         }
-        let port = port_text.parse::<u16>().map_err(|_| ListenAddressError::InvalidPort {
-            address: s.to_owned(),
-            port: port_text.to_owned(),
-        })?;
+        let port = port_text
+            .parse::<u16>()
+            .map_err(|_| ListenAddressError::InvalidPort { address: s.to_owned(), port: port_text.to_owned() })?;
         if host.is_empty() {
             Ok(ListenAddress::AllInterfaces(port))
         } else {
@@ -115,15 +114,9 @@ mod tests {
     #[test]
     fn go_style_addresses_parse() {
         assert_eq!(":9097".parse(), Ok(ListenAddress::AllInterfaces(9097)));
-        assert_eq!(
-            "127.0.0.1:0".parse(),
-            Ok(ListenAddress::Socket(SocketAddr::from(([127, 0, 0, 1], 0))))
-        );
+        assert_eq!("127.0.0.1:0".parse(), Ok(ListenAddress::Socket(SocketAddr::from(([127, 0, 0, 1], 0)))));
         assert_eq!("[::1]:9097".parse(), Ok(ListenAddress::Socket("[::1]:9097".parse().unwrap())));
-        assert_eq!(
-            "localhost:9097".parse(),
-            Ok(ListenAddress::Host { host: "localhost".into(), port: 9097 })
-        );
+        assert_eq!("localhost:9097".parse(), Ok(ListenAddress::Host { host: "localhost".into(), port: 9097 }));
     }
 
     #[test]

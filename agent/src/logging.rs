@@ -189,7 +189,13 @@ impl Line<'_> {
     }
 
     fn write_json(&self, w: &mut Writer<'_>) -> fmt::Result {
-        write!(w, "{{\"ts\":{},\"level\":{},\"msg\":{}", json_string(self.ts), json_string(self.level), json_string(self.msg))?;
+        write!(
+            w,
+            "{{\"ts\":{},\"level\":{},\"msg\":{}",
+            json_string(self.ts),
+            json_string(self.level),
+            json_string(self.msg)
+        )?;
         for (key, value) in self.fields {
             write!(w, ",{}:", json_string(key))?;
             match value {

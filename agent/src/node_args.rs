@@ -98,12 +98,7 @@ fn pattern_parser() -> impl clap::builder::TypedValueParser<Value = String> {
 }
 
 fn pattern(id: &'static str, default: Option<&str>, help: &'static str) -> Arg {
-    let arg = Arg::new(id)
-        .long(id)
-        .value_name("REGEX")
-        .value_parser(pattern_parser())
-        .help(help)
-        .help_heading(HEADING);
+    let arg = Arg::new(id).long(id).value_name("REGEX").value_parser(pattern_parser()).help(help).help_heading(HEADING);
     match default {
         Some(default) => arg.default_value(default.to_owned()),
         None => arg,
@@ -172,12 +167,8 @@ impl clap::Args for NodeArgs {
             "Regexp of net devices to exclude",
         ))
         .arg(
-            pattern(
-                DISKSTATS_INCLUDE,
-                None,
-                "Regexp of diskstats devices to include (replaces the default exclude)",
-            )
-            .conflicts_with(DISKSTATS_EXCLUDE),
+            pattern(DISKSTATS_INCLUDE, None, "Regexp of diskstats devices to include (replaces the default exclude)")
+                .conflicts_with(DISKSTATS_EXCLUDE),
         )
         .arg(pattern(
             DISKSTATS_EXCLUDE,

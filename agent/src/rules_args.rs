@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::cli::ServeArgs;
-use sonde_instrument::duration::parse_prometheus_duration;
 use crate::evaluator::{EvaluatorConfig, ScrapeConfig, SwarmConfig, hostname};
+use sonde_instrument::duration::parse_prometheus_duration;
 
 /// The evaluator's flags.
 #[derive(Debug, Clone, Args)]
@@ -94,9 +94,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
         _ => return Err(format!("invalid size {text:?}: expected bytes or a number with B, KiB, MiB or GiB")),
     };
     let number: usize = number.parse().map_err(|_| format!("invalid size {text:?}: expected a whole number first"))?;
-    number
-        .checked_mul(1 << shift)
-        .ok_or_else(|| format!("invalid size {text:?}: too large"))
+    number.checked_mul(1 << shift).ok_or_else(|| format!("invalid size {text:?}: too large"))
 }
 
 /// A Prometheus duration (`15s`, `1m`, `200ms`) that is not zero.
@@ -168,7 +166,10 @@ mod tests {
         let swarm = config(&["--web.listen-address=:9100", "--web.telemetry-path=/m", "--docker.host=tcp://d:2375"])
             .swarm
             .unwrap();
-        assert_eq!((swarm.agent_port, swarm.agent_path.as_str(), swarm.docker.host.as_str()), (9100, "/m", "tcp://d:2375"));
+        assert_eq!(
+            (swarm.agent_port, swarm.agent_path.as_str(), swarm.docker.host.as_str()),
+            (9100, "/m", "tcp://d:2375")
+        );
     }
 
     #[test]
@@ -201,7 +202,9 @@ mod tests {
 
     #[test]
     fn sizes() {
-        for (text, bytes) in [("0", 0), ("100", 100), ("100B", 100), ("1KB", 1024), ("10MiB", 10 << 20), ("1GiB", 1 << 30)] {
+        for (text, bytes) in
+            [("0", 0), ("100", 100), ("100B", 100), ("1KB", 1024), ("10MiB", 10 << 20), ("1GiB", 1 << 30)]
+        {
             assert_eq!(super::parse_size(text), Ok(bytes), "{text}");
         }
         for text in ["", "MiB", "1.5MiB", "10mb", "-1", "1TiB", "99999999999999999999GiB"] {

@@ -105,10 +105,7 @@ fn serve(program: &'static str, args: &ServeArgs, rules: Option<&RulesArgs>) -> 
     let web = &args.web;
     let mut executor = node::executor(&args.node.config)?;
     let container_cache = register_container(&mut executor, &args.node, &args.container)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
     let result = runtime.block_on(async {
         tracing::info!(
             version = version::VERSION,
@@ -123,10 +120,8 @@ fn serve(program: &'static str, args: &ServeArgs, rules: Option<&RulesArgs>) -> 
         let evaluator = rules.map(|rules| Arc::new(Evaluator::new(rules.evaluator_config(args), container_cache)));
         let signals = signal::ShutdownSignals::install();
         let address = &web.listen_address;
-        let listener = address
-            .bind()
-            .await
-            .map_err(|source| RunError::Listen { address: address.to_string(), source })?;
+        let listener =
+            address.bind().await.map_err(|source| RunError::Listen { address: address.to_string(), source })?;
         let mut state = AppState::new(web.server_config(), executor).map_err(RunError::RenderThread)?;
         if let Some(evaluator) = &evaluator {
             state = state.with_evaluator(Arc::clone(evaluator));

@@ -416,18 +416,20 @@ impl AppState {
         };
         let page = match self.evaluator.clone() {
             None => status_page::render(&info, None),
-            Some(evaluator) => match self.render_thread.run(move || status_page::render(&info, Some(&evaluator))).await {
+            Some(evaluator) => match self.render_thread.run(move || status_page::render(&info, Some(&evaluator))).await
+            {
                 Ok(page) => page,
                 Err(err) => {
                     tracing::error!(err = %err, "building the status page failed");
-                    return text_response(StatusCode::INTERNAL_SERVER_ERROR, "500 the status page could not be built\n");
+                    return text_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "500 the status page could not be built\n",
+                    );
                 }
             },
         };
         let mut response = Response::new(Full::new(Bytes::from(page)));
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         response
     }
 }
@@ -478,10 +480,7 @@ where
     F: Future<Output = ()>,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.config.header_read_timeout);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(state.config.header_read_timeout);
     let graceful = GracefulShutdown::new();
 
     match listener.local_addr() {
@@ -586,9 +585,8 @@ mod tests {
     #[tokio::test]
     async fn oversized_bodies_are_refused() {
         let state = state();
-        let request = Request::get("/-/healthy")
-            .body(Full::new(Bytes::from(vec![b'x'; MAX_REQUEST_BODY + 1])))
-            .unwrap();
+        let request =
+            Request::get("/-/healthy").body(Full::new(Bytes::from(vec![b'x'; MAX_REQUEST_BODY + 1]))).unwrap();
         assert_eq!(state.handle(request).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let request = Request::get("/-/healthy").body(Full::new(Bytes::from_static(b"small"))).unwrap();
         assert_eq!(state.handle(request).await.status(), StatusCode::OK);

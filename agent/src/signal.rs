@@ -37,9 +37,7 @@ impl ShutdownSignals {
 }
 
 fn install(kind: SignalKind, name: &'static str) -> Option<Signal> {
-    signal(kind)
-        .map_err(|err| tracing::warn!(signal = name, err = %err, "cannot listen for signal"))
-        .ok()
+    signal(kind).map_err(|err| tracing::warn!(signal = name, err = %err, "cannot listen for signal")).ok()
 }
 
 async fn wait(signal: Option<&mut Signal>) {

@@ -30,12 +30,7 @@ pub fn render(info: &PageInfo, evaluator: Option<&Evaluator>) -> String {
          <style>table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}</style>\n\
          </head>\n<body>\n<h1>Sonde Agent</h1>\n",
     );
-    let _ = writeln!(
-        page,
-        "<p>Version {} (revision {})</p>",
-        html_escape(info.version),
-        html_escape(info.revision)
-    );
+    let _ = writeln!(page, "<p>Version {} (revision {})</p>", html_escape(info.version), html_escape(info.revision));
     let _ = writeln!(
         page,
         "<ul>\n<li><a href=\"{}\">Metrics</a></li>\n<li><a href=\"/-/healthy\">Health</a></li>\n\

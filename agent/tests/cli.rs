@@ -22,12 +22,7 @@ fn check_file(args: &[&str], input: &str) -> Output {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(input.as_bytes()).unwrap();
     let path = file.path().to_str().unwrap().to_owned();
-    Command::new(BIN)
-        .args(["check", "metrics"])
-        .args(args)
-        .arg(&path)
-        .output()
-        .unwrap()
+    Command::new(BIN).args(["check", "metrics"]).args(args).arg(&path).output().unwrap()
 }
 
 fn check_stdin(args: &[&str], input: &str) -> Output {
@@ -87,10 +82,7 @@ fn check_metrics_openmetrics() {
 
 #[test]
 fn check_metrics_unreadable_file() {
-    let output = Command::new(BIN)
-        .args(["check", "metrics", "/nonexistent/sonde/metrics.prom"])
-        .output()
-        .unwrap();
+    let output = Command::new(BIN).args(["check", "metrics", "/nonexistent/sonde/metrics.prom"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("/nonexistent/sonde/metrics.prom"), "{}", stderr(&output));
 }
@@ -203,11 +195,13 @@ fn the_exporter_binary_serves_node_metrics_alone() {
     let addr = exporter.listening_address();
     let (head, body) = http_get(addr, "/metrics");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let collectors: Vec<&str> =
-        body.lines().filter(|l| l.starts_with("sonde_scrape_collector_success{")).collect();
+    let collectors: Vec<&str> = body.lines().filter(|l| l.starts_with("sonde_scrape_collector_success{")).collect();
     assert_eq!(
         collectors,
-        ["sonde_scrape_collector_success{collector=\"loadavg\"} 1", "sonde_scrape_collector_success{collector=\"uname\"} 1"],
+        [
+            "sonde_scrape_collector_success{collector=\"loadavg\"} 1",
+            "sonde_scrape_collector_success{collector=\"uname\"} 1"
+        ],
         "{body}"
     );
     assert!(body.lines().any(|l| l.starts_with("node_load1 ")), "{body}");
@@ -260,7 +254,11 @@ fn check_rules_like_promtool() {
     let good = dir.path().join("good.yml");
     std::fs::write(&good, GOOD_RULES).unwrap();
     let bad = dir.path().join("bad.yml");
-    std::fs::write(&bad, "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up ==\n        severity: page\n").unwrap();
+    std::fs::write(
+        &bad,
+        "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up ==\n        severity: page\n",
+    )
+    .unwrap();
 
     let output = Command::new(BIN).args(["check", "rules"]).arg(&good).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -281,7 +279,18 @@ fn check_rules_like_promtool() {
 #[test]
 fn expand_prints_a_rule_file_that_checks() {
     let output = Command::new(BIN)
-        .args(["expand", "@replicas_running", "--service", "go-demo_main", "--replicas", "3", "--name", "replicas", "--for", "10m"])
+        .args([
+            "expand",
+            "@replicas_running",
+            "--service",
+            "go-demo_main",
+            "--replicas",
+            "3",
+            "--name",
+            "replicas",
+            "--for",
+            "10m",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));

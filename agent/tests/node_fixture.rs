@@ -102,9 +102,8 @@ fn output_matches_the_golden_file() {
         std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
         std::fs::write(&golden, &actual).unwrap();
     }
-    let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
-        panic!("reading {}: {e} (run with UPDATE_GOLDEN=1 to create it)", golden.display())
-    });
+    let expected = std::fs::read_to_string(&golden)
+        .unwrap_or_else(|e| panic!("reading {}: {e} (run with UPDATE_GOLDEN=1 to create it)", golden.display()));
     assert!(
         expected == actual,
         "/metrics differs from {} (UPDATE_GOLDEN=1 rewrites it):\n{}",

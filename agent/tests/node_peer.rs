@@ -291,9 +291,7 @@ fn index(name: &str, text: &str) -> Scrape {
 
 /// node_exporter's own series, which Sonde names `sonde_*` or does not have.
 fn is_node_exporter_self(name: &str) -> bool {
-    ["node_scrape_collector_", "node_exporter_", "go_", "process_", "promhttp_"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    ["node_scrape_collector_", "node_exporter_", "go_", "process_", "promhttp_"].iter().any(|p| name.starts_with(p))
 }
 
 fn is_sonde_self(name: &str) -> bool {
@@ -480,11 +478,8 @@ fn sonde_agrees_with_node_exporter_on_this_machine() {
     let (code, our_findings) = promtool(&sonde_text);
     let (_, peer_findings) = promtool(&before_text);
     assert!(matches!(code, Some(0 | 3)), "promtool failed on Sonde's output ({code:?}): {our_findings:?}");
-    let extra: Vec<String> = our_findings
-        .iter()
-        .map(|f| as_node_exporter_finding(f))
-        .filter(|f| !peer_findings.contains(f))
-        .collect();
+    let extra: Vec<String> =
+        our_findings.iter().map(|f| as_node_exporter_finding(f)).filter(|f| !peer_findings.contains(f)).collect();
     println!("promtool findings: Sonde {}, node_exporter {}", our_findings.len(), peer_findings.len());
     for finding in extra {
         failures.push(format!("promtool finding node_exporter does not have: {finding}"));

@@ -110,5 +110,9 @@ fn a_missing_file_is_refused_before_testing() {
     let output = run(SONDE, "tests/rules/no-such.test.yml");
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());
-    assert!(text(&output.stderr).contains("path 'tests/rules/no-such.test.yml' does not exist"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("path 'tests/rules/no-such.test.yml' does not exist"),
+        "{}",
+        text(&output.stderr)
+    );
 }

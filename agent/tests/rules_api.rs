@@ -100,7 +100,11 @@ fn rules_over_the_agents_own_metrics_and_the_api() {
     // Without --agent.instance, the host name.
     let host = sonde_agent::evaluator::hostname();
     // Rule files are loaded before the listener is bound.
-    assert!(agent.seen.iter().any(|l| l.contains("rule file not loaded") && l.contains("broken.yml")), "{:?}", agent.seen);
+    assert!(
+        agent.seen.iter().any(|l| l.contains("rule file not loaded") && l.contains("broken.yml")),
+        "{:?}",
+        agent.seen
+    );
 
     // `for: 0s` fires at the first evaluation; `for: 1h` stays pending.
     let alerts = poll(addr, "/api/v1/alerts", |j| {
@@ -145,7 +149,8 @@ fn rules_over_the_agents_own_metrics_and_the_api() {
     assert_eq!(query["data"]["resultType"], "vector");
     // Long before anything was stored: empty.
     assert_eq!(query["data"]["result"].as_array().unwrap().len(), 0, "{query}");
-    let query = poll(addr, "/api/v1/query?query=sonde_build_info", |j| !j["data"]["result"].as_array().unwrap().is_empty());
+    let query =
+        poll(addr, "/api/v1/query?query=sonde_build_info", |j| !j["data"]["result"].as_array().unwrap().is_empty());
     let sample = &query["data"]["result"][0];
     assert_eq!(sample["metric"]["__name__"], "sonde_build_info");
     assert_eq!(sample["metric"]["job"], "sonde-agent");
@@ -204,7 +209,11 @@ fn rules_over_the_agents_own_metrics_and_the_api() {
 
 #[test]
 fn the_api_is_the_agents_alone() {
-    let mut exporter = Agent::start_bin(common::EXPORTER_BIN, &["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults"], None);
+    let mut exporter = Agent::start_bin(
+        common::EXPORTER_BIN,
+        &["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults"],
+        None,
+    );
     let addr = exporter.listening_address();
     let (head, _) = http_get(addr, "/api/v1/query?query=up");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
@@ -324,7 +333,9 @@ fn query_answers_match_prometheus() {
         "start=1700000000&end=1700000000&step=1s",
     ];
     for range in ranges {
-        for query in ["vector(1)", "time()", "1%2B1", "vector(1)%2F0", "nothing_here", "sum%20by%20(job)%20(nothing_here)"] {
+        for query in
+            ["vector(1)", "time()", "1%2B1", "vector(1)%2F0", "nothing_here", "sum%20by%20(job)%20(nothing_here)"]
+        {
             let path = format!("/api/v1/query_range?query={query}&{range}");
             let (head_s, body_s) = http_get(sonde, &path);
             let (head_p, body_p) = http_get(prometheus.addr, &path);
@@ -394,7 +405,8 @@ fn rules_and_alerts_are_shaped_like_prometheus() {
     let prometheus = start_prometheus(Some(&rules));
     let storage = format!("--storage.path={}", dir.path().join("data").display());
     let rule_file = format!("--rules.file={}", rules.display());
-    let mut agent = Agent::start(&["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults", &storage, &rule_file]);
+    let mut agent =
+        Agent::start(&["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults", &storage, &rule_file]);
     let sonde = agent.listening_address();
 
     let two_alerts = |j: &Json| j["data"]["alerts"].as_array().is_some_and(|a| a.len() == 2);

@@ -123,11 +123,7 @@ impl ScrapeExecutor {
         if self.slots.iter().any(|s| s.name == name) {
             return Err(DuplicateCollector(name.to_owned()));
         }
-        self.slots.push(Slot {
-            name,
-            collector,
-            state: AtomicU8::new(STATE_UNKNOWN),
-        });
+        self.slots.push(Slot { name, collector, state: AtomicU8::new(STATE_UNKNOWN) });
         Ok(())
     }
 
@@ -180,8 +176,7 @@ impl Collector for ScrapeExecutor {
         // it guards is `()`, so carry on.
         let _guard = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
         let start = out.len();
-        let mut duration = MetricFamily::gauge(DURATION, "sonde: Duration of a collector scrape.")
-            .with_unit("seconds");
+        let mut duration = MetricFamily::gauge(DURATION, "sonde: Duration of a collector scrape.").with_unit("seconds");
         let mut success = MetricFamily::gauge(SUCCESS, "sonde: Whether a collector succeeded.");
         for slot in &self.slots {
             let began = Instant::now();
@@ -198,11 +193,7 @@ impl Collector for ScrapeExecutor {
 
 /// The name a family's samples are written with: a counter's carry `_total`.
 fn exposed_name(family: &MetricFamily) -> impl Iterator<Item = u8> + '_ {
-    let suffix = if family.metric_type == MetricType::Counter {
-        "_total"
-    } else {
-        ""
-    };
+    let suffix = if family.metric_type == MetricType::Counter { "_total" } else { "" };
     family.name.bytes().chain(suffix.bytes())
 }
 
@@ -213,19 +204,13 @@ fn sort_families(families: &mut [MetricFamily]) {
     for family in families {
         // Buckets and quantiles (from textfiles) keep their order: `le`
         // values do not sort as text.
-        if matches!(
-            family.metric_type,
-            MetricType::Histogram | MetricType::GaugeHistogram | MetricType::Summary
-        ) {
+        if matches!(family.metric_type, MetricType::Histogram | MetricType::GaugeHistogram | MetricType::Summary) {
             continue;
         }
         family.samples.sort_by(|a, b| {
-            a.suffix.cmp(&b.suffix).then_with(|| {
-                a.labels
-                    .iter()
-                    .map(|l| l.value.as_str())
-                    .cmp(b.labels.iter().map(|l| l.value.as_str()))
-            })
+            a.suffix
+                .cmp(&b.suffix)
+                .then_with(|| a.labels.iter().map(|l| l.value.as_str()).cmp(b.labels.iter().map(|l| l.value.as_str())))
         });
     }
 }
@@ -279,9 +264,7 @@ mod tests {
 
     impl ScrapeCollector for NoData {
         fn update(&self, _out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-            Err(CollectorError::NoData {
-                path: PathBuf::from("/proc/nothing"),
-            })
+            Err(CollectorError::NoData { path: PathBuf::from("/proc/nothing") })
         }
     }
 
@@ -298,26 +281,17 @@ mod tests {
     #[test]
     fn each_collector_is_timed_and_reported_once() {
         let mut executor = ScrapeExecutor::new();
-        executor
-            .register("good", Box::new(Fixed("test_good")))
-            .unwrap();
+        executor.register("good", Box::new(Fixed("test_good"))).unwrap();
         executor.register("broken", Box::new(Panicky)).unwrap();
         executor.register("empty", Box::new(NoData)).unwrap();
         let out = scrape(&executor);
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [DURATION, SUCCESS, "test_good"],
-            "sorted, half-written family dropped"
-        );
+        assert_eq!(names, [DURATION, SUCCESS, "test_good"], "sorted, half-written family dropped");
         assert_eq!(value(&out, SUCCESS, "good"), Some(1.0));
         assert_eq!(value(&out, SUCCESS, "broken"), Some(0.0));
         assert_eq!(value(&out, SUCCESS, "empty"), Some(0.0));
         for name in ["good", "broken", "empty"] {
-            assert!(
-                value(&out, DURATION, name).is_some_and(|d| d >= 0.0),
-                "{name}"
-            );
+            assert!(value(&out, DURATION, name).is_some_and(|d| d >= 0.0), "{name}");
         }
         // A panic poisons nothing: the next scrape runs every collector again.
         assert_eq!(value(&scrape(&executor), SUCCESS, "good"), Some(1.0));
@@ -326,19 +300,12 @@ mod tests {
     #[test]
     fn a_failure_is_remembered_until_recovery() {
         let mut executor = ScrapeExecutor::new();
-        executor
-            .register("flaky", Box::new(Flaky(AtomicBool::new(false))))
-            .unwrap();
+        executor.register("flaky", Box::new(Flaky(AtomicBool::new(false)))).unwrap();
         let out = scrape(&executor);
         assert_eq!(value(&out, SUCCESS, "flaky"), Some(0.0));
-        assert_eq!(
-            executor.slots[0].state.load(Ordering::Relaxed),
-            STATE_FAILED
-        );
+        assert_eq!(executor.slots[0].state.load(Ordering::Relaxed), STATE_FAILED);
 
-        let Some(slot) = executor.slots.first() else {
-            panic!("no slot")
-        };
+        let Some(slot) = executor.slots.first() else { panic!("no slot") };
         let flaky = format!("{:?}", slot.collector);
         assert!(flaky.contains("Flaky"), "{flaky}");
         executor.slots[0].collector = Box::new(Flaky(AtomicBool::new(true)));
@@ -353,14 +320,8 @@ mod tests {
         let mut executor = ScrapeExecutor::new();
         executor.register("cpu", Box::new(Fixed("a"))).unwrap();
         executor.register("bcache", Box::new(Fixed("b"))).unwrap();
-        assert_eq!(
-            executor.register("cpu", Box::new(Fixed("c"))),
-            Err(DuplicateCollector("cpu".into()))
-        );
-        assert_eq!(
-            executor.collector_names().collect::<Vec<_>>(),
-            ["cpu", "bcache"]
-        );
+        assert_eq!(executor.register("cpu", Box::new(Fixed("c"))), Err(DuplicateCollector("cpu".into())));
+        assert_eq!(executor.collector_names().collect::<Vec<_>>(), ["cpu", "bcache"]);
     }
 
     #[test]

@@ -26,7 +26,8 @@ use sonde_instrument::{Format, Labels, MetricFamily, MetricType, Sample, Suffix,
 
 /// client_golang's `DefBuckets`.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-const BUCKET_LABELS: [&str; 12] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"];
+const BUCKET_LABELS: [&str; 12] =
+    ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"];
 /// Lines per histogram series: 12 buckets, `_sum`, `_count`.
 const HISTOGRAM_LINES: usize = 14;
 
@@ -61,11 +62,8 @@ fn data(lines: usize) -> Data {
     let share = |percent: usize| lines * percent / 100;
     let requests = (0..share(36))
         .map(|i| {
-            let labels = vec![
-                METHODS[i % 4].to_owned(),
-                CODES[(i / 4) % 5].to_owned(),
-                format!("/api/v1/resource{}", i / 20),
-            ];
+            let labels =
+                vec![METHODS[i % 4].to_owned(), CODES[(i / 4) % 5].to_owned(), format!("/api/v1/resource{}", i / 20)];
             (labels, ((i * 7919) % 1_000_003) as f64)
         })
         .collect();
@@ -132,8 +130,8 @@ fn data(lines: usize) -> Data {
         series: histogram_series,
     };
     let mut data = Data { plain, histogram, lines: 0 };
-    data.lines = data.plain.iter().map(|p| p.series.len()).sum::<usize>()
-        + data.histogram.series.len() * HISTOGRAM_LINES;
+    data.lines =
+        data.plain.iter().map(|p| p.series.len()).sum::<usize>() + data.histogram.series.len() * HISTOGRAM_LINES;
     data
 }
 

@@ -344,9 +344,7 @@ fn summary_observe_2_threads(c: &mut Criterion) {
     let sonde = Summary::with_objectives(&COMMON_OBJECTIVES).unwrap();
     group.bench_function("sonde", |b| b.iter_custom(|iters| contended(iters, &|v| sonde.observe(v))));
     let baseline = MutexHdr::new();
-    group.bench_function("mutex-hdrhistogram", |b| {
-        b.iter_custom(|iters| contended(iters, &|v| baseline.observe(v)))
-    });
+    group.bench_function("mutex-hdrhistogram", |b| b.iter_custom(|iters| contended(iters, &|v| baseline.observe(v))));
     let (histogram, handle) = metrics_summary();
     group.bench_function("metrics-exporter-prometheus", |b| {
         b.iter_custom(|iters| {

@@ -80,8 +80,7 @@ fn config() -> Result<Config, String> {
     let service = var("SERVICE_NAME").unwrap_or_else(|| "go-demo".to_owned());
     let self_ping = match var("SELF_PING_INTERVAL") {
         Some(text) => {
-            let interval =
-                parse_go_duration(&text).map_err(|err| format!("SELF_PING_INTERVAL={text:?}: {err}"))?;
+            let interval = parse_go_duration(&text).map_err(|err| format!("SELF_PING_INTERVAL={text:?}: {err}"))?;
             (!interval.is_zero()).then_some(interval)
         }
         None => None,

@@ -269,7 +269,8 @@ mod tests {
 
     #[test]
     fn bad_prometheus_durations_are_refused() {
-        for text in ["", "5", "1.5h", "-5m", "+5m", "30m1h", "5m5m", "5 m", "5us", "1e3s", "m", "99999999999999999999y"] {
+        for text in ["", "5", "1.5h", "-5m", "+5m", "30m1h", "5m5m", "5 m", "5us", "1e3s", "m", "99999999999999999999y"]
+        {
             assert!(parse_prometheus_duration(text).is_err(), "{text:?} was accepted");
         }
     }

@@ -288,7 +288,9 @@ impl Encoder {
             }
             if entry.hash == hash {
                 let other = &families[entry.family as usize].samples[entry.sample as usize];
-                if written_suffix(spelling.0, spelling.1, other.suffix) == suffix && other.labels.same_set(&sample.labels) {
+                if written_suffix(spelling.0, spelling.1, other.suffix) == suffix
+                    && other.labels.same_set(&sample.labels)
+                {
                     return None;
                 }
             }
@@ -392,11 +394,8 @@ fn digest_value(bytes: &[u8]) -> (u64, u64) {
         h = fold_mul(a ^ h, b ^ K1);
         rest = &rest[16..];
     }
-    let (a, b) = if rest.len() > 8 {
-        (read_u64(&rest[..8]), read_u64(&rest[rest.len() - 8..]))
-    } else {
-        (short_word(rest), 0)
-    };
+    let (a, b) =
+        if rest.len() > 8 { (read_u64(&rest[..8]), read_u64(&rest[rest.len() - 8..])) } else { (short_word(rest), 0) };
     (fold_mul(a ^ h, b ^ K2), escapes | escape_bits(a) | escape_bits(b))
 }
 
@@ -752,10 +751,7 @@ mod tests {
             vec![sample(Suffix::None, &[("path", "C:\\x\n\"y\"")], 1.0)],
         );
         let (out, _) = text(&[fam]);
-        assert_eq!(
-            out,
-            "# HELP esc a \\\\ b\\nc \"q\"\n# TYPE esc gauge\nesc{path=\"C:\\\\x\\n\\\"y\\\"\"} 1\n"
-        );
+        assert_eq!(out, "# HELP esc a \\\\ b\\nc \"q\"\n# TYPE esc gauge\nesc{path=\"C:\\\\x\\n\\\"y\\\"\"} 1\n");
     }
 
     #[test]
@@ -924,12 +920,8 @@ mod tests {
 
     #[test]
     fn info_and_stateset() {
-        let info = family(
-            "build",
-            "Build facts.",
-            MetricType::Info,
-            vec![sample(Suffix::Info, &[("version", "1.2.3")], 1.0)],
-        );
+        let info =
+            family("build", "Build facts.", MetricType::Info, vec![sample(Suffix::Info, &[("version", "1.2.3")], 1.0)]);
         let states = family(
             "door",
             "",
@@ -976,18 +968,17 @@ mod tests {
     fn exemplars_only_in_openmetrics() {
         let mut fam = MetricFamily::counter("hits", "");
         fam.push_sample(Sample {
-            exemplar: Some(Exemplar {
-                labels: labels(&[("trace_id", "abc")]),
-                value: 0.5,
-                timestamp: Some(1.25),
-            }),
+            exemplar: Some(Exemplar { labels: labels(&[("trace_id", "abc")]), value: 0.5, timestamp: Some(1.25) }),
             ..sample(Suffix::Total, &[], 4.0)
         });
         fam.push_sample(Sample {
             exemplar: Some(Exemplar { labels: Labels::new(), value: 1.0, timestamp: None }),
             ..sample(Suffix::Total, &[("a", "b")], 5.0)
         });
-        assert_eq!(text(std::slice::from_ref(&fam)).0, "# TYPE hits_total counter\nhits_total 4\nhits_total{a=\"b\"} 5\n");
+        assert_eq!(
+            text(std::slice::from_ref(&fam)).0,
+            "# TYPE hits_total counter\nhits_total 4\nhits_total{a=\"b\"} 5\n"
+        );
         assert_eq!(
             om(&[fam]).0,
             "# TYPE hits counter\nhits_total 4 # {trace_id=\"abc\"} 0.5 1.25\nhits_total{a=\"b\"} 5 # {} 1\n# EOF\n"

@@ -86,11 +86,8 @@ impl<'a> MediaRange<'a> {
 /// Entries of a comma-separated header with their weights, highest weight
 /// first; equal weights keep the order the client wrote them in.
 fn weighted_entries(header: &str) -> Vec<MediaRange<'_>> {
-    let mut entries: Vec<MediaRange<'_>> = header
-        .split(',')
-        .filter_map(MediaRange::parse)
-        .filter(|entry| entry.q > 0.0)
-        .collect();
+    let mut entries: Vec<MediaRange<'_>> =
+        header.split(',').filter_map(MediaRange::parse).filter(|entry| entry.q > 0.0).collect();
     // A stable sort keeps the client's order among equal weights.
     entries.sort_by(|a, b| b.q.total_cmp(&a.q));
     entries
@@ -99,9 +96,7 @@ fn weighted_entries(header: &str) -> Vec<MediaRange<'_>> {
 /// Picks the response format for an `Accept` header: the highest-weighted
 /// entry Sonde serves, else text 0.0.4 (also for a missing header).
 pub fn negotiate(accept: Option<&str>) -> Format {
-    accept
-        .and_then(|header| weighted_entries(header).iter().find_map(MediaRange::format))
-        .unwrap_or(Format::Text)
+    accept.and_then(|header| weighted_entries(header).iter().find_map(MediaRange::format)).unwrap_or(Format::Text)
 }
 
 /// True when an `Accept-Encoding` header allows gzip (`gzip`, `x-gzip` or

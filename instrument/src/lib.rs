@@ -73,6 +73,6 @@ pub mod process;
 
 pub use encode::{EncodeReport, encode};
 pub use format::{Format, accepts_gzip, negotiate};
-pub use model::{Collector, find_value, Exemplar, Label, Labels, MetricFamily, MetricType, Sample, Suffix};
+pub use model::{Collector, Exemplar, Label, Labels, MetricFamily, MetricType, Sample, Suffix, find_value};
 pub use parse::{ParseError, parse};
 pub use process::ProcessCollector;

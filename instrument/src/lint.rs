@@ -39,8 +39,7 @@ pub fn check(input: &str, format: Format) -> Result<Vec<Problem>, ParseError> {
     for finding in parsed.findings {
         let (metric, text) = match finding.kind {
             FindingKind::DuplicateSeries { name, labels } => {
-                let labels: Vec<String> =
-                    labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
+                let labels: Vec<String> = labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
                 (name, format!("duplicate series {{{}}} at line {}", labels.join(","), finding.line))
             }
             FindingKind::SplitFamily { name, first_line } => (
@@ -129,9 +128,7 @@ fn lint_family(family: &MetricFamily, problems: &mut Vec<Problem>) {
     }
 
     let lower = name.to_ascii_lowercase();
-    let has_word = |word: &str| {
-        lower.ends_with(&format!("_{word}")) || lower.contains(&format!("_{word}_"))
-    };
+    let has_word = |word: &str| lower.ends_with(&format!("_{word}")) || lower.contains(&format!("_{word}_"));
     for type_name in ["counter", "gauge", "summary", "histogram", "gauge_histogram"] {
         if has_word(type_name) {
             report(&format!("metric name should not include type '{type_name}'"));
@@ -145,11 +142,7 @@ fn lint_family(family: &MetricFamily, problems: &mut Vec<Problem>) {
     if is_camel_case(&name) {
         report("metric names should be written in 'snake_case' not 'camelCase'");
     }
-    let camel_labels = family
-        .samples
-        .iter()
-        .flat_map(|s| s.labels.iter())
-        .any(|l| is_camel_case(&l.name));
+    let camel_labels = family.samples.iter().flat_map(|s| s.labels.iter()).any(|l| is_camel_case(&l.name));
     if camel_labels {
         report("label names should be written in 'snake_case' not 'camelCase'");
     }
@@ -193,12 +186,11 @@ const UNITS: &[(&str, &str)] = &[
 ];
 
 const UNIT_PREFIXES: &[&str] = &[
-    "pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto", "kilo", "kibi", "mega", "mibi",
-    "giga", "gibi", "tera", "tebi", "peta", "pebi",
+    "pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto", "kilo", "kibi", "mega", "mibi", "giga", "gibi",
+    "tera", "tebi", "peta", "pebi",
 ];
 
-const UNIT_ABBREVIATIONS: &[&str] =
-    &["s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb", "m", "h", "d"];
+const UNIT_ABBREVIATIONS: &[&str] = &["s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb", "m", "h", "d"];
 
 fn base_unit(word: &str) -> Option<&'static str> {
     UNITS.iter().find(|(unit, _)| *unit == word).map(|(_, base)| *base)
@@ -211,10 +203,7 @@ fn metric_unit(name: &str) -> Option<(&str, &'static str)> {
         if let Some(base) = base_unit(word) {
             return Some((word, base));
         }
-        UNIT_PREFIXES
-            .iter()
-            .find_map(|prefix| word.strip_prefix(prefix).and_then(base_unit))
-            .map(|base| (word, base))
+        UNIT_PREFIXES.iter().find_map(|prefix| word.strip_prefix(prefix).and_then(base_unit)).map(|base| (word, base))
     })
 }
 

@@ -258,13 +258,7 @@ pub struct MetricFamily {
 impl MetricFamily {
     /// An empty family.
     pub fn new(name: impl Into<String>, help: impl Into<String>, metric_type: MetricType) -> Self {
-        MetricFamily {
-            name: name.into(),
-            help: help.into(),
-            unit: None,
-            metric_type,
-            samples: Vec::new(),
-        }
+        MetricFamily { name: name.into(), help: help.into(), unit: None, metric_type, samples: Vec::new() }
     }
 
     /// A gauge family (builder start).

@@ -72,9 +72,8 @@ pub fn parse_stat(text: &str) -> Result<ProcStat, ProcParseError> {
     // Field 3 (state) is the first after comm; field n is at index n - 3.
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize, name: &str| -> Result<u64, ProcParseError> {
-        let text = fields
-            .get(n - 3)
-            .ok_or_else(|| ProcParseError::new("stat", format!("field {n} ({name}) is missing")))?;
+        let text =
+            fields.get(n - 3).ok_or_else(|| ProcParseError::new("stat", format!("field {n} ({name}) is missing")))?;
         // rss is signed in the kernel's format; a negative value means 0.
         if let Some(negative) = text.strip_prefix('-') {
             if negative.bytes().all(|b| b.is_ascii_digit()) && !negative.is_empty() {
@@ -225,7 +224,12 @@ impl Collector for ProcessCollector {
         // In client_golang's output order: sorted by name.
         if let Some(stat) = &stat {
             let cpu = (stat.utime.saturating_add(stat.stime)) as f64 / hz;
-            out.push(self.family("process_cpu_seconds", "Total user and system CPU time spent in seconds.", Counter, cpu));
+            out.push(self.family(
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds.",
+                Counter,
+                cpu,
+            ));
         }
         if let Some(max) = limits.and_then(|l| l.max_open_files) {
             out.push(self.family("process_max_fds", "Maximum number of open file descriptors.", Gauge, max as f64));

@@ -98,9 +98,7 @@ pub fn try_docker_env(args: &[&str], env: &[(&str, &str)]) -> Result<DockerOutpu
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "{command} did not finish within {DOCKER_TIMEOUT:?}"
-                ));
+                return Err(format!("{command} did not finish within {DOCKER_TIMEOUT:?}"));
             }
             Err(e) => return Err(format!("waiting for {command}: {e}")),
         }
@@ -125,12 +123,7 @@ fn read_all(pipe: Option<impl std::io::Read>) -> String {
 pub fn docker(args: &[&str]) -> String {
     let output = docker_raw(args);
     if !output.success {
-        panic!(
-            "`docker {}` failed:\n{}\n{}",
-            args.join(" "),
-            output.stderr,
-            output.stdout
-        );
+        panic!("`docker {}` failed:\n{}\n{}", args.join(" "), output.stderr, output.stdout);
     }
     output.stdout
 }
@@ -153,9 +146,7 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Optio
 /// FNV-1a, 64 bits: a content hash that is the same on every run and every
 /// toolchain (std's hashers promise neither).
 fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// The absolute paths of the shared libraries `ldd` names for `binary`,
@@ -212,10 +203,7 @@ pub fn binary_image(binary: &Path, name: &str) -> &'static str {
         .or_insert_with(|| build_image(binary, name).map(|tag| &*Box::leak(tag.into_boxed_str())));
     match built {
         Ok(tag) => tag,
-        Err(message) => panic!(
-            "building the {name} image from {}: {message}",
-            binary.display()
-        ),
+        Err(message) => panic!("building the {name} image from {}: {message}", binary.display()),
     }
 }
 
@@ -248,20 +236,14 @@ fn build_image(binary: &Path, name: &str) -> Result<String, String> {
     let dockerfile = dockerfile(name);
     let mut files = vec![(binary.to_path_buf(), PathBuf::from(name))];
     for library in shared_libraries(binary) {
-        let relative = library
-            .strip_prefix("/")
-            .map_err(|e| e.to_string())?
-            .to_path_buf();
+        let relative = library.strip_prefix("/").map_err(|e| e.to_string())?.to_path_buf();
         files.push((library, relative));
     }
     let mut hash = fnv1a(0xcbf2_9ce4_8422_2325, dockerfile.as_bytes());
     let mut contents = Vec::with_capacity(files.len());
     for (source, target) in &files {
-        let bytes =
-            std::fs::read(source).map_err(|e| format!("reading {}: {e}", source.display()))?;
-        let mode = std::fs::metadata(source)
-            .map_err(|e| format!("stat {}: {e}", source.display()))?
-            .mode();
+        let bytes = std::fs::read(source).map_err(|e| format!("reading {}: {e}", source.display()))?;
+        let mode = std::fs::metadata(source).map_err(|e| format!("stat {}: {e}", source.display()))?.mode();
         hash = fnv1a(hash, target.as_os_str().as_encoded_bytes());
         hash = fnv1a(hash, &mode.to_le_bytes());
         hash = fnv1a(hash, &bytes);
@@ -272,15 +254,13 @@ fn build_image(binary: &Path, name: &str) -> Result<String, String> {
         return Ok(tag);
     }
 
-    let context =
-        std::env::temp_dir().join(format!("{name}-image-{}-{hash:016x}", std::process::id()));
+    let context = std::env::temp_dir().join(format!("{name}-image-{}-{hash:016x}", std::process::id()));
     let _ = std::fs::remove_dir_all(&context);
     let rootfs = context.join("rootfs");
     for (index, ((source, target), bytes)) in files.iter().zip(&contents).enumerate() {
         let path = rootfs.join(target);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
         }
         if index == 0 {
             copy_stripped(source, &path, bytes)?;
@@ -289,26 +269,16 @@ fn build_image(binary: &Path, name: &str) -> Result<String, String> {
         }
         // Executable files stay executable: the kernel refuses a dynamic
         // loader without the x bit just as it refuses the binary.
-        let mode = std::fs::metadata(source)
-            .map_err(|e| format!("stat {}: {e}", source.display()))?
-            .mode()
-            & 0o7777;
-        std::fs::set_permissions(
-            &path,
-            std::os::unix::fs::PermissionsExt::from_mode(mode | 0o444),
-        )
-        .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+        let mode = std::fs::metadata(source).map_err(|e| format!("stat {}: {e}", source.display()))?.mode() & 0o7777;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode | 0o444))
+            .map_err(|e| format!("chmod {}: {e}", path.display()))?;
     }
-    std::fs::write(context.join("Dockerfile"), &dockerfile)
-        .map_err(|e| format!("writing the Dockerfile: {e}"))?;
+    std::fs::write(context.join("Dockerfile"), &dockerfile).map_err(|e| format!("writing the Dockerfile: {e}"))?;
     let context_arg = context.to_string_lossy().into_owned();
     let built = docker_raw(&["build", "-q", "-t", &tag, &context_arg]);
     let _ = std::fs::remove_dir_all(&context);
     if !built.success {
-        return Err(format!(
-            "docker build failed:\n{}\n{}",
-            built.stderr, built.stdout
-        ));
+        return Err(format!("docker build failed:\n{}\n{}", built.stderr, built.stdout));
     }
     Ok(tag)
 }
@@ -317,11 +287,7 @@ fn build_image(binary: &Path, name: &str) -> Result<String, String> {
 /// `sonde-test-<pid>-<n>`.
 pub fn unique_name() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "sonde-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("sonde-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// One container started by a [`Containers`] guard.
@@ -345,42 +311,30 @@ impl Container {
     /// Waits until the container's log holds `ready`; fails at once if the
     /// workload reported an error or the container stopped.
     pub fn wait_ready(&self) {
-        wait_for(
-            &format!("container {} to print \"ready\"", self.name),
-            WAIT,
-            || {
-                let logs = docker_raw(&["logs", &self.id]);
-                if logs.stdout.lines().any(|l| l == "ready") {
-                    return Some(());
-                }
-                let running = docker(&["inspect", "--format", "{{.State.Running}}", &self.id]);
-                if running != "true" || logs.stderr.contains("sonde-workload:") {
-                    panic!(
-                        "container {} stopped before it was ready:\n{}\n{}",
-                        self.name, logs.stdout, logs.stderr
-                    );
-                }
-                None
-            },
-        )
+        wait_for(&format!("container {} to print \"ready\"", self.name), WAIT, || {
+            let logs = docker_raw(&["logs", &self.id]);
+            if logs.stdout.lines().any(|l| l == "ready") {
+                return Some(());
+            }
+            let running = docker(&["inspect", "--format", "{{.State.Running}}", &self.id]);
+            if running != "true" || logs.stderr.contains("sonde-workload:") {
+                panic!("container {} stopped before it was ready:\n{}\n{}", self.name, logs.stdout, logs.stderr);
+            }
+            None
+        })
     }
 
     /// The host pid of its first process.
     pub fn pid(&self) -> u32 {
         let pid = docker(&["inspect", "--format", "{{.State.Pid}}", &self.id]);
-        pid.parse()
-            .unwrap_or_else(|e| panic!("pid {pid:?} of {}: {e}", self.name))
+        pid.parse().unwrap_or_else(|e| panic!("pid {pid:?} of {}: {e}", self.name))
     }
 
     /// The gateway of its network: an address outside the container that
     /// traffic from `eth0` reaches.
     pub fn gateway(&self) -> String {
-        let gateway = docker(&[
-            "inspect",
-            "--format",
-            "{{range .NetworkSettings.Networks}}{{.Gateway}} {{end}}",
-            &self.id,
-        ]);
+        let gateway =
+            docker(&["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.Gateway}} {{end}}", &self.id]);
         gateway
             .split_whitespace()
             .next()
@@ -406,29 +360,15 @@ impl Containers {
     /// signal is SIGKILL: the workload is PID 1 and has no SIGTERM handler.
     pub fn run(&self, options: &[&str], image: &str, args: &[&str]) -> Container {
         let name = unique_name();
-        let mut full = vec![
-            "run",
-            "-d",
-            "--name",
-            name.as_str(),
-            "--stop-signal",
-            "SIGKILL",
-        ];
+        let mut full = vec!["run", "-d", "--name", name.as_str(), "--stop-signal", "SIGKILL"];
         full.extend_from_slice(options);
         full.push(image);
         full.extend_from_slice(args);
         // Recorded by name before it exists: a run that fails half way
         // still gets cleaned up.
-        self.started
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(name.clone());
+        self.started.lock().unwrap_or_else(|e| e.into_inner()).push(name.clone());
         let id = docker(&full);
-        assert_eq!(
-            id.len(),
-            64,
-            "docker run printed {id:?}, expected a container id"
-        );
+        assert_eq!(id.len(), 64, "docker run printed {id:?}, expected a container id");
         Container { id, name }
     }
 
@@ -436,10 +376,7 @@ impl Containers {
     /// gone.
     pub fn remove(&self, container: &Container) {
         docker(&["rm", "-fv", &container.id]);
-        self.started
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|n| n != &container.name);
+        self.started.lock().unwrap_or_else(|e| e.into_inner()).retain(|n| n != &container.name);
     }
 }
 
@@ -488,24 +425,13 @@ pub struct Swarm {
 impl Swarm {
     /// Makes sure the engine is a Swarm manager.
     pub fn ensure() -> Swarm {
-        let state = docker(&[
-            "info",
-            "--format",
-            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
-        ]);
+        let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"]);
         match state.as_str() {
-            "active true" => Swarm {
-                initialised: false,
-                gwbridge_existed: true,
-            },
+            "active true" => Swarm { initialised: false, gwbridge_existed: true },
             "inactive false" => {
-                let gwbridge_existed =
-                    docker_raw(&["network", "inspect", "docker_gwbridge"]).success;
+                let gwbridge_existed = docker_raw(&["network", "inspect", "docker_gwbridge"]).success;
                 docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-                Swarm {
-                    initialised: true,
-                    gwbridge_existed,
-                }
+                Swarm { initialised: true, gwbridge_existed }
             }
             other => {
                 panic!("the engine's Swarm state is {other:?}: expected a manager or no swarm")
@@ -572,10 +498,7 @@ impl Service {
     /// The ids of the service's running task containers.
     pub fn running_containers(&self) -> Vec<String> {
         let filter = format!("label=com.docker.swarm.service.name={}", self.name);
-        docker(&["ps", "-q", "--no-trunc", "--filter", &filter])
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        docker(&["ps", "-q", "--no-trunc", "--filter", &filter]).lines().map(str::to_owned).collect()
     }
 }
 
@@ -588,8 +511,7 @@ impl Drop for Service {
         let filter = format!("label=com.docker.swarm.service.name={name}");
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline
-            && try_docker(&["ps", "-aq", "--filter", &filter])
-                .is_ok_and(|o| o.success && !o.stdout.is_empty())
+            && try_docker(&["ps", "-aq", "--filter", &filter]).is_ok_and(|o| o.success && !o.stdout.is_empty())
         {
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -676,23 +598,10 @@ impl Stack {
         // The guard first: a deployment that fails half way is removed too.
         let stack = Stack { name };
         let compose = compose.to_string_lossy();
-        let args = [
-            "stack",
-            "deploy",
-            "--resolve-image",
-            "never",
-            "-c",
-            &compose,
-            &stack.name,
-        ];
+        let args = ["stack", "deploy", "--resolve-image", "never", "-c", &compose, &stack.name];
         let output = try_docker_env(&args, env).unwrap_or_else(|message| panic!("{message}"));
         if !output.success {
-            panic!(
-                "`docker {}` with {env:?} failed:\n{}\n{}",
-                args.join(" "),
-                output.stderr,
-                output.stdout
-            );
+            panic!("`docker {}` with {env:?} failed:\n{}\n{}", args.join(" "), output.stderr, output.stdout);
         }
         stack
     }
@@ -709,14 +618,8 @@ impl Stack {
 
     /// The ids of the running task containers of the stack's `service`.
     pub fn running_containers(&self, service: &str) -> Vec<String> {
-        let filter = format!(
-            "label=com.docker.swarm.service.name={}",
-            self.service(service)
-        );
-        docker(&["ps", "-q", "--no-trunc", "--filter", &filter])
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        let filter = format!("label=com.docker.swarm.service.name={}", self.service(service));
+        docker(&["ps", "-q", "--no-trunc", "--filter", &filter]).lines().map(str::to_owned).collect()
     }
 }
 
@@ -728,8 +631,7 @@ impl Drop for Stack {
         let filter = format!("label={STACK_LABEL}={}", self.name);
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline
-            && try_docker(&["ps", "-aq", "--filter", &filter])
-                .is_ok_and(|o| o.success && !o.stdout.is_empty())
+            && try_docker(&["ps", "-aq", "--filter", &filter]).is_ok_and(|o| o.success && !o.stdout.is_empty())
         {
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -756,17 +658,8 @@ impl Network {
     /// `docker network create --driver overlay --attachable <unique>`;
     /// needs a Swarm manager (see [`Swarm::ensure`]).
     pub fn overlay() -> Network {
-        let network = Network {
-            name: format!("{}-net", unique_name()),
-        };
-        docker(&[
-            "network",
-            "create",
-            "--driver",
-            "overlay",
-            "--attachable",
-            &network.name,
-        ]);
+        let network = Network { name: format!("{}-net", unique_name()) };
+        docker(&["network", "create", "--driver", "overlay", "--attachable", &network.name]);
         network
     }
 }
@@ -778,9 +671,7 @@ impl Drop for Network {
         let deadline = Instant::now() + WAIT;
         loop {
             let removed = try_docker(&["network", "rm", &self.name]);
-            let gone = removed
-                .as_ref()
-                .is_ok_and(|o| o.success || o.stderr.contains("not found"));
+            let gone = removed.as_ref().is_ok_and(|o| o.success || o.stderr.contains("not found"));
             if gone || Instant::now() >= deadline {
                 return;
             }
@@ -799,10 +690,7 @@ pub fn host_port(container: &str, port: u16) -> Option<u16> {
     output
         .stdout
         .lines()
-        .find_map(|line| {
-            line.rsplit_once(':')
-                .and_then(|(_, port)| port.trim().parse().ok())
-        })
+        .find_map(|line| line.rsplit_once(':').and_then(|(_, port)| port.trim().parse().ok()))
         .filter(|_| output.success)
 }
 
@@ -813,36 +701,21 @@ pub fn host_port(container: &str, port: u16) -> Option<u16> {
 pub fn try_http_get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<String, String> {
     use std::io::{Read as _, Write as _};
     let fail = |what: &str, e: std::io::Error| format!("GET {path} from {addr}: {what}: {e}");
-    let mut stream =
-        TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail("connecting", e))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| fail("setting a read timeout", e))?;
-    stream
-        .set_write_timeout(Some(timeout))
-        .map_err(|e| fail("setting a write timeout", e))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| fail("sending", e))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail("connecting", e))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| fail("setting a read timeout", e))?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| fail("setting a write timeout", e))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+        .map_err(|e| fail("sending", e))?;
     let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .map_err(|e| fail("reading", e))?;
+    stream.read_to_end(&mut response).map_err(|e| fail("reading", e))?;
     let response = String::from_utf8_lossy(&response);
     let Some((head, body)) = response.split_once("\r\n\r\n") else {
-        return Err(format!(
-            "GET {path} from {addr}: no complete answer: {response:?}"
-        ));
+        return Err(format!("GET {path} from {addr}: no complete answer: {response:?}"));
     };
     if !head.starts_with("HTTP/1.1 200") {
         return Err(format!("GET {path} from {addr}: {head}\n{body}"));
     }
-    if head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    }) {
+    if head.lines().any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding: chunked")) {
         return Ok(dechunk(body));
     }
     Ok(body.to_owned())
@@ -852,8 +725,7 @@ pub fn try_http_get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<S
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let size =
-            usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
         let (Some(chunk), Some(after)) = (rest.get(..size), rest.get(size..)) else {
             break;
         };

@@ -51,25 +51,19 @@ type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// `tests/fixtures/docker/`.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("docker")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("docker")
 }
 
 /// One JSON file of `tests/fixtures/docker/`.
 pub fn fixture(file: &str) -> Value {
     let path = fixtures_dir().join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
 /// The recorded inspect responses of [`SWARM_ID`] and [`PLAIN_ID`].
 pub fn recorded_containers() -> Vec<Value> {
-    vec![
-        fixture("inspect-go-demo_main.json"),
-        fixture("inspect-plain.json"),
-    ]
+    vec![fixture("inspect-go-demo_main.json"), fixture("inspect-plain.json")]
 }
 
 /// An inspect response for a new running container without labels: the
@@ -133,9 +127,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn now_nanos() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
 }
 
 impl FakeDocker {
@@ -151,10 +143,7 @@ impl FakeDocker {
     /// A fake listening at `socket` (replaced if it exists), knowing the
     /// two recorded containers. The directory is the caller's.
     pub async fn start_at(socket: &Path) -> FakeDocker {
-        let containers = recorded_containers()
-            .into_iter()
-            .map(|inspect| (container_id(&inspect), inspect))
-            .collect();
+        let containers = recorded_containers().into_iter().map(|inspect| (container_id(&inspect), inspect)).collect();
         let shared = Arc::new(Shared {
             version: fixture("version.json"),
             containers: Mutex::new(containers),
@@ -162,12 +151,7 @@ impl FakeDocker {
             events: Mutex::new(Events::default()),
             hang: Mutex::new(Vec::new()),
         });
-        let mut fake = FakeDocker {
-            socket: socket.to_path_buf(),
-            _dir: None,
-            shared,
-            server: None,
-        };
+        let mut fake = FakeDocker { socket: socket.to_path_buf(), _dir: None, shared, server: None };
         fake.restart().await;
         fake
     }
@@ -207,12 +191,8 @@ impl FakeDocker {
             return;
         }
         let _ = std::fs::remove_file(&self.socket);
-        let listener = UnixListener::bind(&self.socket).unwrap_or_else(|e| {
-            panic!(
-                "binding the fake Docker socket {}: {e}",
-                self.socket.display()
-            )
-        });
+        let listener = UnixListener::bind(&self.socket)
+            .unwrap_or_else(|e| panic!("binding the fake Docker socket {}: {e}", self.socket.display()));
         let (stop, stopped) = oneshot::channel();
         let server = tokio::spawn(serve(listener, Arc::clone(&self.shared), stopped));
         self.server = Some((stop, server));
@@ -232,9 +212,7 @@ impl FakeDocker {
     /// still inspectable, with `Running: false` and pid 0.
     pub fn stop_container(&self, id: &str) {
         let mut containers = lock(&self.shared.containers);
-        let inspect = containers
-            .get_mut(id)
-            .unwrap_or_else(|| panic!("the fake knows no container {id}"));
+        let inspect = containers.get_mut(id).unwrap_or_else(|| panic!("the fake knows no container {id}"));
         inspect["State"]["Status"] = json!("exited");
         inspect["State"]["Running"] = json!(false);
         inspect["State"]["Pid"] = json!(0);
@@ -243,9 +221,7 @@ impl FakeDocker {
     /// Renames a container (without sending the event).
     pub fn rename_container(&self, id: &str, name: &str) {
         let mut containers = lock(&self.shared.containers);
-        let inspect = containers
-            .get_mut(id)
-            .unwrap_or_else(|| panic!("the fake knows no container {id}"));
+        let inspect = containers.get_mut(id).unwrap_or_else(|| panic!("the fake knows no container {id}"));
         inspect["Name"] = json!(format!("/{name}"));
     }
 
@@ -259,15 +235,12 @@ impl FakeDocker {
             event["timeNano"] = json!(now as i64);
         }
         let time = event["timeNano"].as_i64().map_or(now, i128::from);
-        let mut line =
-            serde_json::to_vec(&event).unwrap_or_else(|e| panic!("serializing an event: {e}"));
+        let mut line = serde_json::to_vec(&event).unwrap_or_else(|e| panic!("serializing an event: {e}"));
         line.push(b'\n');
         let line = Bytes::from(line);
         let mut events = lock(&self.shared.events);
         events.sent.push((time, line.clone()));
-        events
-            .streams
-            .retain(|stream| stream.send(line.clone()).is_ok());
+        events.streams.retain(|stream| stream.send(line.clone()).is_ok());
     }
 
     /// Sends the container event `action` (`start`, `die`, `destroy`,
@@ -277,14 +250,8 @@ impl FakeDocker {
     pub fn emit(&self, action: &str, id: &str) {
         let (image, attributes) = match lock(&self.shared.containers).get(id) {
             Some(inspect) => {
-                let image = inspect["Config"]["Image"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let mut attributes = inspect["Config"]["Labels"]
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default();
+                let image = inspect["Config"]["Image"].as_str().unwrap_or_default().to_owned();
+                let mut attributes = inspect["Config"]["Labels"].as_object().cloned().unwrap_or_default();
                 attributes.insert("image".into(), json!(image));
                 let name = inspect["Name"].as_str().unwrap_or_default();
                 attributes.insert("name".into(), json!(name.trim_start_matches('/')));
@@ -346,10 +313,7 @@ impl Drop for FakeDocker {
 }
 
 fn container_id(inspect: &Value) -> String {
-    inspect["Id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("an inspect response without an Id: {inspect}"))
-        .to_owned()
+    inspect["Id"].as_str().unwrap_or_else(|| panic!("an inspect response without an Id: {inspect}")).to_owned()
 }
 
 async fn serve(listener: UnixListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
@@ -374,23 +338,17 @@ async fn serve_connection(stream: UnixStream, shared: Arc<Shared>) {
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(handle(&shared, request).await) }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
+    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
 }
 
 async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
     let uri = request.uri();
-    let target = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    let target = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
     lock(&shared.requests).push(format!("{} {target}", request.method()));
 
     let (version, path) = split_version(uri.path());
     if let Some(version) = version.filter(|v| version_above(v, API_VERSION)) {
-        let message = format!(
-            "client version {version} is too new. Maximum supported API version is {API_VERSION}"
-        );
+        let message = format!("client version {version} is too new. Maximum supported API version is {API_VERSION}");
         return error(StatusCode::BAD_REQUEST, &message);
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -410,11 +368,9 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
         std::future::pending::<()>().await;
     }
     match (endpoint, segments.as_slice()) {
-        (Endpoint::Ping, _) => respond(
-            StatusCode::OK,
-            "text/plain; charset=utf-8",
-            Full::new(Bytes::from_static(b"OK")).boxed_unsync(),
-        ),
+        (Endpoint::Ping, _) => {
+            respond(StatusCode::OK, "text/plain; charset=utf-8", Full::new(Bytes::from_static(b"OK")).boxed_unsync())
+        }
         (Endpoint::Version, _) => json_response(StatusCode::OK, &shared.version),
         (Endpoint::List, _) => {
             let all = query_param(query, "all").is_some_and(|v| v == "1" || v == "true");
@@ -447,15 +403,12 @@ fn split_version(path: &str) -> (Option<&str>, &str) {
 }
 
 fn version_above(version: &str, max: &str) -> bool {
-    let parse =
-        |v: &str| -> Vec<u32> { v.split('.').map(|part| part.parse().unwrap_or(0)).collect() };
+    let parse = |v: &str| -> Vec<u32> { v.split('.').map(|part| part.parse().unwrap_or(0)).collect() };
     parse(version) > parse(max)
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// A container by full id, name (with or without `/`) or unique id prefix,
@@ -471,9 +424,7 @@ fn find(containers: &BTreeMap<String, Value>, key: &str) -> Option<Value> {
     if let Some(inspect) = by_name {
         return Some(inspect.clone());
     }
-    let mut by_prefix = containers
-        .iter()
-        .filter(|(id, _)| !key.is_empty() && id.starts_with(key));
+    let mut by_prefix = containers.iter().filter(|(id, _)| !key.is_empty() && id.starts_with(key));
     match (by_prefix.next(), by_prefix.next()) {
         (Some((_, inspect)), None) => Some(inspect.clone()),
         _ => None,
@@ -483,18 +434,10 @@ fn find(containers: &BTreeMap<String, Value>, key: &str) -> Option<Value> {
 /// The `/containers/json` entry of a container, built from its inspect
 /// response the way the engine builds it.
 fn summary(inspect: &Value) -> Value {
-    let created = inspect["Created"]
-        .as_str()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map_or(0, |t| t.as_second());
+    let created =
+        inspect["Created"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()).map_or(0, |t| t.as_second());
     let command = std::iter::once(inspect["Path"].as_str().unwrap_or_default().to_owned())
-        .chain(
-            inspect["Args"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a.as_str().map(str::to_owned)),
-        )
+        .chain(inspect["Args"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)))
         .collect::<Vec<_>>()
         .join(" ");
     let running = inspect["State"]["Running"].as_bool() == Some(true);
@@ -518,9 +461,7 @@ fn summary(inspect: &Value) -> Value {
 /// The events stream: past events at or after `since` first, then every
 /// event sent, until the connection closes.
 fn events(shared: &Shared, query: &str) -> Response<Body> {
-    let since = query_param(query, "since")
-        .and_then(|s| s.parse::<f64>().ok())
-        .map(|secs| (secs * 1e9) as i128);
+    let since = query_param(query, "since").and_then(|s| s.parse::<f64>().ok()).map(|secs| (secs * 1e9) as i128);
     let (sender, receiver) = mpsc::unbounded_channel::<Bytes>();
     {
         // Under one lock, so no event falls between the replay and the
@@ -537,22 +478,13 @@ fn events(shared: &Shared, query: &str) -> Response<Body> {
         let line = receiver.recv().await?;
         Some((Ok::<_, Infallible>(Frame::data(line)), receiver))
     });
-    respond(
-        StatusCode::OK,
-        "application/json",
-        StreamBody::new(stream).boxed_unsync(),
-    )
+    respond(StatusCode::OK, "application/json", StreamBody::new(stream).boxed_unsync())
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut body =
-        serde_json::to_vec(value).unwrap_or_else(|e| panic!("serializing a response: {e}"));
+    let mut body = serde_json::to_vec(value).unwrap_or_else(|e| panic!("serializing a response: {e}"));
     body.push(b'\n');
-    respond(
-        status,
-        "application/json",
-        Full::new(Bytes::from(body)).boxed_unsync(),
-    )
+    respond(status, "application/json", Full::new(Bytes::from(body)).boxed_unsync())
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Body> {
@@ -577,10 +509,7 @@ mod tests {
 
     #[test]
     fn versions_are_optional_and_compared_numerically() {
-        assert_eq!(
-            split_version("/v1.41/containers/json"),
-            (Some("1.41"), "/containers/json")
-        );
+        assert_eq!(split_version("/v1.41/containers/json"), (Some("1.41"), "/containers/json"));
         assert_eq!(split_version("/version"), (None, "/version"));
         assert_eq!(split_version("/_ping"), (None, "/_ping"));
         assert!(version_above("1.53", "1.41"));
@@ -590,21 +519,10 @@ mod tests {
 
     #[test]
     fn containers_are_found_by_id_name_or_unique_prefix() {
-        let containers: BTreeMap<String, Value> = recorded_containers()
-            .into_iter()
-            .map(|i| (container_id(&i), i))
-            .collect();
-        for key in [
-            SWARM_ID,
-            SWARM_NAME,
-            "/go-demo_main.1.p1kf8a0lzq3w2vbn6rx7tye4d",
-            "3f9a",
-        ] {
-            assert_eq!(
-                find(&containers, key).map(|i| container_id(&i)).as_deref(),
-                Some(SWARM_ID),
-                "{key}"
-            );
+        let containers: BTreeMap<String, Value> =
+            recorded_containers().into_iter().map(|i| (container_id(&i), i)).collect();
+        for key in [SWARM_ID, SWARM_NAME, "/go-demo_main.1.p1kf8a0lzq3w2vbn6rx7tye4d", "3f9a"] {
+            assert_eq!(find(&containers, key).map(|i| container_id(&i)).as_deref(), Some(SWARM_ID), "{key}");
         }
         assert_eq!(find(&containers, "nope"), None);
         assert_eq!(find(&containers, ""), None);

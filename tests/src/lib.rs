@@ -159,9 +159,8 @@ impl Drop for TestServer {
 
 async fn send(addr: SocketAddr, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> TestResponse {
     let stream = TcpStream::connect(addr).await.expect("connecting to the test server");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP handshake");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("HTTP handshake");
     tokio::spawn(connection);
 
     let mut request = Request::builder().method(method).uri(path).header("host", addr.to_string());
@@ -271,9 +270,7 @@ pub fn executor_with(name: &'static str, collector: impl ScrapeCollector + 'stat
 impl Gate {
     /// Waits until a scrape is inside the collector.
     pub async fn entered(&mut self) {
-        within("a scrape to reach the gate collector", self.entered.recv())
-            .await
-            .expect("gate collector dropped");
+        within("a scrape to reach the gate collector", self.entered.recv()).await.expect("gate collector dropped");
     }
 
     /// Lets one waiting scrape finish.

@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
-use sonde_exporter::container::{
-    ContainerCollector, ContainerConfig, LabelAllowlist, MetadataCache, SyncState,
-};
+use sonde_exporter::container::{ContainerCollector, ContainerConfig, LabelAllowlist, MetadataCache, SyncState};
 use sonde_exporter::scrape::ScrapeExecutor;
 use sonde_instrument::encode::encode_to_string;
 use sonde_instrument::{Collector, Format, MetricFamily, find_value};
@@ -45,10 +43,7 @@ impl Drop for Setup {
 impl Setup {
     fn new(fake: &FakeDocker, tree: &str) -> Setup {
         let cache = MetadataCache::new(LabelAllowlist::default());
-        let docker = DockerConfig {
-            host: fake.host(),
-            timeout: Duration::from_secs(5),
-        };
+        let docker = DockerConfig { host: fake.host(), timeout: Duration::from_secs(5) };
         let watcher = spawn_watcher(docker, cache.clone());
         let config = ContainerConfig {
             cgroup_root: fixtures().join("cgroup").join(tree),
@@ -58,30 +53,19 @@ impl Setup {
         let collector = ContainerCollector::new(config, cache.clone()).unwrap();
         let mut executor = ScrapeExecutor::new();
         executor.register("container", Box::new(collector)).unwrap();
-        Setup {
-            cache,
-            watcher,
-            executor,
-        }
+        Setup { cache, watcher, executor }
     }
 
     async fn wait_for(&self, what: &str, done: impl Fn(&MetadataCache) -> bool) {
         let start = Instant::now();
         while !done(&self.cache) {
-            assert!(
-                start.elapsed() < TIMEOUT,
-                "{what}: not within {TIMEOUT:?}; state {:?}",
-                self.cache.state()
-            );
+            assert!(start.elapsed() < TIMEOUT, "{what}: not within {TIMEOUT:?}; state {:?}", self.cache.state());
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     async fn synced(&self) {
-        self.wait_for("the recorded containers", |cache| {
-            cache.state() == SyncState::Synced && cache.len() == 2
-        })
-        .await;
+        self.wait_for("the recorded containers", |cache| cache.state() == SyncState::Synced && cache.len() == 2).await;
     }
 
     fn scrape(&self) -> Vec<MetricFamily> {
@@ -92,20 +76,12 @@ impl Setup {
 }
 
 fn container_success(families: &[MetricFamily]) -> Option<f64> {
-    find_value(
-        families,
-        "sonde_scrape_collector_success",
-        "collector",
-        "container",
-    )
+    find_value(families, "sonde_scrape_collector_success", "collector", "container")
 }
 
 /// Checks the volatile values, then replaces them with a fixed word.
 fn masked(text: &str) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         let volatile = ["container_last_seen{", "sonde_scrape_collector_duration_seconds{"]
@@ -208,17 +184,11 @@ async fn docker_down_is_a_failed_collector_not_a_failed_scrape() {
     let setup = Setup::new(&fake, "v1");
     setup.synced().await;
     fake.stop().await;
-    setup
-        .wait_for("disconnected", |cache| {
-            matches!(cache.state(), SyncState::Disconnected(_))
-        })
-        .await;
+    setup.wait_for("disconnected", |cache| matches!(cache.state(), SyncState::Disconnected(_))).await;
     let families = setup.scrape();
     assert_eq!(container_success(&families), Some(0.0));
     assert!(find_value(&families, "container_memory_usage_bytes", "id", "/").is_some());
     fake.restart().await;
-    setup
-        .wait_for("synced again", |cache| cache.state() == SyncState::Synced)
-        .await;
+    setup.wait_for("synced again", |cache| cache.state() == SyncState::Synced).await;
     assert_eq!(container_success(&setup.scrape()), Some(1.0));
 }

@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use sonde_tests::engine::{
-    Network, Service, Stack, Swarm, binary_image, docker_available, docker_raw, service_task_logs,
-    service_tasks, try_http_get,
+    Network, Service, Stack, Swarm, binary_image, docker_available, docker_raw, service_task_logs, service_tasks,
+    try_http_get,
 };
 
 /// The service of `deploy/stack.yml`.
@@ -72,10 +72,7 @@ fn the_stack_file_deploys_an_agent_that_watches_the_host() {
     if !docker_available("the_stack_file_deploys_an_agent_that_watches_the_host") {
         return;
     }
-    let agent_image = binary_image(
-        Path::new(env!("CARGO_BIN_EXE_sonde-agent-image")),
-        "sonde-agent",
-    );
+    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-image")), "sonde-agent");
     let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/stack.yml");
 
     // Dropped in reverse: the alert's service, the stack, the network, the
@@ -86,11 +83,7 @@ fn the_stack_file_deploys_an_agent_that_watches_the_host() {
     let stack = Stack::deploy(
         Stack::unique_name(),
         &compose,
-        &[
-            ("SONDE_IMAGE", agent_image),
-            ("SONDE_PORT", &port.to_string()),
-            ("SONDE_NETWORK", &network.name),
-        ],
+        &[("SONDE_IMAGE", agent_image), ("SONDE_PORT", &port.to_string()), ("SONDE_NETWORK", &network.name)],
     );
     let service = stack.service(SERVICE);
     let always = Service::create(
@@ -127,11 +120,7 @@ fn the_stack_file_deploys_an_agent_that_watches_the_host() {
     drop(always);
     drop(stack);
     let inspected = docker_raw(&["volume", "inspect", &volume]);
-    assert!(
-        !inspected.success,
-        "the volume {volume} is still there after the stack was removed: {}",
-        inspected.stdout
-    );
+    assert!(!inspected.success, "the volume {volume} is still there after the stack was removed: {}", inspected.stdout);
 }
 
 /// Everything the test checks, with the stack running; a panic here gets
@@ -143,141 +132,101 @@ fn scenario(stack: &Stack, always: &Service, port: u16) {
     let boot_time = host_boot_time();
 
     // The leader, seeing the host through the mounts.
-    until(
-        "/metrics to show the leader and the host's / and boot time",
-        || {
-            let metrics = get(addr, "/metrics")?;
-            sonde_tests::expect_leader(&metrics)?;
-            let sizes: Vec<&str> = metrics
-                .lines()
-                .filter(|l| l.starts_with("node_filesystem_size_bytes{"))
-                .collect();
-            let want = format!(
-                "node_filesystem_size_bytes{{device=\"{}\",fstype=\"{}\",mountpoint=\"/\"}} {}",
-                root.device, root.fstype, root.size_bytes
-            );
-            if !sizes.contains(&want.as_str()) {
-                return Err(format!("no `{want}` in /metrics: {sizes:?}"));
-            }
-            if let Some(prefixed) = sizes
-                .iter()
-                .find(|l| l.contains("mountpoint=\"/rootfs") || l.contains("mountpoint=\"/host/"))
-            {
-                return Err(format!(
-                    "a mount point as the container sees it: {prefixed}"
-                ));
-            }
-            let boot = format!("node_boot_time_seconds {boot_time}");
-            if !metrics.lines().any(|l| l == boot) {
-                let lines: Vec<&str> = metrics
-                    .lines()
-                    .filter(|l| l.starts_with("node_boot_time_seconds"))
-                    .collect();
-                return Err(format!("no `{boot}` in /metrics: {lines:?}"));
-            }
-            Ok(())
-        },
-    );
+    until("/metrics to show the leader and the host's / and boot time", || {
+        let metrics = get(addr, "/metrics")?;
+        sonde_tests::expect_leader(&metrics)?;
+        let sizes: Vec<&str> = metrics.lines().filter(|l| l.starts_with("node_filesystem_size_bytes{")).collect();
+        let want = format!(
+            "node_filesystem_size_bytes{{device=\"{}\",fstype=\"{}\",mountpoint=\"/\"}} {}",
+            root.device, root.fstype, root.size_bytes
+        );
+        if !sizes.contains(&want.as_str()) {
+            return Err(format!("no `{want}` in /metrics: {sizes:?}"));
+        }
+        if let Some(prefixed) =
+            sizes.iter().find(|l| l.contains("mountpoint=\"/rootfs") || l.contains("mountpoint=\"/host/"))
+        {
+            return Err(format!("a mount point as the container sees it: {prefixed}"));
+        }
+        let boot = format!("node_boot_time_seconds {boot_time}");
+        if !metrics.lines().any(|l| l == boot) {
+            let lines: Vec<&str> = metrics.lines().filter(|l| l.starts_with("node_boot_time_seconds")).collect();
+            return Err(format!("no `{boot}` in /metrics: {lines:?}"));
+        }
+        Ok(())
+    });
 
     // `job` and `instance` from the Swarm templates in the environment.
     let host_name = host_name();
     let expr = format!("node_filesystem_size_bytes{{mountpoint=\"/\",job=\"{service}\"}}");
-    until(
-        &format!("{expr} in the window with instance=\"{host_name}\""),
-        || {
-            let json = get_json(addr, &sonde_tests::query_path(&expr))?;
-            let result = json["data"]["result"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            match result.as_slice() {
-                [series] if series["metric"]["instance"] == host_name.as_str() => Ok(()),
-                _ => Err(format!("not one series of instance {host_name}: {json}")),
-            }
-        },
-    );
+    until(&format!("{expr} in the window with instance=\"{host_name}\""), || {
+        let json = get_json(addr, &sonde_tests::query_path(&expr))?;
+        let result = json["data"]["result"].as_array().cloned().unwrap_or_default();
+        match result.as_slice() {
+            [series] if series["metric"]["instance"] == host_name.as_str() => Ok(()),
+            _ => Err(format!("not one series of instance {host_name}: {json}")),
+        }
+    });
 
     // The rule from the stack's service label, evaluated without an error.
     let rule_name = format!("{}_node_fs_limit", service.replace('-', ""));
-    until(
-        &format!("the rule {rule_name} to be evaluated with health ok"),
-        || {
-            let rules = get_json(addr, "/api/v1/rules")?;
-            let rule = find_rule(&rules, &service, &rule_name)?;
-            if rule["health"] != "ok" || rule["lastEvaluation"] == "0001-01-01T00:00:00Z" {
-                return Err(format!("{rule_name} is not evaluated and ok: {rule}"));
-            }
-            let query = rule["query"].as_str().unwrap_or_default();
-            let selector =
-                format!("node_filesystem_size_bytes{{mountpoint=\"/\", job=\"{service}\"}}");
-            if !query.contains(&selector) || !query.trim_end().ends_with("> 0.8") {
-                return Err(format!(
-                    "the query of {rule_name} is not the @node_fs_limit:0.8 of {service}: {query:?}"
-                ));
-            }
-            Ok(())
-        },
-    );
+    until(&format!("the rule {rule_name} to be evaluated with health ok"), || {
+        let rules = get_json(addr, "/api/v1/rules")?;
+        let rule = find_rule(&rules, &service, &rule_name)?;
+        if rule["health"] != "ok" || rule["lastEvaluation"] == "0001-01-01T00:00:00Z" {
+            return Err(format!("{rule_name} is not evaluated and ok: {rule}"));
+        }
+        let query = rule["query"].as_str().unwrap_or_default();
+        let selector = format!("node_filesystem_size_bytes{{mountpoint=\"/\", job=\"{service}\"}}");
+        if !query.contains(&selector) || !query.trim_end().ends_with("> 0.8") {
+            return Err(format!("the query of {rule_name} is not the @node_fs_limit:0.8 of {service}: {query:?}"));
+        }
+        Ok(())
+    });
 
     // The alert state, saved in the stack's volume.
     let alert_name = format!("{}_always", always.name.replace('-', ""));
     let volume = stack.volume(VOLUME);
-    let container =
-        until(
-            &format!("the firing {alert_name} to be saved in {STORAGE_PATH}/alerts.json"),
-            || {
-                let [container] = stack.running_containers(SERVICE).try_into().map_err(
-                    |running: Vec<String>| format!("not one running task container: {running:?}"),
-                )?;
-                let log = docker_raw(&["logs", &container]);
-                if log.stdout.contains(SAVE_FAILED) || log.stderr.contains(SAVE_FAILED) {
-                    panic!("the agent logged {SAVE_FAILED:?}");
-                }
-                let mounts = docker_raw(&[
-                    "inspect",
-                    "--format",
-                    "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}};{{end}}",
-                    &container,
-                ]);
-                let mount = format!("volume {volume} {STORAGE_PATH} true");
-                if !mounts.stdout.split(';').any(|m| m == mount) {
-                    return Err(format!("no `{mount}` in the mounts: {}", mounts.stdout));
-                }
-                // A tar archive of the one file on stdout: a scratch image has
-                // no `cat`.
-                let copied = docker_raw(&[
-                    "cp",
-                    &format!("{container}:{STORAGE_PATH}/alerts.json"),
-                    "-",
-                ]);
-                if !copied.success {
-                    return Err(format!("no alerts.json yet: {}", copied.stderr));
-                }
-                if !copied
-                    .stdout
-                    .contains(&format!("\"rule\":\"{alert_name}\""))
-                {
-                    return Err(format!("alerts.json lacks {alert_name}: {}", copied.stdout));
-                }
-                Ok(container)
-            },
-        );
+    let container = until(&format!("the firing {alert_name} to be saved in {STORAGE_PATH}/alerts.json"), || {
+        let [container] = stack
+            .running_containers(SERVICE)
+            .try_into()
+            .map_err(|running: Vec<String>| format!("not one running task container: {running:?}"))?;
+        let log = docker_raw(&["logs", &container]);
+        if log.stdout.contains(SAVE_FAILED) || log.stderr.contains(SAVE_FAILED) {
+            panic!("the agent logged {SAVE_FAILED:?}");
+        }
+        let mounts = docker_raw(&[
+            "inspect",
+            "--format",
+            "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}};{{end}}",
+            &container,
+        ]);
+        let mount = format!("volume {volume} {STORAGE_PATH} true");
+        if !mounts.stdout.split(';').any(|m| m == mount) {
+            return Err(format!("no `{mount}` in the mounts: {}", mounts.stdout));
+        }
+        // A tar archive of the one file on stdout: a scratch image has
+        // no `cat`.
+        let copied = docker_raw(&["cp", &format!("{container}:{STORAGE_PATH}/alerts.json"), "-"]);
+        if !copied.success {
+            return Err(format!("no alerts.json yet: {}", copied.stderr));
+        }
+        if !copied.stdout.contains(&format!("\"rule\":\"{alert_name}\"")) {
+            return Err(format!("alerts.json lacks {alert_name}: {}", copied.stdout));
+        }
+        Ok(container)
+    });
 
     // Nothing failed to save afterwards, and the counter agrees.
     let metrics = get(addr, "/metrics").unwrap_or_else(|e| panic!("{e}"));
-    let failures: Vec<&str> = metrics
-        .lines()
-        .filter(|l| l.starts_with("sonde_rule_state_save_failures"))
-        .collect();
+    let failures: Vec<&str> = metrics.lines().filter(|l| l.starts_with("sonde_rule_state_save_failures")).collect();
     assert!(
         !failures.is_empty() && failures.iter().all(|l| l.ends_with(" 0")),
         "the state save failures are not 0: {failures:?}"
     );
     let log = docker_raw(&["logs", &container]);
-    assert!(
-        !log.stdout.contains(SAVE_FAILED) && !log.stderr.contains(SAVE_FAILED),
-        "the agent logged {SAVE_FAILED:?}"
-    );
+    assert!(!log.stdout.contains(SAVE_FAILED) && !log.stderr.contains(SAVE_FAILED), "the agent logged {SAVE_FAILED:?}");
 }
 
 /// Polls `check` every 250 ms until it returns `Ok`; fails with `what` and
@@ -331,20 +280,11 @@ fn host_root() -> Root {
         .next_back()
         .expect("a mount on / in /proc/self/mounts");
     let stat = command("stat", &["-f", "-c", "%b %s", "/"]);
-    let size_bytes = match stat
-        .split_whitespace()
-        .map(str::parse::<u64>)
-        .collect::<Result<Vec<_>, _>>()
-        .as_deref()
-    {
+    let size_bytes = match stat.split_whitespace().map(str::parse::<u64>).collect::<Result<Vec<_>, _>>().as_deref() {
         Ok([blocks, block_size]) => blocks * block_size,
         _ => panic!("`stat -f -c '%b %s' /` printed {stat:?}"),
     };
-    Root {
-        device,
-        fstype,
-        size_bytes,
-    }
+    Root { device, fstype, size_bytes }
 }
 
 /// `btime` of the host's `/proc/stat`. Not namespaced, so a container
@@ -364,10 +304,7 @@ fn host_name() -> String {
 
 /// Runs `program args…` and returns its trimmed stdout.
 fn command(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let output = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     assert!(
         output.status.success(),
         "`{program} {}` failed: {}",

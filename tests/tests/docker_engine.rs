@@ -14,14 +14,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
-use sonde_exporter::container::{
-    ContainerCollector, ContainerConfig, LabelAllowlist, MetadataCache, SyncState,
-};
+use sonde_exporter::container::{ContainerCollector, ContainerConfig, LabelAllowlist, MetadataCache, SyncState};
 use sonde_exporter::scrape::ScrapeExecutor;
 use sonde_instrument::{Collector as _, Format, MetricFamily, Sample};
 use sonde_tests::engine::{
-    Container, Containers, Service, Swarm, WAIT, docker_available, docker_root_disk, wait_for,
-    workload_image,
+    Container, Containers, Service, Swarm, WAIT, docker_available, docker_root_disk, wait_for, workload_image,
 };
 use sonde_tests::promtool_check_metrics;
 
@@ -46,35 +43,20 @@ fn harness(test: &str) -> Option<&'static Harness> {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     Some(HARNESS.get_or_init(|| {
         let image = workload_image(Path::new(env!("CARGO_BIN_EXE_sonde-workload")));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio runtime");
         let cache = MetadataCache::new(LabelAllowlist::default());
         let watcher = {
             let _entered = runtime.enter();
             spawn_watcher(DockerConfig::default(), cache.clone())
         };
-        wait_for("the Docker watcher to sync", WAIT, || {
-            (cache.state() == SyncState::Synced).then_some(())
-        });
-        let collector = ContainerCollector::new(
-            ContainerConfig::from_roots(Path::new("/proc"), Path::new("/sys")),
-            cache.clone(),
-        )
-        .expect("a cgroup hierarchy under /sys/fs/cgroup");
+        wait_for("the Docker watcher to sync", WAIT, || (cache.state() == SyncState::Synced).then_some(()));
+        let collector =
+            ContainerCollector::new(ContainerConfig::from_roots(Path::new("/proc"), Path::new("/sys")), cache.clone())
+                .expect("a cgroup hierarchy under /sys/fs/cgroup");
         let mut executor = ScrapeExecutor::new();
-        executor
-            .register("container", Box::new(collector))
-            .expect("registering the container collector");
-        Harness {
-            _runtime: runtime,
-            _watcher: watcher,
-            cache,
-            executor,
-            image,
-        }
+        executor.register("container", Box::new(collector)).expect("registering the container collector");
+        Harness { _runtime: runtime, _watcher: watcher, cache, executor, image }
     }))
 }
 
@@ -89,42 +71,27 @@ impl Harness {
     /// Scrapes until `container` has a `container_memory_usage_bytes`
     /// series (the watcher has seen it start) and the collector succeeded.
     fn scrape_with(&self, container: &Container) -> Vec<MetricFamily> {
-        wait_for(
-            &format!("series of container {}", container.name),
-            WAIT,
-            || {
-                let families = self.scrape();
-                let found =
-                    !samples(&families, "container_memory_usage_bytes", &container.name).is_empty();
-                (found && collector_succeeded(&families)).then_some(families)
-            },
-        )
+        wait_for(&format!("series of container {}", container.name), WAIT, || {
+            let families = self.scrape();
+            let found = !samples(&families, "container_memory_usage_bytes", &container.name).is_empty();
+            (found && collector_succeeded(&families)).then_some(families)
+        })
     }
 }
 
 /// Whether `sonde_scrape_collector_success{collector="container"}` is 1.
 fn collector_succeeded(families: &[MetricFamily]) -> bool {
-    sonde_instrument::find_value(
-        families,
-        "sonde_scrape_collector_success",
-        "collector",
-        "container",
-    ) == Some(1.0)
+    sonde_instrument::find_value(families, "sonde_scrape_collector_success", "collector", "container") == Some(1.0)
 }
 
 /// The samples named `sample_name` (with its suffix: `…_total` for
 /// counters) of the container named `container`.
-fn samples<'a>(
-    families: &'a [MetricFamily],
-    sample_name: &str,
-    container: &str,
-) -> Vec<&'a Sample> {
+fn samples<'a>(families: &'a [MetricFamily], sample_name: &str, container: &str) -> Vec<&'a Sample> {
     families
         .iter()
         .flat_map(|family| family.samples.iter().map(move |sample| (family, sample)))
         .filter(|(family, sample)| {
-            family.sample_name(sample.suffix) == sample_name
-                && sample.labels.get("name") == Some(container)
+            family.sample_name(sample.suffix) == sample_name && sample.labels.get("name") == Some(container)
         })
         .map(|(_, sample)| sample)
         .collect()
@@ -132,20 +99,12 @@ fn samples<'a>(
 
 /// The sum of the samples [`samples`] returns that also carry every label
 /// in `filter`; fails the test when there are none.
-fn sum(
-    families: &[MetricFamily],
-    sample_name: &str,
-    container: &str,
-    filter: &[(&str, &str)],
-) -> f64 {
+fn sum(families: &[MetricFamily], sample_name: &str, container: &str, filter: &[(&str, &str)]) -> f64 {
     let matching: Vec<&Sample> = samples(families, sample_name, container)
         .into_iter()
         .filter(|s| filter.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
         .collect();
-    assert!(
-        !matching.is_empty(),
-        "no {sample_name}{filter:?} series for container {container}"
-    );
+    assert!(!matching.is_empty(), "no {sample_name}{filter:?} series for container {container}");
     matching.iter().map(|s| s.value).sum()
 }
 
@@ -153,12 +112,7 @@ fn sum(
 fn all_samples<'a>(families: &'a [MetricFamily], container: &str) -> Vec<(&'a str, &'a Sample)> {
     families
         .iter()
-        .flat_map(|family| {
-            family
-                .samples
-                .iter()
-                .map(move |sample| (family.name.as_str(), sample))
-        })
+        .flat_map(|family| family.samples.iter().map(move |sample| (family.name.as_str(), sample)))
         .filter(|(_, sample)| sample.labels.get("name") == Some(container))
         .collect()
 }
@@ -177,8 +131,7 @@ fn memory_usage_reflects_allocation_and_limit_is_exported_only_when_set() {
     unlimited.wait_ready();
 
     let families = h.scrape_with(&limited);
-    let families = if samples(&families, "container_memory_usage_bytes", &unlimited.name).is_empty()
-    {
+    let families = if samples(&families, "container_memory_usage_bytes", &unlimited.name).is_empty() {
         h.scrape_with(&unlimited)
     } else {
         families
@@ -187,55 +140,24 @@ fn memory_usage_reflects_allocation_and_limit_is_exported_only_when_set() {
     // Slack: the workload's own binary and libraries in page cache, its
     // stack and page tables, and kernel memory the v1 counter includes.
     let slack = 16 * MIB;
-    let usage = sum(
-        &families,
-        "container_memory_usage_bytes",
-        &limited.name,
-        &[],
-    );
-    let working_set = sum(
-        &families,
-        "container_memory_working_set_bytes",
-        &limited.name,
-        &[],
-    );
+    let usage = sum(&families, "container_memory_usage_bytes", &limited.name, &[]);
+    let working_set = sum(&families, "container_memory_working_set_bytes", &limited.name, &[]);
     println!(
         "memory: usage {usage} bytes ({:.2} MiB), working set {working_set} bytes, for {held} bytes held",
         usage / MIB as f64
     );
-    assert!(
-        usage >= held as f64,
-        "usage {usage} < the {held} bytes held"
-    );
-    assert!(
-        usage < (held + slack) as f64,
-        "usage {usage} ≥ {held} held + {slack} slack"
-    );
+    assert!(usage >= held as f64, "usage {usage} < the {held} bytes held");
+    assert!(usage < (held + slack) as f64, "usage {usage} ≥ {held} held + {slack} slack");
     assert!(
         working_set >= held as f64,
         "working set {working_set} < the {held} bytes held (anonymous memory is never inactive_file)"
     );
-    assert!(
-        working_set <= usage,
-        "working set {working_set} > usage {usage}"
-    );
+    assert!(working_set <= usage, "working set {working_set} > usage {usage}");
 
-    let limit = sum(
-        &families,
-        "container_spec_memory_limit_bytes",
-        &limited.name,
-        &[],
-    );
-    assert_eq!(
-        limit, 134_217_728.0,
-        "container_spec_memory_limit_bytes of a --memory 128m container"
-    );
+    let limit = sum(&families, "container_spec_memory_limit_bytes", &limited.name, &[]);
+    assert_eq!(limit, 134_217_728.0, "container_spec_memory_limit_bytes of a --memory 128m container");
 
-    let limit_series = samples(
-        &families,
-        "container_spec_memory_limit_bytes",
-        &unlimited.name,
-    );
+    let limit_series = samples(&families, "container_spec_memory_limit_bytes", &unlimited.name);
     assert!(
         limit_series.is_empty(),
         "a container without a memory limit has container_spec_memory_limit_bytes: {limit_series:?}"
@@ -269,14 +191,7 @@ fn cpu_disk_and_network_counters_grow_after_work() {
     let write_rule = format!("{disk}:1tb");
     let containers = Containers::new();
     let worker = containers.run(
-        &[
-            "--mount",
-            "type=volume,target=/data",
-            "--device-write-bps",
-            &write_rule,
-            "--device-read-bps",
-            &write_rule,
-        ],
+        &["--mount", "type=volume,target=/data", "--device-write-bps", &write_rule, "--device-read-bps", &write_rule],
         h.image,
         &["sleep"],
     );
@@ -284,59 +199,25 @@ fn cpu_disk_and_network_counters_grow_after_work() {
     let gateway = worker.gateway();
 
     let before = h.scrape_with(&worker);
-    let cpu_before = sum(
-        &before,
-        "container_cpu_usage_seconds_total",
-        &worker.name,
-        &[],
-    );
-    let writes_before = sum(
-        &before,
-        "container_fs_writes_bytes_total",
-        &worker.name,
-        &[],
-    );
+    let cpu_before = sum(&before, "container_cpu_usage_seconds_total", &worker.name, &[]);
+    let writes_before = sum(&before, "container_fs_writes_bytes_total", &worker.name, &[]);
     let reads_before = sum(&before, "container_fs_reads_bytes_total", &worker.name, &[]);
-    let tx_before = sum(
-        &before,
-        "container_network_transmit_bytes_total",
-        &worker.name,
-        &[("interface", "eth0")],
-    );
+    let tx_before = sum(&before, "container_network_transmit_bytes_total", &worker.name, &[("interface", "eth0")]);
 
     let burn_ms = 500;
     let written = 16 * MIB;
     let sent = 1_000_000u64;
     println!("{}", worker.workload(&["burn", &burn_ms.to_string()]));
-    println!(
-        "{}",
-        worker.workload(&["write", "/data/work", &written.to_string()])
-    );
+    println!("{}", worker.workload(&["write", "/data/work", &written.to_string()]));
     println!("{}", worker.workload(&["read", "/data/work"]));
-    println!(
-        "{}",
-        worker.workload(&["send", &format!("{gateway}:9"), &sent.to_string()])
-    );
+    println!("{}", worker.workload(&["send", &format!("{gateway}:9"), &sent.to_string()]));
 
     let after = h.scrape();
-    assert!(
-        collector_succeeded(&after),
-        "the container collector failed"
-    );
-    let cpu = sum(
-        &after,
-        "container_cpu_usage_seconds_total",
-        &worker.name,
-        &[],
-    ) - cpu_before;
+    assert!(collector_succeeded(&after), "the container collector failed");
+    let cpu = sum(&after, "container_cpu_usage_seconds_total", &worker.name, &[]) - cpu_before;
     let writes = sum(&after, "container_fs_writes_bytes_total", &worker.name, &[]) - writes_before;
     let reads = sum(&after, "container_fs_reads_bytes_total", &worker.name, &[]) - reads_before;
-    let tx = sum(
-        &after,
-        "container_network_transmit_bytes_total",
-        &worker.name,
-        &[("interface", "eth0")],
-    ) - tx_before;
+    let tx = sum(&after, "container_network_transmit_bytes_total", &worker.name, &[("interface", "eth0")]) - tx_before;
     let devices: Vec<&str> = samples(&after, "container_fs_writes_bytes_total", &worker.name)
         .iter()
         .filter_map(|s| s.labels.get("device"))
@@ -348,22 +229,10 @@ fn cpu_disk_and_network_counters_grow_after_work() {
 
     // The workload burns until the kernel says its thread ran that long;
     // the cgroup's counter includes that thread, exec's own start-up too.
-    assert!(
-        cpu >= 0.95 * burn_ms as f64 / 1000.0,
-        "cpu usage grew {cpu} s after burning {burn_ms} ms"
-    );
-    assert!(
-        writes >= written as f64,
-        "fs writes grew {writes} bytes after writing {written} with O_DIRECT and fsync"
-    );
-    assert!(
-        reads >= written as f64,
-        "fs reads grew {reads} bytes after reading {written} with O_DIRECT"
-    );
-    assert!(
-        tx >= sent as f64,
-        "eth0 transmit grew {tx} bytes after sending {sent} bytes of UDP payload"
-    );
+    assert!(cpu >= 0.95 * burn_ms as f64 / 1000.0, "cpu usage grew {cpu} s after burning {burn_ms} ms");
+    assert!(writes >= written as f64, "fs writes grew {writes} bytes after writing {written} with O_DIRECT and fsync");
+    assert!(reads >= written as f64, "fs reads grew {reads} bytes after reading {written} with O_DIRECT");
+    assert!(tx >= sent as f64, "eth0 transmit grew {tx} bytes after sending {sent} bytes of UDP payload");
 }
 
 #[test]
@@ -390,29 +259,12 @@ fn allowlisted_labels_appear_and_others_and_env_do_not() {
     let families = h.scrape_with(&labelled);
 
     let own = all_samples(&families, &labelled.name);
-    assert!(
-        own.len() > 10,
-        "expected many series of {}, got {}",
-        labelled.name,
-        own.len()
-    );
+    assert!(own.len() > 10, "expected many series of {}, got {}", labelled.name, own.len());
     for (family, sample) in &own {
         let labels = &sample.labels;
-        assert_eq!(
-            labels.get("container_label_com_df_scrapePort"),
-            Some("8080"),
-            "{family} {labels:?}"
-        );
-        assert_eq!(
-            labels.get("container_label_com_docker_stack_namespace"),
-            Some("teststack"),
-            "{family} {labels:?}"
-        );
-        assert_eq!(
-            labels.get("container_label_maintainer"),
-            None,
-            "{family} {labels:?}"
-        );
+        assert_eq!(labels.get("container_label_com_df_scrapePort"), Some("8080"), "{family} {labels:?}");
+        assert_eq!(labels.get("container_label_com_docker_stack_namespace"), Some("teststack"), "{family} {labels:?}");
+        assert_eq!(labels.get("container_label_maintainer"), None, "{family} {labels:?}");
     }
     for family in &families {
         for sample in &family.samples {
@@ -432,14 +284,8 @@ fn allowlisted_labels_appear_and_others_and_env_do_not() {
         }
     }
     let (text, _) = sonde_instrument::encode::encode_to_string(&families, Format::Text);
-    assert!(
-        !text.contains("hunter2"),
-        "the exposition contains the environment variable's value"
-    );
-    assert!(
-        !text.contains("maintainer"),
-        "the exposition contains a label outside the allowlist"
-    );
+    assert!(!text.contains("hunter2"), "the exposition contains the environment variable's value");
+    assert!(!text.contains("maintainer"), "the exposition contains a label outside the allowlist");
 }
 
 #[test]
@@ -463,22 +309,13 @@ fn removed_container_is_gone_at_the_next_scrape() {
         .flat_map(|family| family.samples.iter().map(move |sample| (family, sample)))
         .filter(|(_, sample)| {
             sample.labels.get("name") == Some(doomed.name.as_str())
-                || sample
-                    .labels
-                    .get("id")
-                    .is_some_and(|id| id.contains(&doomed.id))
+                || sample.labels.get("id").is_some_and(|id| id.contains(&doomed.id))
         })
         .map(|(family, sample)| format!("{} {:?}", family.name, sample.labels))
         .collect();
     println!("removal: the cache still held the container at the scrape: {still_cached}");
-    assert!(
-        left.is_empty(),
-        "series of the removed container at the next scrape: {left:#?}"
-    );
-    assert!(
-        collector_succeeded(&families),
-        "the container collector failed right after a removal"
-    );
+    assert!(left.is_empty(), "series of the removed container at the next scrape: {left:#?}");
+    assert!(collector_succeeded(&families), "the container collector failed right after a removal");
 }
 
 #[test]
@@ -504,27 +341,13 @@ fn output_passes_promtool_check_metrics() {
     running.wait_ready();
     let families = h.scrape_with(&running);
     let (text, report) = sonde_instrument::encode::encode_to_string(&families, Format::Text);
-    assert_eq!(
-        report,
-        Default::default(),
-        "the encoder dropped duplicate or conflicting series"
-    );
-    assert!(
-        text.contains("container_label_com_df_notify=\"true\""),
-        "the labelled container is missing:\n{text}"
-    );
+    assert_eq!(report, Default::default(), "the encoder dropped duplicate or conflicting series");
+    assert!(text.contains("container_label_com_df_notify=\"true\""), "the labelled container is missing:\n{text}");
     let result = promtool_check_metrics(&text);
-    println!(
-        "promtool check metrics exited {}:\n{}",
-        result.code, result.output
-    );
+    println!("promtool check metrics exited {}:\n{}", result.code, result.output);
     // 1 is a parse error; 3 would be lint findings, which cAdvisor's names
     // (e.g. `container_memory_failcnt`) are allowed to have.
-    assert_ne!(
-        result.code, 1,
-        "promtool could not parse the output:\n{}\n{text}",
-        result.output
-    );
+    assert_ne!(result.code, 1, "promtool could not parse the output:\n{}\n{text}", result.output);
 }
 
 #[test]
@@ -536,84 +359,47 @@ fn swarm_service_tasks_carry_the_service_name() {
     // created it.
     let _swarm = Swarm::ensure();
     let service = Service::create(
-        &[
-            "--replicas",
-            "3",
-            "--label",
-            "com.df.x=y",
-            "--container-label",
-            "com.df.x=y",
-        ],
+        &["--replicas", "3", "--label", "com.df.x=y", "--container-label", "com.df.x=y"],
         h.image,
         &["hold", "1048576"],
     );
-    let ids = wait_for(
-        &format!("3 running tasks of service {}", service.name),
-        WAIT,
-        || {
-            let ids = service.running_containers();
-            (ids.len() == 3).then_some(ids)
-        },
-    );
+    let ids = wait_for(&format!("3 running tasks of service {}", service.name), WAIT, || {
+        let ids = service.running_containers();
+        (ids.len() == 3).then_some(ids)
+    });
 
-    let tasks = wait_for(
-        &format!("series of the 3 tasks of {}", service.name),
-        WAIT,
-        || {
-            let families = h.scrape();
-            let mut tasks: Vec<(String, String, Option<String>, Option<String>)> = families
-                .iter()
-                .filter(|f| f.name == "container_memory_usage_bytes")
-                .flat_map(|f| &f.samples)
-                .filter(|s| {
-                    s.labels
-                        .get("container_label_com_docker_swarm_service_name")
-                        == Some(service.name.as_str())
-                })
-                .map(|s| {
-                    let label = |name: &str| s.labels.get(name).map(str::to_owned);
-                    (
-                        label("name").unwrap_or_default(),
-                        label("id").unwrap_or_default(),
-                        label("container_label_com_docker_swarm_task_id"),
-                        label("container_label_com_df_x"),
-                    )
-                })
-                .collect();
-            tasks.sort();
-            (tasks.len() == 3).then_some(tasks)
-        },
-    );
+    let tasks = wait_for(&format!("series of the 3 tasks of {}", service.name), WAIT, || {
+        let families = h.scrape();
+        let mut tasks: Vec<(String, String, Option<String>, Option<String>)> = families
+            .iter()
+            .filter(|f| f.name == "container_memory_usage_bytes")
+            .flat_map(|f| &f.samples)
+            .filter(|s| s.labels.get("container_label_com_docker_swarm_service_name") == Some(service.name.as_str()))
+            .map(|s| {
+                let label = |name: &str| s.labels.get(name).map(str::to_owned);
+                (
+                    label("name").unwrap_or_default(),
+                    label("id").unwrap_or_default(),
+                    label("container_label_com_docker_swarm_task_id"),
+                    label("container_label_com_df_x"),
+                )
+            })
+            .collect();
+        tasks.sort();
+        (tasks.len() == 3).then_some(tasks)
+    });
     println!("swarm tasks of {}: {tasks:#?}", service.name);
 
     let mut slots = Vec::new();
     for (name, id, task_id, df_x) in &tasks {
         // <service>.<slot>.<task id>
-        let rest = name
-            .strip_prefix(&format!("{}.", service.name))
-            .unwrap_or_else(|| panic!("task name {name:?}"));
-        let (slot, task) = rest
-            .split_once('.')
-            .unwrap_or_else(|| panic!("task name {name:?} lacks a task id"));
+        let rest = name.strip_prefix(&format!("{}.", service.name)).unwrap_or_else(|| panic!("task name {name:?}"));
+        let (slot, task) = rest.split_once('.').unwrap_or_else(|| panic!("task name {name:?} lacks a task id"));
         assert_eq!(task.len(), 25, "task id {task:?} in {name:?}");
-        assert!(
-            task.chars().all(|c| c.is_ascii_alphanumeric()),
-            "task id {task:?} in {name:?}"
-        );
-        assert_eq!(
-            task_id.as_deref(),
-            Some(task),
-            "container_label_com_docker_swarm_task_id of {name}"
-        );
-        assert_eq!(
-            df_x.as_deref(),
-            Some("y"),
-            "container_label_com_df_x of {name}"
-        );
-        assert!(
-            ids.iter().any(|i| id.contains(i.as_str())),
-            "id label {id:?} of {name} is none of {ids:?}"
-        );
+        assert!(task.chars().all(|c| c.is_ascii_alphanumeric()), "task id {task:?} in {name:?}");
+        assert_eq!(task_id.as_deref(), Some(task), "container_label_com_docker_swarm_task_id of {name}");
+        assert_eq!(df_x.as_deref(), Some("y"), "container_label_com_df_x of {name}");
+        assert!(ids.iter().any(|i| id.contains(i.as_str())), "id label {id:?} of {name} is none of {ids:?}");
         slots.push(slot.to_owned());
     }
     slots.sort();

@@ -18,8 +18,8 @@ use sonde_agent::server::{self, AppState, ServerConfig};
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
 use sonde_exporter::container::{ContainerCollector, ContainerConfig, LabelAllowlist, MetadataCache};
 use sonde_exporter::scrape::ScrapeExecutor;
-use sonde_tests::http_get as get;
 use sonde_tests::engine::{Containers, WAIT, docker_available, unique_name, wait_for, workload_image};
+use sonde_tests::http_get as get;
 
 fn get_json(addr: SocketAddr, path: &str) -> Json {
     serde_json::from_str(&get(addr, path)).unwrap()
@@ -49,9 +49,8 @@ fn rules_from_the_labels_of_a_real_container() {
             ..EvaluatorConfig::default()
         };
         let evaluator = Arc::new(Evaluator::new(config, Some(cache)));
-        let state = Arc::new(
-            AppState::new(ServerConfig::default(), executor).unwrap().with_evaluator(Arc::clone(&evaluator)),
-        );
+        let state =
+            Arc::new(AppState::new(ServerConfig::default(), executor).unwrap().with_evaluator(Arc::clone(&evaluator)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(server::serve(listener, Arc::clone(&state), std::future::pending()));

@@ -23,10 +23,10 @@ use sonde_agent::server::{self, AppState, ServerConfig};
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
 use sonde_exporter::container::{LabelAllowlist, MetadataCache};
 use sonde_exporter::scrape::ScrapeExecutor;
-use sonde_tests::http_get as get;
 use sonde_tests::engine::{
     Containers, Service, Swarm, WAIT, docker, docker_available, try_docker, unique_name, wait_for, workload_image,
 };
+use sonde_tests::http_get as get;
 
 /// The samples of an instant query, as `(labels, value)`.
 fn query(addr: SocketAddr, expr: &str) -> Vec<(Json, String)> {

@@ -35,8 +35,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use sonde_tests::engine::{
-    Network, Service, Swarm, binary_image, docker, docker_available, host_port, try_http_get,
-    workload_image,
+    Network, Service, Swarm, binary_image, docker, docker_available, host_port, try_http_get, workload_image,
 };
 
 /// The port the workload serves its metrics on (`com.df.scrapePort`).
@@ -68,10 +67,7 @@ fn the_leader_scrapes_every_task_and_agent_and_follows_the_replicas() {
         return;
     }
     let workload_image = workload_image(Path::new(env!("CARGO_BIN_EXE_sonde-workload")));
-    let agent_image = binary_image(
-        Path::new(env!("CARGO_BIN_EXE_sonde-agent-image")),
-        "sonde-agent",
-    );
+    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-image")), "sonde-agent");
 
     // Dropped in reverse: the agents, the workload, the network, the swarm.
     let _swarm = Swarm::ensure();
@@ -91,12 +87,7 @@ fn the_leader_scrapes_every_task_and_agent_and_follows_the_replicas() {
     for label in &labels {
         options.extend(["--label", label.as_str()]);
     }
-    let workload = Service::create_named(
-        workload_name,
-        &options,
-        workload_image,
-        &["serve-metrics", &scrape_port],
-    );
+    let workload = Service::create_named(workload_name, &options, workload_image, &["serve-metrics", &scrape_port]);
 
     let agent_name = Service::unique_name();
     let job = format!("--agent.job={agent_name}");
@@ -117,10 +108,7 @@ fn the_leader_scrapes_every_task_and_agent_and_follows_the_replicas() {
         agent_image,
         &[&job, "--rules.evaluation-interval=1s", "--log.level=debug"],
     );
-    eprintln!(
-        "workload {}, agents {}, network {}",
-        workload.name, agents.name, network.name
-    );
+    eprintln!("workload {}, agents {}, network {}", workload.name, agents.name, network.name);
 
     sonde_tests::with_context_on_failure(
         || scenario(&workload, &agents),
@@ -147,62 +135,46 @@ fn scenario(workload: &Service, agents: &Service) {
 
     // The agents are leaders, scrape the three tasks and each other (an
     // agent leaves its own address out).
-    every_agent(
-        agents,
-        "to be a leader and scrape 3 tasks and 1 other agent",
-        |addr| {
-            let metrics = get(addr, "/metrics")?;
-            sonde_tests::expect_leader(&metrics)?;
-            let targets: Vec<&str> = metrics
-                .lines()
-                .filter(|l| l.starts_with("sonde_scrape_target_up{"))
-                .collect();
-            expect_value(addr, &up_workload, "3")
-                .map_err(|e| format!("{e}; targets: {targets:?}"))?;
-            expect_value(addr, &up_agents, "1").map_err(|e| format!("{e}; targets: {targets:?}"))?;
-            // The same, as `/api/v1/targets` lists them.
-            let listed = get_json(addr, "/api/v1/targets")?;
-            let healthy = |job: &str| {
-                listed["data"]["activeTargets"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|t| t["labels"]["job"] == job && t["health"] == "up")
-                    .count()
-            };
-            if (healthy(service), healthy(&agents.name)) != (3, 1) {
-                return Err(format!("not 3 tasks and 1 agent up in /api/v1/targets: {listed}"));
-            }
-            Ok(())
-        },
-    );
+    every_agent(agents, "to be a leader and scrape 3 tasks and 1 other agent", |addr| {
+        let metrics = get(addr, "/metrics")?;
+        sonde_tests::expect_leader(&metrics)?;
+        let targets: Vec<&str> = metrics.lines().filter(|l| l.starts_with("sonde_scrape_target_up{")).collect();
+        expect_value(addr, &up_workload, "3").map_err(|e| format!("{e}; targets: {targets:?}"))?;
+        expect_value(addr, &up_agents, "1").map_err(|e| format!("{e}; targets: {targets:?}"))?;
+        // The same, as `/api/v1/targets` lists them.
+        let listed = get_json(addr, "/api/v1/targets")?;
+        let healthy = |job: &str| {
+            listed["data"]["activeTargets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["labels"]["job"] == job && t["health"] == "up")
+                .count()
+        };
+        if (healthy(service), healthy(&agents.name)) != (3, 1) {
+            return Err(format!("not 3 tasks and 1 agent up in /api/v1/targets: {listed}"));
+        }
+        Ok(())
+    });
 
     // The rules from the service labels: `R` = 3, and the plain alert fires.
     let prefix = service.replace('-', "");
     let replicas_rule = format!("{prefix}_replicas");
     let scraped_alert = format!("{prefix}_scraped");
-    every_agent(
-        agents,
-        "to have the rules from the workload's labels, with R = 3",
-        |addr| {
-            expect_rule_query_ends(addr, service, &replicas_rule, "!= 3")?;
-            let alerts = get_json(addr, "/api/v1/alerts")?;
-            let alert = alerts["data"]["alerts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|a| {
-                    a["labels"]["alertname"] == scraped_alert.as_str() && a["state"] == "firing"
-                })
-                .ok_or_else(|| format!("no firing {scraped_alert} in /api/v1/alerts: {alerts}"))?;
-            if alert["labels"]["service"] != service || alert["labels"]["receiver"] != "system" {
-                return Err(format!(
-                    "{scraped_alert} lacks service={service} or receiver=system: {alert}"
-                ));
-            }
-            Ok(())
-        },
-    );
+    every_agent(agents, "to have the rules from the workload's labels, with R = 3", |addr| {
+        expect_rule_query_ends(addr, service, &replicas_rule, "!= 3")?;
+        let alerts = get_json(addr, "/api/v1/alerts")?;
+        let alert = alerts["data"]["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["labels"]["alertname"] == scraped_alert.as_str() && a["state"] == "firing")
+            .ok_or_else(|| format!("no firing {scraped_alert} in /api/v1/alerts: {alerts}"))?;
+        if alert["labels"]["service"] != service || alert["labels"]["receiver"] != "system" {
+            return Err(format!("{scraped_alert} lacks service={service} or receiver=system: {alert}"));
+        }
+        Ok(())
+    });
 
     // Scaled down: `R` is re-read and the removed task is no longer up.
     docker(&["service", "scale", "--detach", &format!("{service}=2")]);
@@ -216,20 +188,16 @@ fn scenario(workload: &Service, agents: &Service) {
 /// agent tasks (each asked at the host port its task publishes) for
 /// [`IN_A_ROW`] rounds in a row; fails with `what` and the last complaint
 /// after [`LIMIT`].
-fn every_agent(
-    agents: &Service,
-    what: &str,
-    mut check: impl FnMut(SocketAddr) -> Result<(), String>,
-) {
+fn every_agent(agents: &Service, what: &str, mut check: impl FnMut(SocketAddr) -> Result<(), String>) {
     let started = Instant::now();
     let deadline = started + LIMIT;
     let mut held = 0;
     let mut last = String::from("(never checked)");
     loop {
         match agent_addresses(agents).and_then(|addresses| {
-            addresses.into_iter().try_for_each(|(id, addr)| {
-                check(addr).map_err(|e| format!("agent {id:.12} at {addr}: {e}"))
-            })
+            addresses
+                .into_iter()
+                .try_for_each(|(id, addr)| check(addr).map_err(|e| format!("agent {id:.12} at {addr}: {e}")))
         }) {
             Ok(()) => {
                 held += 1;
@@ -257,18 +225,13 @@ fn every_agent(
 fn agent_addresses(agents: &Service) -> Result<Vec<(String, SocketAddr)>, String> {
     let running = agents.running_containers();
     if running.len() != AGENTS {
-        return Err(format!(
-            "{} agent tasks run, not {AGENTS}: {running:?}",
-            running.len()
-        ));
+        return Err(format!("{} agent tasks run, not {AGENTS}: {running:?}", running.len()));
     }
     running
         .into_iter()
         .map(|id| match host_port(&id, AGENT_PORT) {
             Some(port) => Ok((id, SocketAddr::from((Ipv4Addr::LOCALHOST, port)))),
-            None => Err(format!(
-                "agent {id:.12} does not publish port {AGENT_PORT} (yet)"
-            )),
+            None => Err(format!("agent {id:.12} does not publish port {AGENT_PORT} (yet)")),
         })
         .collect()
 }
@@ -287,12 +250,7 @@ fn get_json(addr: SocketAddr, path: &str) -> Result<Json, String> {
 fn expect_value(addr: SocketAddr, expr: &str, want: &str) -> Result<(), String> {
     let path = sonde_tests::query_path(expr);
     let json = get_json(addr, &path)?;
-    let values: Vec<&Json> = json["data"]["result"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| &s["value"][1])
-        .collect();
+    let values: Vec<&Json> = json["data"]["result"].as_array().into_iter().flatten().map(|s| &s["value"][1]).collect();
     if json["status"] != "success" || values.len() != 1 || values[0] != want {
         return Err(format!("{expr} should be {want}: {json}"));
     }
@@ -301,12 +259,7 @@ fn expect_value(addr: SocketAddr, expr: &str, want: &str) -> Result<(), String> 
 
 /// Checks that a group of `/api/v1/rules` named after `service` holds the
 /// rule `name` and that its query ends with `end`.
-fn expect_rule_query_ends(
-    addr: SocketAddr,
-    service: &str,
-    name: &str,
-    end: &str,
-) -> Result<(), String> {
+fn expect_rule_query_ends(addr: SocketAddr, service: &str, name: &str, end: &str) -> Result<(), String> {
     let rules = get_json(addr, "/api/v1/rules")?;
     let groups = rules["data"]["groups"].as_array().into_iter().flatten();
     let rule = groups
@@ -316,9 +269,7 @@ fn expect_rule_query_ends(
         .ok_or_else(|| format!("no rule {name} in a group {service} of /api/v1/rules: {rules}"))?;
     let query = rule["query"].as_str().unwrap_or_default();
     if !query.trim_end().ends_with(end) {
-        return Err(format!(
-            "the query of {name} does not end with {end:?}: {query:?}"
-        ));
+        return Err(format!("the query of {name} does not end with {end:?}: {query:?}"));
     }
     Ok(())
 }
@@ -336,9 +287,8 @@ fn readable_logs(agents: &Service) -> String {
             .filter(|line| {
                 // `<timestamp> ts=… level=debug msg="…" …`
                 !line.contains("level=debug") || {
-                    let message = line
-                        .split_once("msg=\"")
-                        .map_or(*line, |(_, rest)| rest.split('"').next().unwrap_or(rest));
+                    let message =
+                        line.split_once("msg=\"").map_or(*line, |(_, rest)| rest.split('"').next().unwrap_or(rest));
                     seen.insert(message)
                 }
             })

@@ -46,13 +46,7 @@ pub(crate) fn instant(
     delayed_name_removal: bool,
     t: i64,
 ) -> Result<(Value, Annotations), EvalError> {
-    let mut ctx = Ctx {
-        store,
-        lookback_ms,
-        t,
-        annos: Annotations::default(),
-        delayed_name_removal,
-    };
+    let mut ctx = Ctx { store, lookback_ms, t, annos: Annotations::default(), delayed_name_removal };
     let value = match ctx.eval(&plan.root)? {
         Val::Scalar(v) => Value::Scalar(v),
         Val::Vector(v) => Value::Vector(cleanup(v)?),
@@ -83,13 +77,7 @@ pub(crate) fn range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         );
     }
-    let mut ctx = Ctx {
-        store,
-        lookback_ms,
-        t: start,
-        annos: Annotations::default(),
-        delayed_name_removal,
-    };
+    let mut ctx = Ctx { store, lookback_ms, t: start, annos: Annotations::default(), delayed_name_removal };
     let mut out: BTreeMap<LabelSet, Vec<(i64, f64)>> = BTreeMap::new();
     let mut t = start;
     while t <= end {
@@ -113,10 +101,7 @@ pub(crate) fn range(
             None => break,
         };
     }
-    let series = out
-        .into_iter()
-        .map(|(labels, points)| Series { labels, points })
-        .collect();
+    let series = out.into_iter().map(|(labels, points)| Series { labels, points }).collect();
     Ok((Value::Matrix(series), ctx.annos))
 }
 
@@ -164,10 +149,7 @@ fn signature(ls: &LabelSet, on: bool, names: &[String]) -> u64 {
     if on {
         hash_pairs(ls.iter().filter(|(n, _)| contains(names, n)))
     } else {
-        hash_pairs(
-            ls.iter()
-                .filter(|(n, _)| *n != METRIC_NAME && !contains(names, n)),
-        )
+        hash_pairs(ls.iter().filter(|(n, _)| *n != METRIC_NAME && !contains(names, n)))
     }
 }
 
@@ -238,11 +220,7 @@ impl Ctx<'_> {
                 let v = self.aggregate(a)?;
                 // Only `count_values` goes through Prometheus' `rangeEval`;
                 // the other aggregations' groups are unique by construction.
-                if a.op == AggOp::CountValues {
-                    self.settle(v)
-                } else {
-                    Ok(v)
-                }
+                if a.op == AggOp::CountValues { self.settle(v) } else { Ok(v) }
             }
             Node::Call(c) => {
                 let v = self.call(c)?;
@@ -275,22 +253,13 @@ impl Ctx<'_> {
     /// lookback, mapped by `value(timestamp, value)`; sorted by labels.
     fn select_instant(&self, sel: &Selector, value: impl Fn(i64, f64) -> f64) -> Vec<Sample> {
         let mut out = Vec::new();
-        self.store.select_last(
-            &sel.matchers,
-            self.t.saturating_sub(self.lookback_ms),
-            self.t,
-            |s| {
-                if let Some(&(t, v)) = s.points.last()
-                    && !is_stale(v)
-                {
-                    out.push(Sample {
-                        labels: s.labels.clone(),
-                        value: value(t, v),
-                        drop_name: false,
-                    });
-                }
-            },
-        );
+        self.store.select_last(&sel.matchers, self.t.saturating_sub(self.lookback_ms), self.t, |s| {
+            if let Some(&(t, v)) = s.points.last()
+                && !is_stale(v)
+            {
+                out.push(Sample { labels: s.labels.clone(), value: value(t, v), drop_name: false });
+            }
+        });
         if !has_name_equality(sel) {
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
         }
@@ -299,21 +268,12 @@ impl Ctx<'_> {
 
     fn select_matrix(&self, sel: &Selector, range: i64) -> Vec<Series> {
         let mut out = Vec::new();
-        self.store
-            .select(&sel.matchers, self.t.saturating_sub(range), self.t, |s| {
-                let points: Vec<(i64, f64)> = s
-                    .points
-                    .iter()
-                    .copied()
-                    .filter(|p| !is_stale(p.1))
-                    .collect();
-                if !points.is_empty() {
-                    out.push(Series {
-                        labels: s.labels.clone(),
-                        points,
-                    });
-                }
-            });
+        self.store.select(&sel.matchers, self.t.saturating_sub(range), self.t, |s| {
+            let points: Vec<(i64, f64)> = s.points.iter().copied().filter(|p| !is_stale(p.1)).collect();
+            if !points.is_empty() {
+                out.push(Series { labels: s.labels.clone(), points });
+            }
+        });
         if !has_name_equality(sel) {
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
         }
@@ -330,10 +290,7 @@ impl Ctx<'_> {
     fn eval_vector(&mut self, node: &Node) -> Result<Vec<Sample>, EvalError> {
         match self.eval(node)? {
             Val::Vector(v) => Ok(v),
-            other => exec_err(format!(
-                "expected an instant vector, got {}",
-                other.type_name()
-            )),
+            other => exec_err(format!("expected an instant vector, got {}", other.type_name())),
         }
     }
 
@@ -352,11 +309,7 @@ impl Ctx<'_> {
         match (lhs, rhs) {
             (Val::Scalar(l), Val::Scalar(r)) => {
                 let (v, keep) = elem_binop(b.op, l, r);
-                if b.op.is_comparison() {
-                    Ok(Val::Scalar(if keep { 1.0 } else { 0.0 }))
-                } else {
-                    Ok(Val::Scalar(v))
-                }
+                if b.op.is_comparison() { Ok(Val::Scalar(if keep { 1.0 } else { 0.0 })) } else { Ok(Val::Scalar(v)) }
             }
             (Val::Vector(v), Val::Scalar(s)) => Ok(Val::Vector(vector_scalar(b, v, s, false))),
             (Val::Scalar(s), Val::Vector(v)) => Ok(Val::Vector(vector_scalar(b, v, s, true))),
@@ -364,12 +317,7 @@ impl Ctx<'_> {
                 BinOp::And => Ok(Val::Vector(vector_and(b, l, r))),
                 BinOp::Or => Ok(Val::Vector(vector_or(b, l, r))),
                 BinOp::Unless => Ok(Val::Vector(vector_unless(b, l, r))),
-                _ => Ok(Val::Vector(vector_binop(
-                    b,
-                    l,
-                    r,
-                    self.delayed_name_removal,
-                )?)),
+                _ => Ok(Val::Vector(vector_binop(b, l, r, self.delayed_name_removal)?)),
             },
             (l, r) => exec_err(format!(
                 "binary operator {:?} between {} and {} is not allowed",
@@ -393,9 +341,7 @@ impl Ctx<'_> {
         }
         let input = self.eval_vector(&a.expr)?;
         if a.op == AggOp::Quantile && (param_f.is_nan() || !(0.0..=1.0).contains(&param_f)) {
-            self.annos.warnings.push(format!(
-                "quantile value should be between 0 and 1, got {param_f}"
-            ));
+            self.annos.warnings.push(format!("quantile value should be between 0 and 1, got {param_f}"));
         }
         let mut grouping = a.grouping.clone();
         if a.op == AggOp::CountValues {
@@ -408,10 +354,7 @@ impl Ctx<'_> {
         }
         let key_of = |ls: &LabelSet| -> u64 {
             if a.without {
-                hash_pairs(
-                    ls.iter()
-                        .filter(|(n, _)| *n != METRIC_NAME && !contains(&grouping, n)),
-                )
+                hash_pairs(ls.iter().filter(|(n, _)| *n != METRIC_NAME && !contains(&grouping, n)))
             } else {
                 hash_pairs(ls.iter().filter(|(n, _)| contains(&grouping, n)))
             }
@@ -476,20 +419,10 @@ impl Ctx<'_> {
             | Func::PredictLinear => return self.range_call(c),
             _ => {}
         }
-        let arg = |i: usize| {
-            c.args
-                .get(i)
-                .ok_or_else(|| EvalError::Execution(format!("missing argument {i}")))
-        };
+        let arg = |i: usize| c.args.get(i).ok_or_else(|| EvalError::Execution(format!("missing argument {i}")));
         let simple = |v: Vec<Sample>, op: &dyn Fn(f64) -> f64| -> Val {
             Val::Vector(
-                v.into_iter()
-                    .map(|s| Sample {
-                        labels: s.labels,
-                        value: op(s.value),
-                        drop_name: true,
-                    })
-                    .collect(),
+                v.into_iter().map(|s| Sample { labels: s.labels, value: op(s.value), drop_name: true }).collect(),
             )
         };
         match c.func {
@@ -545,11 +478,7 @@ impl Ctx<'_> {
                     None => vec![Sample::new(LabelSet::empty(), self.t as f64 / 1000.0)],
                 };
                 Ok(simple(v, &|x: f64| {
-                    if x.is_finite() {
-                        f::date_part(df, x)
-                    } else {
-                        f64::NAN
-                    }
+                    if x.is_finite() { f::date_part(df, x) } else { f64::NAN }
                 }))
             }
             Func::Timestamp => match arg(0)? {
@@ -615,9 +544,7 @@ impl Ctx<'_> {
                     None => return exec_err("quantile_over_time needs 2 arguments"),
                 };
                 if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                    self.annos
-                        .warnings
-                        .push(format!("quantile value should be between 0 and 1, got {q}"));
+                    self.annos.warnings.push(format!("quantile value should be between 0 and 1, got {q}"));
                 }
                 (c.args.get(1), q)
             }
@@ -633,9 +560,7 @@ impl Ctx<'_> {
         let (sel, range) = match matrix_arg {
             Some(Node::Matrix(sel, range)) => (sel, *range),
             _ => {
-                return Err(EvalError::Unsupported(
-                    "a range function over anything but a range selector".into(),
-                ));
+                return Err(EvalError::Unsupported("a range function over anything but a range selector".into()));
             }
         };
         let (start, end) = (self.t.saturating_sub(range), self.t);
@@ -690,21 +615,14 @@ impl Ctx<'_> {
                 _ => None,
             };
             if let Some(value) = value {
-                out.push(Sample {
-                    labels: s.labels.clone(),
-                    value,
-                    drop_name: !matches!(func, Func::LastOverTime),
-                });
+                out.push(Sample { labels: s.labels.clone(), value, drop_name: !matches!(func, Func::LastOverTime) });
             }
         });
         if matches!(func, Func::AbsentOverTime) {
             return Ok(Val::Vector(if any {
                 Vec::new()
             } else {
-                vec![Sample::new(
-                    c.absent_labels.clone().unwrap_or_default(),
-                    1.0,
-                )]
+                vec![Sample::new(c.absent_labels.clone().unwrap_or_default(), 1.0)]
             }));
         }
         if !has_name_equality(sel) {
@@ -720,9 +638,7 @@ impl Ctx<'_> {
         let q = self.eval_scalar(qn)?;
         let input = self.eval_vector(vn)?;
         if q.is_nan() || !(0.0..=1.0).contains(&q) {
-            self.annos
-                .warnings
-                .push(format!("quantile value should be between 0 and 1, got {q}"));
+            self.annos.warnings.push(format!("quantile value should be between 0 and 1, got {q}"));
         }
         struct Group {
             labels: LabelSet,
@@ -744,10 +660,7 @@ impl Ctx<'_> {
                 // The name goes with the other removals (`drop_name`), as
                 // Prometheus 3.0 keeps it until then with delayed removal.
                 let labels = s.labels.filter(|n| n != "le");
-                groups.push(Group {
-                    labels,
-                    buckets: Vec::new(),
-                });
+                groups.push(Group { labels, buckets: Vec::new() });
                 groups.len() - 1
             });
             if let Some(g) = groups.get_mut(gi) {
@@ -758,15 +671,9 @@ impl Ctx<'_> {
         for mut g in groups {
             let r = f::bucket_quantile(q, &mut g.buckets);
             if r.forced_monotonic {
-                self.annos
-                    .infos
-                    .push("input to histogram_quantile needed to be fixed for monotonicity".into());
+                self.annos.infos.push("input to histogram_quantile needed to be fixed for monotonicity".into());
             }
-            out.push(Sample {
-                labels: g.labels,
-                value: r.value,
-                drop_name: true,
-            });
+            out.push(Sample { labels: g.labels, value: r.value, drop_name: true });
         }
         Ok(Val::Vector(out))
     }
@@ -783,9 +690,7 @@ impl Ctx<'_> {
             return exec_err("label_replace without a regex");
         };
         if !is_valid_label_name(&dst) {
-            return exec_err(format!(
-                "invalid destination label name in label_replace(): {dst}"
-            ));
+            return exec_err(format!("invalid destination label name in label_replace(): {dst}"));
         }
         let mut out = Vec::with_capacity(v.len());
         for mut s in v {
@@ -807,8 +712,7 @@ impl Ctx<'_> {
     }
 
     fn label_join(&mut self, c: &Call) -> Result<Val, EvalError> {
-        let (Some(vn), Some(dn), Some(sepn)) = (c.args.first(), c.args.get(1), c.args.get(2))
-        else {
+        let (Some(vn), Some(dn), Some(sepn)) = (c.args.first(), c.args.get(1), c.args.get(2)) else {
             return exec_err("label_join needs at least 3 arguments");
         };
         let v = self.eval_vector(vn)?;
@@ -823,17 +727,11 @@ impl Ctx<'_> {
             srcs.push(s);
         }
         if !is_valid_label_name(&dst) {
-            return exec_err(format!(
-                "invalid destination label name in label_join(): {dst}"
-            ));
+            return exec_err(format!("invalid destination label name in label_join(): {dst}"));
         }
         let mut out = Vec::with_capacity(v.len());
         for mut s in v {
-            let joined = srcs
-                .iter()
-                .map(|n| s.labels.get(n).unwrap_or(""))
-                .collect::<Vec<_>>()
-                .join(&sep);
+            let joined = srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect::<Vec<_>>().join(&sep);
             s.labels = s.labels.with(&dst, &joined);
             if dst == METRIC_NAME {
                 s.drop_name = false;
@@ -847,9 +745,7 @@ impl Ctx<'_> {
 }
 
 fn has_name_equality(sel: &Selector) -> bool {
-    sel.matchers
-        .iter()
-        .any(|m| m.name == METRIC_NAME && matches!(m.kind, crate::store::MatchKind::Equal(_)))
+    sel.matchers.iter().any(|m| m.name == METRIC_NAME && matches!(m.kind, crate::store::MatchKind::Equal(_)))
 }
 
 /// Go's `strconv.ParseFloat` for label values: also `+Inf`, `-Inf`, `NaN`, `Inf`.
@@ -867,11 +763,7 @@ fn parse_go_float(s: &str) -> Result<f64, ()> {
 fn vector_scalar(b: &Binary, v: Vec<Sample>, s: f64, scalar_left: bool) -> Vec<Sample> {
     let mut out = Vec::with_capacity(v.len());
     for mut sample in v {
-        let (l, r) = if scalar_left {
-            (s, sample.value)
-        } else {
-            (sample.value, s)
-        };
+        let (l, r) = if scalar_left { (s, sample.value) } else { (sample.value, s) };
         let (mut value, mut keep) = elem_binop(b.op, l, r);
         if b.op.is_comparison() && scalar_left {
             value = r;
@@ -895,13 +787,8 @@ fn vector_and(b: &Binary, l: Vec<Sample>, r: Vec<Sample>) -> Vec<Sample> {
     if l.is_empty() || r.is_empty() {
         return Vec::new();
     }
-    let sigs: HashSet<u64> = r
-        .iter()
-        .map(|s| signature(&s.labels, b.on, &b.labels))
-        .collect();
-    l.into_iter()
-        .filter(|s| sigs.contains(&signature(&s.labels, b.on, &b.labels)))
-        .collect()
+    let sigs: HashSet<u64> = r.iter().map(|s| signature(&s.labels, b.on, &b.labels)).collect();
+    l.into_iter().filter(|s| sigs.contains(&signature(&s.labels, b.on, &b.labels))).collect()
 }
 
 fn vector_or(b: &Binary, l: Vec<Sample>, r: Vec<Sample>) -> Vec<Sample> {
@@ -911,15 +798,9 @@ fn vector_or(b: &Binary, l: Vec<Sample>, r: Vec<Sample>) -> Vec<Sample> {
     if r.is_empty() {
         return l;
     }
-    let sigs: HashSet<u64> = l
-        .iter()
-        .map(|s| signature(&s.labels, b.on, &b.labels))
-        .collect();
+    let sigs: HashSet<u64> = l.iter().map(|s| signature(&s.labels, b.on, &b.labels)).collect();
     let mut out = l;
-    out.extend(
-        r.into_iter()
-            .filter(|s| !sigs.contains(&signature(&s.labels, b.on, &b.labels))),
-    );
+    out.extend(r.into_iter().filter(|s| !sigs.contains(&signature(&s.labels, b.on, &b.labels))));
     out
 }
 
@@ -927,21 +808,12 @@ fn vector_unless(b: &Binary, l: Vec<Sample>, r: Vec<Sample>) -> Vec<Sample> {
     if l.is_empty() || r.is_empty() {
         return l;
     }
-    let sigs: HashSet<u64> = r
-        .iter()
-        .map(|s| signature(&s.labels, b.on, &b.labels))
-        .collect();
-    l.into_iter()
-        .filter(|s| !sigs.contains(&signature(&s.labels, b.on, &b.labels)))
-        .collect()
+    let sigs: HashSet<u64> = r.iter().map(|s| signature(&s.labels, b.on, &b.labels)).collect();
+    l.into_iter().filter(|s| !sigs.contains(&signature(&s.labels, b.on, &b.labels))).collect()
 }
 
 fn matched_labels(ls: &LabelSet, on: bool, names: &[String]) -> LabelSet {
-    if on {
-        ls.filter(|n| contains(names, n))
-    } else {
-        ls.filter(|n| n != METRIC_NAME && !contains(names, n))
-    }
+    if on { ls.filter(|n| contains(names, n)) } else { ls.filter(|n| n != METRIC_NAME && !contains(names, n)) }
 }
 
 /// `delayed_name_removal` off: a `bool` comparison drops the name before
@@ -958,24 +830,13 @@ fn vector_binop(
     if b.card == Card::ManyToMany {
         return exec_err("many-to-many only allowed for set operators");
     }
-    let (many, one) = if b.card == Card::OneToMany {
-        (rhs, lhs)
-    } else {
-        (lhs, rhs)
-    };
+    let (many, one) = if b.card == Card::OneToMany { (rhs, lhs) } else { (lhs, rhs) };
     let mut one_sigs: HashMap<u64, usize> = HashMap::with_capacity(one.len());
     for (i, s) in one.iter().enumerate() {
         let sig = signature(&s.labels, b.on, &b.labels);
         if let Some(&prev) = one_sigs.get(&sig) {
-            let side = if b.card == Card::OneToMany {
-                "left"
-            } else {
-                "right"
-            };
-            let prev_labels = one
-                .get(prev)
-                .map(|p| p.labels.to_string())
-                .unwrap_or_default();
+            let side = if b.card == Card::OneToMany { "left" } else { "right" };
+            let prev_labels = one.get(prev).map(|p| p.labels.to_string()).unwrap_or_default();
             return exec_err(format!(
                 "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                 matched_labels(&s.labels, b.on, &b.labels),
@@ -992,11 +853,7 @@ fn vector_binop(
         let Some(rs) = one_sigs.get(&sig).and_then(|&i| one.get(i)) else {
             continue;
         };
-        let (fl, fr) = if b.card == Card::OneToMany {
-            (rs.value, ls.value)
-        } else {
-            (ls.value, rs.value)
-        };
+        let (fl, fr) = if b.card == Card::OneToMany { (rs.value, ls.value) } else { (ls.value, rs.value) };
         let (mut value, keep) = elem_binop(b.op, fl, fr);
         if b.return_bool {
             value = if keep { 1.0 } else { 0.0 };
@@ -1019,18 +876,12 @@ fn vector_binop(
             _ => {
                 let inserted = matched.entry(sig).or_default();
                 if !inserted.insert(labels.hash64()) {
-                    return exec_err(
-                        "multiple matches for labels: grouping labels must ensure unique matches",
-                    );
+                    return exec_err("multiple matches for labels: grouping labels must ensure unique matches");
                 }
             }
         }
         let drop_name = ls.drop_name || !b.op.is_comparison() || b.return_bool;
-        out.push(Sample {
-            labels,
-            value,
-            drop_name,
-        });
+        out.push(Sample { labels, value, drop_name });
     }
     Ok(out)
 }
@@ -1040,11 +891,7 @@ fn vector_binop(
 /// reduced to the `on` labels (or without the `ignoring` ones) for
 /// one-to-one matching, plus the `group_x` labels from the "one" side.
 fn result_labels(b: &Binary, many: &LabelSet, one: &LabelSet) -> LabelSet {
-    let mut ls = if b.op.is_comparison() {
-        many.clone()
-    } else {
-        many.without_name()
-    };
+    let mut ls = if b.op.is_comparison() { many.clone() } else { many.without_name() };
     if b.card == Card::OneToOne {
         if b.on {
             ls = ls.filter(|n| contains(&b.labels, n));
@@ -1136,11 +983,8 @@ impl Group {
                     }
                 }
                 let current = self.mean + self.kahan_c;
-                (self.mean, self.kahan_c) = f::kahan_inc(
-                    v / self.count - current / self.count,
-                    self.mean,
-                    self.kahan_c,
-                );
+                (self.mean, self.kahan_c) =
+                    f::kahan_inc(v / self.count - current / self.count, self.mean, self.kahan_c);
             }
             AggOp::Max => {
                 if self.value < v || self.value.is_nan() {
@@ -1207,10 +1051,6 @@ impl Group {
             AggOp::Min | AggOp::Max | AggOp::Group => self.value,
         };
         let drop_name = self.drop_name && self.labels.get(METRIC_NAME).is_some();
-        out.push(Sample {
-            labels: self.labels,
-            value,
-            drop_name,
-        });
+        out.push(Sample { labels: self.labels, value, drop_name });
     }
 }

@@ -18,20 +18,12 @@ pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
 
 /// Go's `math.Max`: NaN wins.
 pub(crate) fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
 }
 
 /// Go's `math.Min`: NaN wins.
 pub(crate) fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
 }
 
 /// `rate`, `increase`, `delta`: the change over the points (counter resets
@@ -143,11 +135,7 @@ pub(crate) fn avg_over_time(points: &[(i64, f64)]) -> f64 {
         let corrected = mean + c;
         (mean, c) = kahan_inc(v / count - corrected / count, mean, c);
     }
-    if incremental {
-        mean + c
-    } else {
-        (sum + c) / count
-    }
+    if incremental { mean + c } else { (sum + c) / count }
 }
 
 pub(crate) fn min_over_time(points: &[(i64, f64)]) -> f64 {
@@ -302,24 +290,15 @@ pub(crate) struct BucketQuantile {
 
 /// The φ-quantile of classic histogram buckets `(upper bound, cumulative count)`.
 pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> BucketQuantile {
-    let nan = |forced_monotonic| BucketQuantile {
-        value: f64::NAN,
-        forced_monotonic,
-    };
+    let nan = |forced_monotonic| BucketQuantile { value: f64::NAN, forced_monotonic };
     if q.is_nan() {
         return nan(false);
     }
     if q < 0.0 {
-        return BucketQuantile {
-            value: f64::NEG_INFINITY,
-            forced_monotonic: false,
-        };
+        return BucketQuantile { value: f64::NEG_INFINITY, forced_monotonic: false };
     }
     if q > 1.0 {
-        return BucketQuantile {
-            value: f64::INFINITY,
-            forced_monotonic: false,
-        };
+        return BucketQuantile { value: f64::INFINITY, forced_monotonic: false };
     }
     buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
     match buckets.last() {
@@ -363,9 +342,7 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> BucketQu
         return nan(forced);
     }
     let mut rank = q * observations;
-    let b = buckets
-        .get(..n - 1)
-        .map_or(0, |s| s.partition_point(|bk| bk.1 < rank));
+    let b = buckets.get(..n - 1).map_or(0, |s| s.partition_point(|bk| bk.1 < rank));
     let value = if b == n - 1 {
         buckets.get(n - 2).map_or(f64::NAN, |bk| bk.0)
     } else if b == 0 && buckets.first().is_some_and(|bk| bk.0 <= 0.0) {
@@ -382,10 +359,7 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> BucketQu
         }
         bucket_start + (bucket_end - bucket_start) * (rank / count)
     };
-    BucketQuantile {
-        value,
-        forced_monotonic: forced,
-    }
+    BucketQuantile { value, forced_monotonic: forced }
 }
 
 /// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

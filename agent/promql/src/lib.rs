@@ -78,11 +78,7 @@ pub struct Sample {
 impl Sample {
     /// A sample.
     pub fn new(labels: LabelSet, value: f64) -> Self {
-        Sample {
-            labels,
-            value,
-            drop_name: false,
-        }
+        Sample { labels, value, drop_name: false }
     }
 }
 
@@ -131,10 +127,7 @@ pub struct Engine {
 
 impl Default for Engine {
     fn default() -> Self {
-        Engine {
-            lookback: DEFAULT_LOOKBACK,
-            delayed_name_removal: false,
-        }
+        Engine { lookback: DEFAULT_LOOKBACK, delayed_name_removal: false }
     }
 }
 
@@ -161,19 +154,8 @@ impl Engine {
     }
 
     /// Evaluates a prepared plan at `t_ms`, with its annotations.
-    pub fn instant_plan(
-        &self,
-        plan: &Plan,
-        store: &WindowStore,
-        t_ms: i64,
-    ) -> Result<(Value, Annotations), EvalError> {
-        eval::instant(
-            plan,
-            store,
-            self.lookback_ms(),
-            self.delayed_name_removal,
-            t_ms,
-        )
+    pub fn instant_plan(&self, plan: &Plan, store: &WindowStore, t_ms: i64) -> Result<(Value, Annotations), EvalError> {
+        eval::instant(plan, store, self.lookback_ms(), self.delayed_name_removal, t_ms)
     }
 
     /// Evaluates `expr` at every step from `start_ms` to `end_ms` (both
@@ -187,8 +169,7 @@ impl Engine {
         step: Duration,
     ) -> Result<Value, EvalError> {
         let plan = self.prepare(expr)?;
-        self.range_plan(&plan, store, start_ms, end_ms, step)
-            .map(|(v, _)| v)
+        self.range_plan(&plan, store, start_ms, end_ms, step).map(|(v, _)| v)
     }
 
     /// [`Engine::range`] over a prepared plan, with its annotations.
@@ -201,15 +182,7 @@ impl Engine {
         step: Duration,
     ) -> Result<(Value, Annotations), EvalError> {
         let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
-        eval::range(
-            plan,
-            store,
-            self.lookback_ms(),
-            self.delayed_name_removal,
-            start_ms,
-            end_ms,
-            step_ms,
-        )
+        eval::range(plan, store, self.lookback_ms(), self.delayed_name_removal, start_ms, end_ms, step_ms)
     }
 }
 
@@ -228,16 +201,9 @@ pub fn query(store: &WindowStore, text: &str, t_ms: i64) -> Result<Vec<(Labels, 
 pub fn value_to_samples(value: Value) -> Result<Vec<(Labels, f64)>, EvalError> {
     match value {
         Value::Scalar(v) => Ok(vec![(Labels::new(), v)]),
-        Value::Vector(samples) => Ok(samples
-            .into_iter()
-            .map(|s| (s.labels.to_labels(), s.value))
-            .collect()),
-        Value::Matrix(_) => Err(EvalError::Execution(
-            "a range vector is not an instant result".into(),
-        )),
-        Value::String(_) => Err(EvalError::Execution(
-            "a string is not an instant result".into(),
-        )),
+        Value::Vector(samples) => Ok(samples.into_iter().map(|s| (s.labels.to_labels(), s.value)).collect()),
+        Value::Matrix(_) => Err(EvalError::Execution("a range vector is not an instant result".into())),
+        Value::String(_) => Err(EvalError::Execution("a string is not an instant result".into())),
     }
 }
 

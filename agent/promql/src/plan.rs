@@ -5,9 +5,9 @@
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::token::{
-    T_ADD, T_ATAN2, T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_DIV, T_EQLC, T_GROUP, T_GTE,
-    T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MAX, T_MIN, T_MOD, T_MUL, T_NEQ, T_POW,
-    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUB, T_SUM, T_TOPK,
+    T_ADD, T_ATAN2, T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_DIV, T_EQLC, T_GROUP, T_GTE, T_GTR, T_LAND, T_LOR,
+    T_LSS, T_LTE, T_LUNLESS, T_MAX, T_MIN, T_MOD, T_MUL, T_NEQ, T_POW, T_QUANTILE, T_STDDEV, T_STDVAR, T_SUB, T_SUM,
+    T_TOPK,
 };
 use promql_parser::parser::{Expr, LabelModifier, VectorMatchCardinality, VectorSelector};
 use regex::Regex;
@@ -93,10 +93,7 @@ pub(crate) enum BinOp {
 
 impl BinOp {
     pub(crate) fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            BinOp::Eq | BinOp::Ne | BinOp::Gt | BinOp::Lt | BinOp::Ge | BinOp::Le
-        )
+        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Gt | BinOp::Lt | BinOp::Ge | BinOp::Le)
     }
     pub(crate) fn is_set(self) -> bool {
         matches!(self, BinOp::And | BinOp::Or | BinOp::Unless)
@@ -285,10 +282,7 @@ fn lower_matcher(m: &Matcher) -> Result<LabelMatcher, EvalError> {
         MatchOp::Re(parsed) => MatchKind::Regex(compile(&m.value, parsed)?),
         MatchOp::NotRe(parsed) => MatchKind::NotRegex(compile(&m.value, parsed)?),
     };
-    Ok(LabelMatcher {
-        name: m.name.clone(),
-        kind,
-    })
+    Ok(LabelMatcher { name: m.name.clone(), kind })
 }
 
 /// Compiles with `.` matching newline; falls back to the parser's own
@@ -324,11 +318,7 @@ fn lower_binary(b: &promql_parser::parser::BinaryExpr) -> Result<Node, EvalError
         lhs: lower(&b.lhs)?,
         rhs: lower(&b.rhs)?,
         return_bool: false,
-        card: if op.is_set() {
-            Card::ManyToMany
-        } else {
-            Card::OneToOne
-        },
+        card: if op.is_set() { Card::ManyToMany } else { Card::OneToOne },
         on: false,
         labels: Vec::new(),
         include: Vec::new(),
@@ -391,13 +381,7 @@ fn lower_aggregate(a: &promql_parser::parser::AggregateExpr) -> Result<Node, Eva
         Some(p) => Some(lower(p)?),
         None => None,
     };
-    Ok(Node::Aggregate(Box::new(Aggregate {
-        op,
-        expr: lower(&a.expr)?,
-        param,
-        without,
-        grouping,
-    })))
+    Ok(Node::Aggregate(Box::new(Aggregate { op, expr: lower(&a.expr)?, param, without, grouping })))
 }
 
 fn lower_call(c: &promql_parser::parser::Call) -> Result<Node, EvalError> {
@@ -479,9 +463,7 @@ fn lower_call(c: &promql_parser::parser::Call) -> Result<Node, EvalError> {
         args.push(lower(a)?);
     }
     let absent_labels = match func {
-        Func::Absent | Func::AbsentOverTime => {
-            Some(absent_labels(c.args.args.first().map(|b| b.as_ref())))
-        }
+        Func::Absent | Func::AbsentOverTime => Some(absent_labels(c.args.args.first().map(|b| b.as_ref()))),
         _ => None,
     };
     let regex = match func {
@@ -489,25 +471,17 @@ fn lower_call(c: &promql_parser::parser::Call) -> Result<Node, EvalError> {
             let pattern = match c.args.args.get(4).map(|b| unparen(b)) {
                 Some(Expr::StringLiteral(s)) => s.val.clone(),
                 _ => {
-                    return Err(EvalError::Parse(
-                        "label_replace needs a string regex".into(),
-                    ));
+                    return Err(EvalError::Parse("label_replace needs a string regex".into()));
                 }
             };
-            Some(crate::store::compile_anchored(&pattern).map_err(|e| {
-                EvalError::Execution(format!(
-                    "invalid regular expression in label_replace(): {e}"
-                ))
-            })?)
+            Some(
+                crate::store::compile_anchored(&pattern)
+                    .map_err(|e| EvalError::Execution(format!("invalid regular expression in label_replace(): {e}")))?,
+            )
         }
         _ => None,
     };
-    Ok(Node::Call(Box::new(Call {
-        func,
-        args,
-        absent_labels,
-        regex,
-    })))
+    Ok(Node::Call(Box::new(Call { func, args, absent_labels, regex })))
 }
 
 fn unparen(e: &Expr) -> &Expr {

@@ -24,11 +24,11 @@ use std::time::Duration;
 
 use crate::plan::{Node, Plan};
 use crate::series::{
-    SeqValue, SeriesError, is_native_histogram_token, parse_metric, parse_number, parse_series_values, parse_test_duration,
-    split_metric, tokenize_values,
+    SeqValue, SeriesError, is_native_histogram_token, parse_metric, parse_number, parse_series_values,
+    parse_test_duration, split_metric, tokenize_values,
 };
-use crate::{Engine, EvalError, Value};
 use crate::store::{LabelMatcher, LabelSet, StoreConfig, WindowStore};
+use crate::{Engine, EvalError, Value};
 /// A series to load.
 #[derive(Debug, Clone)]
 pub struct LoadSeries {
@@ -117,11 +117,7 @@ pub fn parse_file(text: &str) -> Result<Vec<Command>, SeriesError> {
         .lines()
         .map(|l| {
             let l = l.trim();
-            if l.starts_with('#') {
-                String::new()
-            } else {
-                l.to_string()
-            }
+            if l.starts_with('#') { String::new() } else { l.to_string() }
         })
         .collect();
     let mut cmds = Vec::new();
@@ -147,42 +143,22 @@ pub fn parse_file(text: &str) -> Result<Vec<Command>, SeriesError> {
         match head {
             "clear" => cmds.push(Command::Clear),
             "load" | "load_with_nhcb" => {
-                let step = words
-                    .next()
-                    .ok_or_else(|| err("load without a step".into()))?;
+                let step = words.next().ok_or_else(|| err("load without a step".into()))?;
                 let step_ms = parse_test_duration(step).map_err(|e| err(e.0))?;
                 let mut series = Vec::new();
                 for l in &block {
                     let (metric, rest) = split_metric(l).map_err(|e| err(e.0))?;
                     let labels = parse_metric(metric).map_err(|e| err(e.0))?;
-                    if tokenize_values(rest)
-                        .iter()
-                        .any(|t| is_native_histogram_token(t))
-                    {
-                        series.push(LoadSeries {
-                            labels,
-                            values: Vec::new(),
-                            native: true,
-                        });
+                    if tokenize_values(rest).iter().any(|t| is_native_histogram_token(t)) {
+                        series.push(LoadSeries { labels, values: Vec::new(), native: true });
                     } else {
                         let values = parse_series_values(rest).map_err(|e| err(e.0))?;
-                        series.push(LoadSeries {
-                            labels,
-                            values,
-                            native: false,
-                        });
+                        series.push(LoadSeries { labels, values, native: false });
                     }
                 }
-                cmds.push(Command::Load {
-                    line: lineno,
-                    step_ms,
-                    series,
-                    with_nhcb: head == "load_with_nhcb",
-                });
+                cmds.push(Command::Load { line: lineno, step_ms, series, with_nhcb: head == "load_with_nhcb" });
             }
-            h if h.starts_with("eval") => cmds.push(Command::Eval(
-                parse_eval(lineno, line, &block).map_err(err)?,
-            )),
+            h if h.starts_with("eval") => cmds.push(Command::Eval(parse_eval(lineno, line, &block).map_err(err)?)),
             other => return Err(err(format!("unknown command {other:?}"))),
         }
     }
@@ -190,9 +166,7 @@ pub fn parse_file(text: &str) -> Result<Vec<Command>, SeriesError> {
 }
 
 fn parse_eval(lineno: usize, line: &str, block: &[&str]) -> Result<EvalCmd, String> {
-    let (head, rest) = line
-        .split_once(char::is_whitespace)
-        .ok_or("eval without arguments")?;
+    let (head, rest) = line.split_once(char::is_whitespace).ok_or("eval without arguments")?;
     let mut cmd = EvalCmd {
         line: lineno,
         expr: String::new(),
@@ -204,35 +178,21 @@ fn parse_eval(lineno: usize, line: &str, block: &[&str]) -> Result<EvalCmd, Stri
         expected: Expected::Series(Vec::new()),
         unreadable: None,
     };
-    if !matches!(
-        head,
-        "eval" | "eval_fail" | "eval_warn" | "eval_info" | "eval_ordered"
-    ) {
+    if !matches!(head, "eval" | "eval_fail" | "eval_warn" | "eval_info" | "eval_ordered") {
         return Err(format!("unknown command {head:?}"));
     }
     let rest = rest.trim();
     if let Some(r) = rest.strip_prefix("instant") {
         let r = r.trim_start();
         let r = r.strip_prefix("at").ok_or("expected `at`")?.trim_start();
-        let (at, expr) = r
-            .split_once(char::is_whitespace)
-            .ok_or("missing expression")?;
-        cmd.kind = EvalKind::Instant {
-            at_ms: parse_test_duration(at).map_err(|e| e.0)?,
-        };
+        let (at, expr) = r.split_once(char::is_whitespace).ok_or("missing expression")?;
+        cmd.kind = EvalKind::Instant { at_ms: parse_test_duration(at).map_err(|e| e.0)? };
         cmd.expr = expr.trim().to_string();
     } else if let Some(r) = rest.strip_prefix("range") {
-        let r = r
-            .trim_start()
-            .strip_prefix("from")
-            .ok_or("expected `from`")?
-            .trim_start();
+        let r = r.trim_start().strip_prefix("from").ok_or("expected `from`")?.trim_start();
         let (from, r) = r.split_once(" to ").ok_or("expected `to`")?;
         let (to, r) = r.trim().split_once(" step ").ok_or("expected `step`")?;
-        let (step, expr) = r
-            .trim()
-            .split_once(char::is_whitespace)
-            .ok_or("missing expression")?;
+        let (step, expr) = r.trim().split_once(char::is_whitespace).ok_or("missing expression")?;
         cmd.kind = EvalKind::Range {
             start_ms: parse_test_duration(from).map_err(|e| e.0)?,
             end_ms: parse_test_duration(to).map_err(|e| e.0)?,
@@ -264,10 +224,7 @@ fn parse_eval(lineno: usize, line: &str, block: &[&str]) -> Result<EvalCmd, Stri
         }
         let (metric, rest) = split_metric(l).map_err(|e| e.0)?;
         let labels = parse_metric(metric).map_err(|e| e.0)?;
-        if tokenize_values(rest)
-            .iter()
-            .any(|t| is_native_histogram_token(t))
-        {
+        if tokenize_values(rest).iter().any(|t| is_native_histogram_token(t)) {
             cmd.unreadable = Some("native histograms in the expected result".into());
             continue;
         }
@@ -303,10 +260,7 @@ pub struct FileReport {
 }
 
 fn new_store() -> WindowStore {
-    WindowStore::new(StoreConfig {
-        retention: Duration::from_secs(1_000 * 24 * 3600),
-        max_series: usize::MAX,
-    })
+    WindowStore::new(StoreConfig { retention: Duration::from_secs(1_000 * 24 * 3600), max_series: usize::MAX })
 }
 
 /// Runs every command of a test file.
@@ -321,23 +275,13 @@ pub fn run_file(text: &str) -> Result<FileReport, SeriesError> {
                 store = new_store();
                 native.clear();
             }
-            Command::Load {
-                step_ms,
-                series,
-                with_nhcb,
-                ..
-            } => {
+            Command::Load { step_ms, series, with_nhcb, .. } => {
                 for s in series {
                     if s.native {
                         native.push(s.labels);
                         continue;
                     }
-                    if with_nhcb
-                        && let Some(base) = s
-                            .labels
-                            .metric_name()
-                            .and_then(|n| n.strip_suffix("_bucket"))
-                    {
+                    if with_nhcb && let Some(base) = s.labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) {
                         native.push(s.labels.filter(|n| n != "le").with("__name__", base));
                     }
                     for (i, v) in s.values.iter().enumerate() {
@@ -397,25 +341,15 @@ pub fn run_eval(e: &EvalCmd, store: &WindowStore, native: &[LabelSet]) -> Outcom
     };
     let mut sels = Vec::new();
     collect_selectors(&plan.root, &mut sels);
-    if sels
-        .iter()
-        .any(|ms| native.iter().any(|n| ms.iter().all(|m| m.matches_set(n))))
-    {
+    if sels.iter().any(|ms| native.iter().any(|n| ms.iter().all(|m| m.matches_set(n)))) {
         return Outcome::Skipped("selects native histograms".into());
     }
     // Prometheus' `promqltest.NewTestEngine` turns delayed name removal on;
     // `name_label_dropping.test` depends on it.
-    let engine = Engine {
-        delayed_name_removal: true,
-        ..Engine::default()
-    };
+    let engine = Engine { delayed_name_removal: true, ..Engine::default() };
     let result = match e.kind {
         EvalKind::Instant { at_ms } => engine.instant_plan(&plan, store, at_ms),
-        EvalKind::Range {
-            start_ms,
-            end_ms,
-            step_ms,
-        } => engine.range_plan(
+        EvalKind::Range { start_ms, end_ms, step_ms } => engine.range_plan(
             &plan,
             store,
             start_ms,
@@ -462,12 +396,7 @@ pub fn run_eval(e: &EvalCmd, store: &WindowStore, native: &[LabelSet]) -> Outcom
         };
         let vector: Vec<crate::Sample> = matrix
             .into_iter()
-            .filter_map(|s| {
-                s.points
-                    .iter()
-                    .find(|p| p.0 == at_ms)
-                    .map(|p| crate::Sample::new(s.labels.clone(), p.1))
-            })
+            .filter_map(|s| s.points.iter().find(|p| p.0 == at_ms).map(|p| crate::Sample::new(s.labels.clone(), p.1)))
             .collect();
         let as_value = if scalar_result {
             Value::Scalar(vector.first().map_or(f64::NAN, |s| s.value))
@@ -500,28 +429,17 @@ fn compare(e: &EvalCmd, value: Value) -> Result<(), String> {
             let mut seen = vec![false; want.len()];
             for (pos, s) in got.iter().enumerate() {
                 let Some(i) = want.iter().position(|(l, _)| *l == s.labels) else {
-                    return Err(format!(
-                        "unexpected metric {} in result, has value {}",
-                        s.labels, s.value
-                    ));
+                    return Err(format!("unexpected metric {} in result, has value {}", s.labels, s.value));
                 };
                 if e.ordered && i != pos {
-                    return Err(format!(
-                        "expected metric {} at position {} but was at {}",
-                        s.labels,
-                        i + 1,
-                        pos + 1
-                    ));
+                    return Err(format!("expected metric {} at position {} but was at {}", s.labels, i + 1, pos + 1));
                 }
                 let exp = match want.get(i).map(|w| w.1.as_slice()) {
                     Some([SeqValue::Value(v)]) => *v,
                     _ => return Err(format!("expected exactly one value for {}", s.labels)),
                 };
                 if !values_equal(exp, s.value) {
-                    return Err(format!(
-                        "expected {exp} for {} but got {}",
-                        s.labels, s.value
-                    ));
+                    return Err(format!("expected {exp} for {} but got {}", s.labels, s.value));
                 }
                 if let Some(flag) = seen.get_mut(i) {
                     *flag = true;
@@ -532,31 +450,14 @@ fn compare(e: &EvalCmd, value: Value) -> Result<(), String> {
         (Expected::Series(want), Value::Scalar(got), EvalKind::Instant { .. }) => {
             Err(format!("expected series {want:?}, got scalar {got}"))
         }
-        (
-            Expected::Series(want),
-            Value::Matrix(got),
-            EvalKind::Range {
-                start_ms,
-                end_ms,
-                step_ms,
-            },
-        ) => {
+        (Expected::Series(want), Value::Matrix(got), EvalKind::Range { start_ms, end_ms, step_ms }) => {
             let mut seen = vec![false; want.len()];
             for s in &got {
                 let Some(i) = want.iter().position(|(l, _)| *l == s.labels) else {
-                    return Err(format!(
-                        "unexpected metric {} in result, has {:?}",
-                        s.labels, s.points
-                    ));
+                    return Err(format!("unexpected metric {} in result, has {:?}", s.labels, s.points));
                 };
                 let mut expected = Vec::new();
-                for (k, v) in want
-                    .get(i)
-                    .map(|w| w.1.as_slice())
-                    .unwrap_or(&[])
-                    .iter()
-                    .enumerate()
-                {
+                for (k, v) in want.get(i).map(|w| w.1.as_slice()).unwrap_or(&[]).iter().enumerate() {
                     let t = start_ms + k as i64 * step_ms;
                     if t > end_ms {
                         return Err(format!("more expected points than steps for {}", s.labels));
@@ -566,15 +467,9 @@ fn compare(e: &EvalCmd, value: Value) -> Result<(), String> {
                     }
                 }
                 if expected.len() != s.points.len()
-                    || expected
-                        .iter()
-                        .zip(&s.points)
-                        .any(|(a, b)| a.0 != b.0 || !values_equal(a.1, b.1))
+                    || expected.iter().zip(&s.points).any(|(a, b)| a.0 != b.0 || !values_equal(a.1, b.1))
                 {
-                    return Err(format!(
-                        "for {}: expected {:?}, got {:?}",
-                        s.labels, expected, s.points
-                    ));
+                    return Err(format!("for {}: expected {:?}, got {:?}", s.labels, expected, s.points));
                 }
                 if let Some(flag) = seen.get_mut(i) {
                     *flag = true;
@@ -589,10 +484,9 @@ fn compare(e: &EvalCmd, value: Value) -> Result<(), String> {
 /// Fails naming the first expected series the result did not contain.
 fn all_seen<T>(seen: &[bool], want: &[(LabelSet, T)]) -> Result<(), String> {
     match seen.iter().position(|s| !s) {
-        Some(i) => Err(format!(
-            "expected metric {} not found",
-            want.get(i).map(|w| w.0.to_string()).unwrap_or_default()
-        )),
+        Some(i) => {
+            Err(format!("expected metric {} not found", want.get(i).map(|w| w.0.to_string()).unwrap_or_default()))
+        }
         None => Ok(()),
     }
 }

@@ -7,7 +7,6 @@
 
 use crate::store::{LabelSet, stale_nan};
 
-
 /// One value of a series description.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SeqValue {
@@ -62,15 +61,9 @@ fn expand_token(token: &str, out: &mut Vec<SeqValue>) -> Result<(), SeriesError>
     // `<item>x<n>`: the last 'x' followed only by digits.
     let (item, times) = match token.rfind('x') {
         Some(i)
-            if i > 0
-                && token
-                    .get(i + 1..)
-                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) =>
+            if i > 0 && token.get(i + 1..).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) =>
         {
-            let n: u64 = token
-                .get(i + 1..)
-                .and_then(|d| d.parse().ok())
-                .ok_or_else(err)?;
+            let n: u64 = token.get(i + 1..).and_then(|d| d.parse().ok()).ok_or_else(err)?;
             (token.get(..i).ok_or_else(err)?, Some(n))
         }
         _ => (token, None),
@@ -135,9 +128,7 @@ pub fn parse_series_values(text: &str) -> Result<Vec<SeqValue>, SeriesError> {
     let mut out = Vec::new();
     for token in tokenize_values(text) {
         if is_native_histogram_token(token) {
-            return Err(SeriesError(format!(
-                "native histogram value {token:?} is not supported"
-            )));
+            return Err(SeriesError(format!("native histogram value {token:?} is not supported")));
         }
         expand_token(token, &mut out)?;
     }
@@ -219,10 +210,7 @@ pub fn parse_metric(text: &str) -> Result<LabelSet, SeriesError> {
     let text = text.trim();
     let (name, body) = match text.find('{') {
         Some(i) => {
-            let inner = text
-                .get(i + 1..)
-                .and_then(|r| r.strip_suffix('}'))
-                .ok_or_else(|| err("missing }"))?;
+            let inner = text.get(i + 1..).and_then(|r| r.strip_suffix('}')).ok_or_else(|| err("missing }"))?;
             (text.get(..i).unwrap_or("").trim(), inner)
         }
         None => (text, ""),
@@ -259,15 +247,9 @@ pub fn parse_metric(text: &str) -> Result<LabelSet, SeriesError> {
     items.push(body.get(start..).unwrap_or(""));
     for item in items.into_iter().map(str::trim).filter(|s| !s.is_empty()) {
         match item.find('=') {
-            Some(eq)
-                if !item.starts_with('"') || item.get(..eq).is_some_and(|n| n.ends_with('"')) =>
-            {
+            Some(eq) if !item.starts_with('"') || item.get(..eq).is_some_and(|n| n.ends_with('"')) => {
                 let n = item.get(..eq).unwrap_or("").trim();
-                let n = if n.starts_with('"') {
-                    unquote(n)?
-                } else {
-                    n.to_string()
-                };
+                let n = if n.starts_with('"') { unquote(n)? } else { n.to_string() };
                 let v = unquote(item.get(eq + 1..).unwrap_or("").trim())?;
                 pairs.push((n, v));
             }
@@ -307,10 +289,7 @@ mod tests {
         use SeqValue::{Omitted as O, Value as V};
         assert_eq!(vals("1+2x3"), vec![V(1.0), V(3.0), V(5.0), V(7.0)]);
         assert_eq!(vals("5-1x2"), vec![V(5.0), V(4.0), V(3.0)]);
-        assert_eq!(
-            vals("7x2 _ _x2 -1"),
-            vec![V(7.0), V(7.0), V(7.0), O, O, O, V(-1.0)]
-        );
+        assert_eq!(vals("7x2 _ _x2 -1"), vec![V(7.0), V(7.0), V(7.0), O, O, O, V(-1.0)]);
         assert_eq!(vals("-2+1.5x1"), vec![V(-2.0), V(-0.5)]);
         assert_eq!(vals("1e3+1e2x1"), vec![V(1000.0), V(1100.0)]);
         let v = vals("stale Inf -Inf NaN");
@@ -324,8 +303,7 @@ mod tests {
 
     #[test]
     fn series_lines() {
-        let (l, v) =
-            parse_series_line(r#"http_requests{job="api server", instance="0"} 0+10x2"#).unwrap();
+        let (l, v) = parse_series_line(r#"http_requests{job="api server", instance="0"} 0+10x2"#).unwrap();
         assert_eq!(l.metric_name(), Some("http_requests"));
         assert_eq!(l.get("job"), Some("api server"));
         assert_eq!(v.len(), 3);

@@ -92,10 +92,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig {
-            retention: Duration::from_secs(15 * 60),
-            max_series: 100_000,
-        }
+        StoreConfig { retention: Duration::from_secs(15 * 60), max_series: 100_000 }
     }
 }
 
@@ -175,11 +172,7 @@ impl Slots {
     }
 
     fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut Option<SeriesData>)> {
-        self.pages
-            .iter_mut()
-            .flatten()
-            .enumerate()
-            .map(|(i, s)| (i as u32, s))
+        self.pages.iter_mut().flatten().enumerate().map(|(i, s)| (i as u32, s))
     }
 
     fn heap_bytes(&self) -> usize {
@@ -195,21 +188,13 @@ impl Slots {
 /// What glibc's malloc takes for a request of `n` bytes: an 8-byte header,
 /// rounded up to 16, at least 32.
 fn alloc_size(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        ((n + 8).div_ceil(16) * 16).max(32)
-    }
+    if n == 0 { 0 } else { ((n + 8).div_ceil(16) * 16).max(32) }
 }
 
 /// What a hashbrown table of `capacity` entries of `entry` bytes takes: its
 /// buckets (capacity is 7/8 of them) and one control byte per bucket.
 fn table_bytes(capacity: usize, entry: usize) -> usize {
-    if capacity == 0 {
-        0
-    } else {
-        alloc_size(capacity * 8 / 7 * (entry + 1) + 16)
-    }
+    if capacity == 0 { 0 } else { alloc_size(capacity * 8 / 7 * (entry + 1) + 16) }
 }
 
 /// A hasher for keys that already are hashes.
@@ -310,9 +295,9 @@ impl WindowStore {
     /// Finds the id of the series with exactly these (sorted, non-empty) pairs.
     fn find(&self, hash: u64, pairs: &[(&str, &str)]) -> Option<u32> {
         let is = |id: &u32| {
-            self.slots.get(*id).is_some_and(|s| {
-                s.labels.len() == pairs.len() && s.labels.iter().eq(pairs.iter().copied())
-            })
+            self.slots
+                .get(*id)
+                .is_some_and(|s| s.labels.len() == pairs.len() && s.labels.iter().eq(pairs.iter().copied()))
         };
         let first = self.by_hash.get(&hash)?;
         if is(first) {
@@ -330,16 +315,10 @@ impl WindowStore {
         if self.live >= self.cfg.max_series {
             return None;
         }
-        let syms: Vec<(Sym, Sym)> = pairs
-            .iter()
-            .map(|(n, v)| (self.intern(n), self.intern(v)))
-            .collect();
+        let syms: Vec<(Sym, Sym)> = pairs.iter().map(|(n, v)| (self.intern(n), self.intern(v))).collect();
         let labels = LabelSet::from_sorted(syms);
         let name = labels.metric_name().map(|n| self.intern(n));
-        let data = SeriesData {
-            labels,
-            points: Points::new(),
-        };
+        let data = SeriesData { labels, points: Points::new() };
         let id = match self.free.pop() {
             Some(id) => {
                 if let Some(slot) = self.slots.slot_mut(id) {
@@ -363,8 +342,7 @@ impl WindowStore {
             let slots = &self.slots;
             let list = self.by_name.entry(name).or_default();
             let new_labels = slots.get(id).map(|s| &s.labels);
-            let at =
-                list.partition_point(|other| slots.get(*other).map(|s| &s.labels) < new_labels);
+            let at = list.partition_point(|other| slots.get(*other).map(|s| &s.labels) < new_labels);
             list.insert(at, id);
         }
         Some(id)
@@ -381,11 +359,8 @@ impl WindowStore {
     /// included; empty values are ignored). Returns false when the series cap
     /// refused it.
     pub fn append(&mut self, labels: &Labels, t_ms: i64, value: f64) -> bool {
-        let mut pairs: Vec<(&str, &str)> = labels
-            .iter()
-            .filter(|l| !l.value.is_empty())
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
+        let mut pairs: Vec<(&str, &str)> =
+            labels.iter().filter(|l| !l.value.is_empty()).map(|l| (l.name.as_str(), l.value.as_str())).collect();
         sort_dedup(&mut pairs);
         self.append_pairs(&pairs, t_ms, value).is_some()
     }
@@ -413,12 +388,7 @@ impl WindowStore {
     /// when it has one, wins), with `extra` labels (e.g. `job`, `instance`)
     /// added. On a conflict the extra label wins and the sample's own value
     /// moves to `exported_<name>`, as Prometheus does without `honor_labels`.
-    pub fn append_families(
-        &mut self,
-        families: &[MetricFamily],
-        t_ms: i64,
-        extra: &Labels,
-    ) -> AppendStats {
+    pub fn append_families(&mut self, families: &[MetricFamily], t_ms: i64, extra: &Labels) -> AppendStats {
         let mut stats = AppendStats::default();
         self.append_families_inner(families, t_ms, extra, &mut stats, None);
         stats
@@ -439,10 +409,7 @@ impl WindowStore {
         self.append_families_inner(families, t_ms, extra, &mut stats, Some(&mut seen));
         seen.sort_unstable();
         seen.dedup();
-        let previous = self
-            .sources
-            .insert(source_id.to_string(), seen.clone())
-            .unwrap_or_default();
+        let previous = self.sources.insert(source_id.to_string(), seen.clone()).unwrap_or_default();
         stats.stale_marked = self.mark_stale_missing(&previous, &seen, t_ms);
         stats
     }
@@ -499,13 +466,8 @@ impl WindowStore {
             // One buffer per family, reused for each of its samples.
             let mut pairs: Vec<(&str, &str)> = Vec::new();
             for sample in &family.samples {
-                let name = names
-                    .iter()
-                    .find(|(s, _)| *s == sample.suffix)
-                    .map_or("", |(_, n)| n.as_str());
-                let t = sample
-                    .timestamp
-                    .map_or(t_ms, |s| (s * 1000.0).round() as i64);
+                let name = names.iter().find(|(s, _)| *s == sample.suffix).map_or("", |(_, n)| n.as_str());
+                let t = sample.timestamp.map_or(t_ms, |s| (s * 1000.0).round() as i64);
                 pairs.clear();
                 pairs.push((METRIC_NAME, name));
                 for l in sample.labels.iter() {
@@ -513,9 +475,7 @@ impl WindowStore {
                         continue;
                     }
                     if extra.get(&l.name).is_some_and(|v| !v.is_empty()) {
-                        if let Some(r) =
-                            renamed.iter().find(|r| r.get(9..) == Some(l.name.as_str()))
-                        {
+                        if let Some(r) = renamed.iter().find(|r| r.get(9..) == Some(l.name.as_str())) {
                             pairs.push((r.as_str(), l.value.as_str()));
                         }
                     } else {
@@ -578,11 +538,7 @@ impl WindowStore {
             if self.collided.get(&hash).is_some_and(|v| v.is_empty()) {
                 self.collided.remove(&hash);
             }
-            if let Some((_, name)) = labels
-                .pairs()
-                .iter()
-                .find(|(n, _)| n.as_str() == METRIC_NAME)
-            {
+            if let Some((_, name)) = labels.pairs().iter().find(|(n, _)| n.as_str() == METRIC_NAME) {
                 names.insert(name.clone());
             }
         }
@@ -602,8 +558,7 @@ impl WindowStore {
         self.free.extend(removed.iter().copied());
         drop(names);
         drop(gone);
-        self.symbols
-            .retain(|s| Sym::strong_count(s).is_none_or(|n| n > 1));
+        self.symbols.retain(|s| Sym::strong_count(s).is_none_or(|n| n > 1));
         removed.len()
     }
 
@@ -642,22 +597,13 @@ impl WindowStore {
     /// the left-open window `(start_ms, end_ms]`. Series with no point there
     /// are skipped. The points are decoded into a buffer reused from one
     /// series to the next: copy what you keep.
-    pub fn select(
-        &self,
-        matchers: &[LabelMatcher],
-        start_ms: i64,
-        end_ms: i64,
-        mut f: impl FnMut(SeriesRef<'_>),
-    ) {
+    pub fn select(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64, mut f: impl FnMut(SeriesRef<'_>)) {
         let mut buf: Vec<(i64, f64)> = Vec::new();
         self.matching(matchers, |s| {
             buf.clear();
             s.points.range(start_ms, end_ms, &mut buf);
             if !buf.is_empty() {
-                f(SeriesRef {
-                    labels: &s.labels,
-                    points: &buf,
-                });
+                f(SeriesRef { labels: &s.labels, points: &buf });
             }
         });
     }
@@ -666,36 +612,19 @@ impl WindowStore {
     /// series in `(start_ms, end_ms]` (a staleness marker included): what an
     /// instant selector reads. No decoding when that point is the series'
     /// newest.
-    pub fn select_last(
-        &self,
-        matchers: &[LabelMatcher],
-        start_ms: i64,
-        end_ms: i64,
-        mut f: impl FnMut(SeriesRef<'_>),
-    ) {
+    pub fn select_last(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64, mut f: impl FnMut(SeriesRef<'_>)) {
         self.matching(matchers, |s| {
             if let Some(p) = s.points.last_in(start_ms, end_ms) {
-                f(SeriesRef {
-                    labels: &s.labels,
-                    points: std::slice::from_ref(&p),
-                });
+                f(SeriesRef { labels: &s.labels, points: std::slice::from_ref(&p) });
             }
         });
     }
 
     /// Convenience: the matching series and their points in `(start_ms, end_ms]`.
-    pub fn select_vec(
-        &self,
-        matchers: &[LabelMatcher],
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Vec<SelectedSeries> {
+    pub fn select_vec(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64) -> Vec<SelectedSeries> {
         let mut out = Vec::new();
         self.select(matchers, start_ms, end_ms, |s| {
-            out.push(SelectedSeries {
-                labels: s.labels.clone(),
-                points: s.points.to_vec(),
-            });
+            out.push(SelectedSeries { labels: s.labels.clone(), points: s.points.to_vec() });
         });
         out
     }
@@ -714,30 +643,14 @@ impl WindowStore {
         }
         total += table_bytes(self.by_hash.capacity(), 16);
         total += table_bytes(self.collided.capacity(), 32);
-        total += self
-            .collided
-            .values()
-            .map(|v| alloc_size(v.capacity() * 4))
-            .sum::<usize>();
+        total += self.collided.values().map(|v| alloc_size(v.capacity() * 4)).sum::<usize>();
         total += table_bytes(self.by_name.capacity(), 32);
-        total += self
-            .by_name
-            .values()
-            .map(|v| alloc_size(v.capacity() * 4))
-            .sum::<usize>();
+        total += self.by_name.values().map(|v| alloc_size(v.capacity() * 4)).sum::<usize>();
         total += table_bytes(self.symbols.capacity(), 8);
-        total += self
-            .symbols
-            .iter()
-            .map(|s| alloc_size(16 + s.len()))
-            .sum::<usize>();
+        total += self.symbols.iter().map(|s| alloc_size(16 + s.len())).sum::<usize>();
         total += alloc_size(self.free.capacity() * 4);
         total += table_bytes(self.sources.capacity(), 48);
-        total += self
-            .sources
-            .iter()
-            .map(|(k, v)| alloc_size(k.len()) + alloc_size(v.capacity() * 4))
-            .sum::<usize>();
+        total += self.sources.iter().map(|(k, v)| alloc_size(k.len()) + alloc_size(v.capacity() * 4)).sum::<usize>();
         total
     }
 }
@@ -783,11 +696,7 @@ mod tests {
         let mut c = MetricFamily::counter("http_requests", "h");
         c.push(Labels::from_pairs([("code", "200"), ("job", "inner")]), 5.0);
         let mut h = MetricFamily::new("lat", "h", MetricType::Histogram);
-        h.push_sample(Sample::new(
-            Suffix::Bucket,
-            Labels::from_pairs([("le", "0.1")]),
-            1.0,
-        ));
+        h.push_sample(Sample::new(Suffix::Bucket, Labels::from_pairs([("le", "0.1")]), 1.0));
         h.push_sample(Sample::new(Suffix::Count, Labels::new(), 1.0));
         let extra = Labels::from_pairs([("job", "svc"), ("instance", "n1")]);
         let st = s.append_families(&[c, h], 1000, &extra);
@@ -796,12 +705,7 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].labels.get("job"), Some("svc"));
         assert_eq!(got[0].labels.get("exported_job"), Some("inner"));
-        assert_eq!(
-            s.select_vec(&name_matcher("lat_bucket"), 0, 1000)[0]
-                .labels
-                .get("le"),
-            Some("0.1")
-        );
+        assert_eq!(s.select_vec(&name_matcher("lat_bucket"), 0, 1000)[0].labels.get("le"), Some("0.1"));
         assert_eq!(s.select_vec(&name_matcher("lat_count"), 0, 1000).len(), 1);
     }
 
@@ -825,16 +729,9 @@ mod tests {
 
     #[test]
     fn cap_refuses_and_counts() {
-        let mut s = WindowStore::new(StoreConfig {
-            retention: Duration::from_secs(60),
-            max_series: 2,
-        });
+        let mut s = WindowStore::new(StoreConfig { retention: Duration::from_secs(60), max_series: 2 });
         for i in 0..4 {
-            s.append(
-                &Labels::from_pairs([("__name__", "x"), ("i", &i.to_string())]),
-                0,
-                1.0,
-            );
+            s.append(&Labels::from_pairs([("__name__", "x"), ("i", &i.to_string())]), 0, 1.0);
         }
         assert_eq!(s.series_count(), 2);
         assert_eq!(s.dropped_series_total(), 2);
@@ -844,10 +741,7 @@ mod tests {
 
     #[test]
     fn retention_trims_and_gc_drops() {
-        let mut s = WindowStore::new(StoreConfig {
-            retention: Duration::from_secs(10),
-            max_series: 10,
-        });
+        let mut s = WindowStore::new(StoreConfig { retention: Duration::from_secs(10), max_series: 10 });
         let l = Labels::from_pairs([("__name__", "x")]);
         for i in 0..100 {
             s.append(&l, i * 1000, 1.0);
@@ -857,10 +751,7 @@ mod tests {
         assert_eq!(s.gc(99_000 + 299_000), 0);
         assert_eq!(s.gc(99_000 + 300_001), 1);
         assert_eq!(s.series_count(), 0);
-        assert!(
-            s.select_vec(&name_matcher("x"), i64::MIN, i64::MAX)
-                .is_empty()
-        );
+        assert!(s.select_vec(&name_matcher("x"), i64::MIN, i64::MAX).is_empty());
         // The slot is reused.
         s.append(&l, 500_000, 2.0);
         assert_eq!(s.series_count(), 1);
@@ -894,10 +785,7 @@ mod tests {
             };
             for i in 0..SERIES / 100 {
                 f.push(
-                    Labels::from_pairs([
-                        ("code", format!("{}", 200 + i % 5)),
-                        ("path", format!("/api/v1/item/{i}")),
-                    ]),
+                    Labels::from_pairs([("code", format!("{}", 200 + i % 5)), ("path", format!("/api/v1/item/{i}"))]),
                     0.0,
                 );
             }
@@ -905,10 +793,7 @@ mod tests {
         }
         let extra = Labels::from_pairs([("job", "go-demo_main"), ("instance", "10.0.0.1:8080")]);
         before();
-        let mut s = WindowStore::new(StoreConfig {
-            retention: Duration::from_secs(450),
-            max_series: SERIES,
-        });
+        let mut s = WindowStore::new(StoreConfig { retention: Duration::from_secs(450), max_series: SERIES });
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         for p in 0..30i64 {
             for (m, f) in fams.iter_mut().enumerate() {
@@ -937,18 +822,10 @@ mod tests {
     fn memory_per_series() {
         let s = fill_bench_store(|| {});
         let est = s.approx_bytes() / SERIES;
-        let points: usize = s
-            .slots
-            .iter()
-            .map(|d| alloc_size(d.points.heap_bytes()))
-            .sum::<usize>()
-            / SERIES;
-        let labels: usize = s
-            .slots
-            .iter()
-            .map(|d| alloc_size(16 + d.labels.len() * std::mem::size_of::<(Sym, Sym)>()))
-            .sum::<usize>()
-            / SERIES;
+        let points: usize = s.slots.iter().map(|d| alloc_size(d.points.heap_bytes())).sum::<usize>() / SERIES;
+        let labels: usize =
+            s.slots.iter().map(|d| alloc_size(16 + d.labels.len() * std::mem::size_of::<(Sym, Sym)>())).sum::<usize>()
+                / SERIES;
         eprintln!(
             "store estimate: {est} bytes/series (10,000 series x 30 points): \
              points {points}, label set {labels}, slot {}",
@@ -1001,12 +878,7 @@ mod tests {
             return; // no /proc
         }
         let out = std::process::Command::new(exe)
-            .args([
-                "store::tests::memory_probe",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-            ])
+            .args(["store::tests::memory_probe", "--exact", "--ignored", "--nocapture"])
             .args(["--test-threads=1"])
             .env(PROBE_ENV, "1")
             .output()
@@ -1032,9 +904,6 @@ mod tests {
         // holds the smaller buffers each series grew out of, which glibc
         // keeps for later allocations (measured: 0.8).
         let ratio = approx / rss;
-        assert!(
-            (0.6..=1.4).contains(&ratio),
-            "approx_bytes / RSS growth = {ratio:.2} ({line})"
-        );
+        assert!((0.6..=1.4).contains(&ratio), "approx_bytes / RSS growth = {ratio:.2} ({line})");
     }
 }

@@ -8,16 +8,9 @@ use super::*;
 use crate::store::{StoreConfig, WindowStore};
 
 fn store() -> WindowStore {
-    let mut s = WindowStore::new(StoreConfig {
-        retention: Duration::from_secs(3600),
-        max_series: 1000,
-    });
+    let mut s = WindowStore::new(StoreConfig { retention: Duration::from_secs(3600), max_series: 1000 });
     for (job, code, per_s) in [("a", "200", 1.0), ("a", "500", 0.1), ("b", "200", 2.0)] {
-        let l = Labels::from_pairs([
-            ("__name__", "http_requests_total"),
-            ("job", job),
-            ("code", code),
-        ]);
+        let l = Labels::from_pairs([("__name__", "http_requests_total"), ("job", job), ("code", code)]);
         for i in 0..=60 {
             s.append(&l, i * 15_000, per_s * 15.0 * i as f64);
         }
@@ -38,19 +31,11 @@ fn rate_sum_by_and_ratio() {
     let r = q(&s, "sum by (job) (rate(http_requests_total[5m]))", t);
     assert_eq!(r.len(), 2);
     assert!((r[0].1 - 1.1).abs() < 1e-9, "{r:?}");
-    let r = q(
-        &s,
-        r#"sum(rate(http_requests_total{code=~"^5..$$"}[5m])) / sum(rate(http_requests_total[5m]))"#,
-        t,
-    );
+    let r = q(&s, r#"sum(rate(http_requests_total{code=~"^5..$$"}[5m])) / sum(rate(http_requests_total[5m]))"#, t);
     // `$$` is two end anchors (as in Go's RE2): the shortcut's `^5..$$` matches 500.
     assert_eq!(r.len(), 1, "{r:?}");
     assert!((r[0].1 - 0.1 / 3.1).abs() < 1e-9);
-    let r = q(
-        &s,
-        r#"sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) > 0.02"#,
-        t,
-    );
+    let r = q(&s, r#"sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) > 0.02"#, t);
     assert_eq!(r.len(), 1);
     assert!((r[0].1 - 0.1 / 3.1).abs() < 1e-9);
 }
@@ -58,23 +43,11 @@ fn rate_sum_by_and_ratio() {
 #[test]
 fn nan_compares_false() {
     let s = store();
-    let r = q(
-        &s,
-        "sum(rate(nothing_total[5m])) / sum(rate(nothing_total[5m]))",
-        900_000,
-    );
+    let r = q(&s, "sum(rate(nothing_total[5m])) / sum(rate(nothing_total[5m]))", 900_000);
     assert!(r.is_empty());
-    let r = q(
-        &s,
-        "(0 * sum(http_requests_total)) / (0 * sum(http_requests_total)) > 0",
-        900_000,
-    );
+    let r = q(&s, "(0 * sum(http_requests_total)) / (0 * sum(http_requests_total)) > 0", 900_000);
     assert!(r.is_empty());
-    let r = q(
-        &s,
-        "(0 * sum(http_requests_total)) / (0 * sum(http_requests_total)) < 1",
-        900_000,
-    );
+    let r = q(&s, "(0 * sum(http_requests_total)) / (0 * sum(http_requests_total)) < 1", 900_000);
     assert!(r.is_empty());
 }
 
@@ -88,13 +61,7 @@ fn scalar_result_is_one_sample() {
 #[test]
 fn unsupported_is_an_error_not_a_panic() {
     let s = store();
-    for text in [
-        "x offset 5m",
-        "x @ 100",
-        "rate(x[5m:1m])",
-        "histogram_count(x)",
-        "sort_by_label(x, \"a\")",
-    ] {
+    for text in ["x offset 5m", "x @ 100", "rate(x[5m:1m])", "histogram_count(x)", "sort_by_label(x, \"a\")"] {
         match query(&s, text, 0) {
             Err(EvalError::Unsupported(_)) => {}
             other => panic!("{text}: {other:?}"),
@@ -108,10 +75,7 @@ fn unsupported_is_an_error_not_a_panic() {
 #[test]
 #[ignore]
 fn bench_100_rules() {
-    let mut s = WindowStore::new(StoreConfig {
-        retention: Duration::from_secs(600),
-        max_series: 20_000,
-    });
+    let mut s = WindowStore::new(StoreConfig { retention: Duration::from_secs(600), max_series: 20_000 });
     for m in 0..100 {
         for job in 0..10 {
             for inst in 0..10 {
@@ -175,16 +139,8 @@ fn extreme_inputs_do_not_panic() {
     }
     let engine = Engine::default();
     let expr = parse("http_requests_total").unwrap();
-    assert!(
-        engine
-            .range(&expr, &s, 0, i64::MAX, Duration::from_millis(1))
-            .is_err()
-    );
-    assert!(
-        engine
-            .range(&expr, &s, 10, 0, Duration::from_secs(1))
-            .is_err()
-    );
+    assert!(engine.range(&expr, &s, 0, i64::MAX, Duration::from_millis(1)).is_err());
+    assert!(engine.range(&expr, &s, 10, 0, Duration::from_secs(1)).is_err());
     assert!(engine.range(&expr, &s, 0, 10, Duration::ZERO).is_err());
 }
 
@@ -230,11 +186,7 @@ fn collision_inside_the_expression_is_an_error() {
         r#"sum(label_replace({__name__=~"a|b"}, "__name__", "same", "", ""))"#,
         r#"sum(label_join({__name__=~"a|b"}, "__name__", "", "job"))"#,
     ] {
-        assert_eq!(
-            execution_error(Engine::default(), &s, text).as_deref(),
-            Some(SAME_LABELSET),
-            "{text}"
-        );
+        assert_eq!(execution_error(Engine::default(), &s, text).as_deref(), Some(SAME_LABELSET), "{text}");
     }
     // Range queries fail the same way at the step that collides.
     let expr = parse(r#"min(count_over_time({__name__=~"a|b"}[5m]))"#).unwrap();
@@ -247,8 +199,8 @@ fn duplicate_match_group_is_an_error() {
     let s = collision_store();
     let m = execution_error(Engine::default(), &s, r#"c / on() {__name__=~"a|b"}"#);
     assert!(
-        m.as_deref().is_some_and(|m| m
-            .starts_with("found duplicate series for the match group {} on the right hand-side")),
+        m.as_deref()
+            .is_some_and(|m| m.starts_with("found duplicate series for the match group {} on the right hand-side")),
         "{m:?}"
     );
 }
@@ -259,22 +211,13 @@ fn distinct_label_sets_are_not_an_error() {
     let t = 630_000;
     let r = q(&s, "sum(rate(http_requests_total[5m]))", t);
     assert_eq!(r.len(), 1, "{r:?}");
-    assert_eq!(
-        q(&s, "count_over_time(a[5m])", t),
-        vec![(Labels::from_pairs([("job", "x")]), 5.0)]
-    );
+    assert_eq!(q(&s, "count_over_time(a[5m])", t), vec![(Labels::from_pairs([("job", "x")]), 5.0)]);
     // The collision only appears once the aggregation removes the name.
-    assert_eq!(
-        q(&s, r#"sum by (job) ({__name__=~"a|b"})"#, 600_000),
-        vec![(Labels::from_pairs([("job", "x")]), 32.0)]
-    );
+    assert_eq!(q(&s, r#"sum by (job) ({__name__=~"a|b"})"#, 600_000), vec![(Labels::from_pairs([("job", "x")]), 32.0)]);
     assert_eq!(q(&s, r#"sum({__name__=~"a|b"})"#, 600_000).len(), 1);
     // The name stays: comparisons without `bool`, last_over_time.
     assert_eq!(q(&s, r#"count({__name__=~"a|b"} > 0)"#, t).len(), 1);
-    assert_eq!(
-        q(&s, r#"last_over_time({__name__=~"a|b"}[5m])"#, t).len(),
-        2
-    );
+    assert_eq!(q(&s, r#"last_over_time({__name__=~"a|b"}[5m])"#, t).len(), 2);
     // One name per label set after rate: no collision.
     assert_eq!(q(&s, r#"rate({__name__=~"a|c"}[5m])"#, t).len(), 2);
 }
@@ -284,30 +227,15 @@ fn distinct_label_sets_are_not_an_error() {
 #[test]
 fn delayed_name_removal_checks_the_result_only() {
     let s = collision_store();
-    let delayed = Engine {
-        delayed_name_removal: true,
-        ..Engine::default()
-    };
-    assert_eq!(
-        execution_error(
-            delayed,
-            &s,
-            r#"min(count_over_time({__name__=~"a|b"}[5m]))"#
-        ),
-        None
-    );
+    let delayed = Engine { delayed_name_removal: true, ..Engine::default() };
+    assert_eq!(execution_error(delayed, &s, r#"min(count_over_time({__name__=~"a|b"}[5m]))"#), None);
     assert_eq!(
         execution_error(delayed, &s, r#"count_over_time({__name__=~"a|b"}[5m])"#).as_deref(),
         Some(SAME_LABELSET)
     );
     // label_replace checks in either mode.
     assert_eq!(
-        execution_error(
-            delayed,
-            &s,
-            r#"sum(label_replace({__name__=~"a|b"}, "__name__", "same", "", ""))"#
-        )
-        .as_deref(),
+        execution_error(delayed, &s, r#"sum(label_replace({__name__=~"a|b"}, "__name__", "same", "", ""))"#).as_deref(),
         Some(SAME_LABELSET)
     );
 }

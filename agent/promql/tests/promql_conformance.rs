@@ -45,10 +45,7 @@ use std::path::PathBuf;
 use sonde_promql::promqltest::run_file;
 
 fn conformance_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/promql"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/promql"))
 }
 
 #[test]
@@ -70,23 +67,13 @@ fn promql_conformance() {
     assert!(!files.is_empty(), "no .test files in {}", dir.display());
 
     let (mut total_pass, mut total_fail, mut total_skip) = (0, 0, 0);
-    let mut table =
-        String::from("| file | passed | failed | skipped |\n| --- | ---: | ---: | ---: |\n");
+    let mut table = String::from("| file | passed | failed | skipped |\n| --- | ---: | ---: | ---: |\n");
     let mut details = String::new();
     for path in &files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         let report = run_file(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        println!(
-            "{name}: {} passed, {} failed, {} skipped",
-            report.passed,
-            report.failed.len(),
-            report.skipped.len()
-        );
+        println!("{name}: {} passed, {} failed, {} skipped", report.passed, report.failed.len(), report.skipped.len());
         for (line, expr, why) in &report.failed {
             println!("  FAIL {name}:{line}: {expr}\n       {why}");
         }
@@ -103,14 +90,9 @@ fn promql_conformance() {
         total_fail += report.failed.len();
         total_skip += report.skipped.len();
     }
-    table.push_str(&format!(
-        "| **total** | {total_pass} | {total_fail} | {total_skip} |\n"
-    ));
+    table.push_str(&format!("| **total** | {total_pass} | {total_fail} | {total_skip} |\n"));
     println!("\nSkipped cases (feature outside Sonde's subset):\n{details}");
     println!("{table}");
     println!("conformance totals: passed {total_pass}, failed {total_fail}, skipped {total_skip}");
-    assert_eq!(
-        total_fail, 0,
-        "{total_fail} PromQL conformance case(s) failed; see the FAIL lines above"
-    );
+    assert_eq!(total_fail, 0, "{total_fail} PromQL conformance case(s) failed; see the FAIL lines above");
 }

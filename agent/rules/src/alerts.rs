@@ -173,12 +173,24 @@ impl AlertingRule {
     }
 
     /// Evaluates the rule at `t_ms`; the error leaves the alerts as they were.
-    pub(crate) fn eval(&mut self, query: &dyn QueryFn, t_ms: i64, offset_ms: i64, limit: usize, ctx: &EvalContext<'_>) -> Result<(), String> {
+    pub(crate) fn eval(
+        &mut self,
+        query: &dyn QueryFn,
+        t_ms: i64,
+        offset_ms: i64,
+        limit: usize,
+        ctx: &EvalContext<'_>,
+    ) -> Result<(), String> {
         let samples = query.query(&self.rule.expr, t_ms - offset_ms)?;
         let mut current: BTreeMap<String, Alert> = BTreeMap::new();
         for (labels, value) in samples {
             let element: BTreeMap<String, String> = labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
-            let data = TemplateData { labels: &element, value, external_labels: ctx.external_labels, external_url: ctx.external_url };
+            let data = TemplateData {
+                labels: &element,
+                value,
+                external_labels: ctx.external_labels,
+                external_url: ctx.external_url,
+            };
             let mut alert_labels = element.clone();
             alert_labels.remove("__name__");
             for compiled in &self.labels {

@@ -10,8 +10,8 @@ use sonde_instrument::{Collector, Labels};
 use super::*;
 use crate::file::GroupSpec;
 use crate::group::{GroupRule, RuleGroup};
-use crate::notify::Notifier;
 use crate::notify::LogNotifier;
+use crate::notify::Notifier;
 use crate::state::SavedState;
 use crate::{AlertRule, RecordRule, Rule};
 
@@ -96,7 +96,13 @@ fn states(g: &RuleGroup) -> Vec<AlertState> {
 
 /// Present from `from` to `until` (seconds, `until` excluded).
 fn present(from: i64, until: i64) -> FakeQuery {
-    FakeQuery::new(move |_, t| Ok(if t >= from * S && t < until * S { vec![element(&[("__name__", "up"), ("job", "a")], 0.0)] } else { vec![] }))
+    FakeQuery::new(move |_, t| {
+        Ok(if t >= from * S && t < until * S {
+            vec![element(&[("__name__", "up"), ("job", "a")], 0.0)]
+        } else {
+            vec![]
+        })
+    })
 }
 
 #[test]
@@ -195,11 +201,26 @@ fn keep_firing_for_holds_a_firing_alert() {
     use AlertState::{Firing, Inactive};
     assert_eq!(
         seen,
-        [(0, Firing), (15, Firing), (30, Firing), (45, Firing), (60, Firing), (75, Firing), (90, Inactive), (105, Inactive), (120, Inactive)]
+        [
+            (0, Firing),
+            (15, Firing),
+            (30, Firing),
+            (45, Firing),
+            (60, Firing),
+            (75, Firing),
+            (90, Inactive),
+            (105, Inactive),
+            (120, Inactive)
+        ]
     );
     // Back within keep_firing_for: the alert never stopped.
-    let mut g = group(vec![Rule::Alert(AlertRule { keep_firing_for: Duration::from_secs(60), ..alert_rule("Down", "up == 0", 0) })], notifier.clone());
-    let q = FakeQuery::new(|_, t| Ok(if (30 * S..60 * S).contains(&t) { vec![] } else { vec![element(&[("job", "a")], 0.0)] }));
+    let mut g = group(
+        vec![Rule::Alert(AlertRule { keep_firing_for: Duration::from_secs(60), ..alert_rule("Down", "up == 0", 0) })],
+        notifier.clone(),
+    );
+    let q = FakeQuery::new(|_, t| {
+        Ok(if (30 * S..60 * S).contains(&t) { vec![] } else { vec![element(&[("job", "a")], 0.0)] })
+    });
     for t in (0..=120).step_by(15) {
         g.eval(&q, t * S);
         assert_eq!(states(&g), [Firing], "t={t}");
@@ -210,7 +231,8 @@ fn keep_firing_for_holds_a_firing_alert() {
 fn labels_and_annotations_are_templated_and_the_rule_wins() {
     let notifier = Arc::new(FakeNotifier::default());
     let mut rule = alert_rule("Slow", "x > 0.5", 0);
-    rule.labels = map(&[("job", "overridden"), ("instance", "{{ $labels.instance }}-x"), ("empty", "{{ $labels.none }}")]);
+    rule.labels =
+        map(&[("job", "overridden"), ("instance", "{{ $labels.instance }}-x"), ("empty", "{{ $labels.none }}")]);
     rule.annotations = map(&[
         ("summary", "{{ $labels.job }} on {{ .Labels.instance }} is {{ $value }}"),
         ("name", "{{ $labels.__name__ }}"),
@@ -224,7 +246,11 @@ fn labels_and_annotations_are_templated_and_the_rule_wins() {
     assert_eq!(sent[0].annotations, map(&[("name", "x"), ("pct", "75%"), ("summary", "api on h:1 is 0.75")]));
     // ALERTS and ALERTS_FOR_STATE are appended like Prometheus writes them.
     let appended = q.appended.borrow();
-    assert!(appended.iter().any(|(l, v)| l.get("__name__") == Some("ALERTS") && l.get("alertstate") == Some("firing") && *v == 1.0));
+    assert!(
+        appended
+            .iter()
+            .any(|(l, v)| l.get("__name__") == Some("ALERTS") && l.get("alertstate") == Some("firing") && *v == 1.0)
+    );
     assert!(appended.iter().any(|(l, v)| l.get("__name__") == Some("ALERTS_FOR_STATE") && *v == 0.0));
 }
 
@@ -292,7 +318,11 @@ fn the_limit_clears_the_alerts() {
 #[test]
 fn recording_rules_append_their_result() {
     let notifier = Arc::new(FakeNotifier::default());
-    let rule = RecordRule { record: "job:up:sum".to_owned(), expr: "sum by (job) (up)".to_owned(), labels: map(&[("team", "ops")]) };
+    let rule = RecordRule {
+        record: "job:up:sum".to_owned(),
+        expr: "sum by (job) (up)".to_owned(),
+        labels: map(&[("team", "ops")]),
+    };
     let mut g = group(vec![Rule::Record(rule)], notifier);
     let q = FakeQuery::new(|_, _| Ok(vec![element(&[("job", "a")], 3.0)]));
     let report = g.eval(&q, 0);

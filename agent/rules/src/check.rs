@@ -171,12 +171,21 @@ mod tests {
         std::fs::write(&bad, "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: sum(up\n").unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert!(check_rules(std::slice::from_ref(&good), &mut out, &mut err));
-        assert_eq!(String::from_utf8(out).unwrap(), format!("Checking {}\n  SUCCESS: 2 rules found\n\n", good.display()));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("Checking {}\n  SUCCESS: 2 rules found\n\n", good.display())
+        );
         assert!(err.is_empty());
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert!(!check_rules(&[bad.clone(), good], &mut out, &mut err));
         let err = String::from_utf8(err).unwrap();
-        assert!(err.starts_with(&format!("  FAILED:\n{}: group \"a\", rule 1, \"A\": could not parse expression", bad.display())), "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "  FAILED:\n{}: group \"a\", rule 1, \"A\": could not parse expression",
+                bad.display()
+            )),
+            "{err}"
+        );
         assert!(String::from_utf8(out).unwrap().contains("SUCCESS: 2 rules found"));
     }
 
@@ -203,7 +212,8 @@ mod tests {
 
     #[test]
     fn expand_refuses_malformed_labels() {
-        let request = ExpandRequest { alert_if: "@foo".to_owned(), service: "s".to_owned(), ..ExpandRequest::default() };
+        let request =
+            ExpandRequest { alert_if: "@foo".to_owned(), service: "s".to_owned(), ..ExpandRequest::default() };
         let errors = expand_to_yaml(&request).unwrap_err();
         assert_eq!(errors[0].to_string(), "service s: com.df.alertIf: unknown shortcut @foo");
     }
@@ -212,7 +222,10 @@ mod tests {
     fn default_names_come_from_the_shortcut() {
         assert_eq!(default_name("@resp_time_above:0.1,5m,0.99"), "resp_time_above");
         assert_eq!(default_name("@replicas_running"), "replicas_running");
-        assert_eq!(default_name("@resp_time_below:0.025,5m,0.75_unless_@resp_time_above:0.1,5m,0.99"), "resp_time_below");
+        assert_eq!(
+            default_name("@resp_time_below:0.025,5m,0.75_unless_@resp_time_above:0.1,5m,0.99"),
+            "resp_time_below"
+        );
         assert_eq!(default_name("@replicas_less_than_or_@replicas_more_than"), "replicas_less_than");
         assert_eq!(default_name("up == 0"), "alert");
     }

@@ -187,11 +187,12 @@ pub fn parse_rule_file(text: &str, file: &str) -> Result<Vec<GroupSpec>, Vec<Rul
         message,
     };
     // An empty file (or one holding only comments) has no groups, as in Prometheus.
-    let raw: RawFile = if text.trim().is_empty() || serde_norway::from_str::<serde_norway::Value>(text).is_ok_and(|v| v.is_null()) {
-        RawFile { groups: Vec::new() }
-    } else {
-        serde_norway::from_str(text).map_err(|err| vec![error(None, None, err.to_string())])?
-    };
+    let raw: RawFile =
+        if text.trim().is_empty() || serde_norway::from_str::<serde_norway::Value>(text).is_ok_and(|v| v.is_null()) {
+            RawFile { groups: Vec::new() }
+        } else {
+            serde_norway::from_str(text).map_err(|err| vec![error(None, None, err.to_string())])?
+        };
     let mut errors = Vec::new();
     let mut groups = Vec::new();
     let mut seen = HashSet::new();
@@ -223,7 +224,8 @@ pub fn parse_rule_file(text: &str, file: &str) -> Result<Vec<GroupSpec>, Vec<Rul
         }
         let mut rules = Vec::new();
         for (index, raw_rule) in group.rules.into_iter().enumerate() {
-            let rule_name = raw_rule.alert.as_ref().or(raw_rule.record.as_ref()).map(|t| t.0.clone()).unwrap_or_default();
+            let rule_name =
+                raw_rule.alert.as_ref().or(raw_rule.record.as_ref()).map(|t| t.0.clone()).unwrap_or_default();
             match validate_rule(raw_rule, &group_labels) {
                 Ok(rule) => rules.push(rule),
                 Err(messages) => {
@@ -231,14 +233,7 @@ pub fn parse_rule_file(text: &str, file: &str) -> Result<Vec<GroupSpec>, Vec<Rul
                 }
             }
         }
-        groups.push(GroupSpec {
-            name,
-            file: file.to_owned(),
-            interval,
-            query_offset,
-            limit: group.limit,
-            rules,
-        });
+        groups.push(GroupSpec { name, file: file.to_owned(), interval, query_offset, limit: group.limit, rules });
     }
     if errors.is_empty() { Ok(groups) } else { Err(errors) }
 }
@@ -380,7 +375,8 @@ groups:
 
     #[test]
     fn unknown_fields_are_refused() {
-        let errs = errors("groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        severity: page\n");
+        let errs =
+            errors("groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        severity: page\n");
         assert!(errs[0].starts_with("rules.yml: ") && errs[0].contains("unknown field `severity`"), "{errs:?}");
         let errs = errors("groups:\n  - name: a\n    evaluation: 1m\n");
         assert!(errs[0].contains("unknown field `evaluation`"), "{errs:?}");
@@ -452,7 +448,9 @@ groups:
 
     #[test]
     fn a_key_given_twice_is_refused() {
-        let errs = errors("groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up\n        labels:\n          a: 1\n          a: 2\n");
+        let errs = errors(
+            "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up\n        labels:\n          a: 1\n          a: 2\n",
+        );
         assert!(errs[0].contains("mapping key \"a\" already defined"), "{errs:?}");
         let errs = errors("groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up\n        expr: down\n");
         assert!(errs[0].contains("duplicate field `expr`"), "{errs:?}");

@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::alerts::{Alert, AlertState, AlertingRule, DEFAULT_RESEND_DELAY, EvalContext, Health, RecordingRule, duration_ms};
+use super::alerts::{
+    Alert, AlertState, AlertingRule, DEFAULT_RESEND_DELAY, EvalContext, Health, RecordingRule, duration_ms,
+};
 use super::file::GroupSpec;
 use super::notify::Notifier;
 use super::{QueryFn, Rule};
-use sonde_promql::store::stale_nan;
 use sonde_instrument::Labels;
+use sonde_promql::store::stale_nan;
 
 /// One rule of a [`RuleGroup`] with its evaluation state.
 #[derive(Debug)]
@@ -39,7 +41,6 @@ impl GroupRule {
         }
     }
 }
-
 
 /// What one evaluation of a group did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -245,7 +246,8 @@ impl QueryFn for Written<'_> {
         let mut series = self.series.borrow_mut();
         for (labels, _) in samples {
             let labels = labels.sorted();
-            let key = labels.iter().flat_map(|l| [l.name.as_str(), "\u{ff}", l.value.as_str(), "\u{ff}"]).collect::<String>();
+            let key =
+                labels.iter().flat_map(|l| [l.name.as_str(), "\u{ff}", l.value.as_str(), "\u{ff}"]).collect::<String>();
             series.insert(key, labels);
         }
         self.inner.append(samples, t_ms);

@@ -58,7 +58,8 @@ pub fn rules_from_labels(
     replicas: Option<u64>,
     labels: &BTreeMap<String, String>,
 ) -> (Vec<AlertRule>, Vec<LabelError>) {
-    let error = |label: &str, message: String| LabelError { service: service.to_owned(), label: label.to_owned(), message };
+    let error =
+        |label: &str, message: String| LabelError { service: service.to_owned(), label: label.to_owned(), message };
     let mut errors = Vec::new();
     // index -> field -> (label key, value)
     let mut by_index: BTreeMap<Index, BTreeMap<&str, (&str, &str)>> = BTreeMap::new();
@@ -71,7 +72,11 @@ pub fn rules_from_labels(
         let Some(field) = FIELDS.iter().copied().find(|f| *f == field) else { continue };
         let index = match index {
             None => Index::None,
-            Some(digits) if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0')) => {
+            Some(digits)
+                if !digits.is_empty()
+                    && digits.chars().all(|c| c.is_ascii_digit())
+                    && (digits == "0" || !digits.starts_with('0')) =>
+            {
                 Index::Number(digits.len(), digits.to_owned())
             }
             Some(_) => {
@@ -92,7 +97,10 @@ pub fn rules_from_labels(
                 (None, Some((key, _))) => (*key, format!("{PREFIX}alertName{suffix}")),
                 _ => {
                     for (key, _) in fields.values() {
-                        errors.push(error(key, format!("no {PREFIX}alertName{suffix} and {PREFIX}alertIf{suffix} beside it")));
+                        errors.push(error(
+                            key,
+                            format!("no {PREFIX}alertName{suffix} and {PREFIX}alertIf{suffix} beside it"),
+                        ));
                     }
                     continue;
                 }
@@ -133,7 +141,11 @@ pub fn rules_from_labels(
             let Some(&(key, text)) = fields.get(field) else { return BTreeMap::new() };
             match parse_pairs(text) {
                 Ok(map) => {
-                    let kind = if field == "alertLabels" { ("label", BTreeMap::new()) } else { ("annotation", BTreeMap::new()) };
+                    let kind = if field == "alertLabels" {
+                        ("label", BTreeMap::new())
+                    } else {
+                        ("annotation", BTreeMap::new())
+                    };
                     let (labels, annotations) = if kind.0 == "label" { (&map, &kind.1) } else { (&kind.1, &map) };
                     let problems = template_problems(labels, annotations);
                     if problems.is_empty() {
@@ -313,7 +325,13 @@ mod tests {
         assert_eq!(errors, vec![]);
         assert_eq!(
             rules[0].labels,
-            map(&[("receiver", "ops"), ("scale", "none"), ("service", "go-demo_main"), ("severity", "page"), ("type", "service")])
+            map(&[
+                ("receiver", "ops"),
+                ("scale", "none"),
+                ("service", "go-demo_main"),
+                ("severity", "page"),
+                ("type", "service")
+            ])
         );
         assert_eq!(rules[0].annotations, map(&[("runbook", "http://x/y"), ("summary", "Slow {{ $labels.service }}")]));
     }
@@ -365,7 +383,13 @@ mod tests {
         let names: Vec<_> = rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
             names,
-            ["godemo_main_mem_limit", "godemo_main_resp_time_above", "godemo_main_resp_time_below", "godemo_main_errors", "godemo_main_replicas"]
+            [
+                "godemo_main_mem_limit",
+                "godemo_main_resp_time_above",
+                "godemo_main_resp_time_below",
+                "godemo_main_errors",
+                "godemo_main_replicas"
+            ]
         );
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         for (_, key, _, message) in bad {

@@ -34,8 +34,8 @@ mod template_parse;
 pub mod unittest;
 
 pub use alerts::{Alert, AlertState};
-pub use group::{GroupEval, GroupRule, RuleGroup};
 pub use file::{GroupSpec, RuleFileError, load_rule_file, parse_rule_file};
+pub use group::{GroupEval, GroupRule, RuleGroup};
 pub use labels::{LabelError, rules_from_labels};
 pub use notify::{LogNotifier, Notifier};
 pub use state::{SavedState, StateError};

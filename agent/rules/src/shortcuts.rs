@@ -247,14 +247,20 @@ fn check_arg(arg: &str, kind: Arg) -> Result<(), &'static str> {
         let plain = arg.trim_start_matches(['+', '-']);
         let ok = !arg.is_empty()
             && arg.trim() == arg
-            && (plain.eq_ignore_ascii_case("inf") || plain.eq_ignore_ascii_case("nan") || plain.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+            && (plain.eq_ignore_ascii_case("inf")
+                || plain.eq_ignore_ascii_case("nan")
+                || plain.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
             && arg.parse::<f64>().is_ok();
         if ok { Ok(()) } else { Err("a number") }
     };
     match kind {
         Arg::Threshold => number(),
         Arg::Bucket => {
-            if arg == "+Inf" { Ok(()) } else { number() }
+            if arg == "+Inf" {
+                Ok(())
+            } else {
+                number()
+            }
         }
         Arg::Range => match parse_prometheus_duration(arg) {
             Ok(d) if !d.is_zero() => Ok(()),

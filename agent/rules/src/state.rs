@@ -144,10 +144,13 @@ impl SavedState {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(StateError::Io { path: path.to_owned(), source }),
         };
-        let state: SavedState =
-            serde_json::from_str(&text).map_err(|e| StateError::Format { path: path.to_owned(), message: e.to_string() })?;
+        let state: SavedState = serde_json::from_str(&text)
+            .map_err(|e| StateError::Format { path: path.to_owned(), message: e.to_string() })?;
         if state.version != VERSION {
-            return Err(StateError::Format { path: path.to_owned(), message: format!("unknown version {}", state.version) });
+            return Err(StateError::Format {
+                path: path.to_owned(),
+                message: format!("unknown version {}", state.version),
+            });
         }
         Ok(Some(state))
     }
@@ -159,7 +162,8 @@ impl SavedState {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let json = serde_json::to_vec(self).map_err(|e| StateError::Format { path: path.to_owned(), message: e.to_string() })?;
+        let json = serde_json::to_vec(self)
+            .map_err(|e| StateError::Format { path: path.to_owned(), message: e.to_string() })?;
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
@@ -184,7 +188,11 @@ impl RuleGroup {
         for entry in saved.alerts.iter().filter(|a| a.group == group) {
             let same_name = self.rules.iter().filter(|r| r.name() == entry.rule).count();
             let target = self.rules.iter_mut().find_map(|r| match r {
-                GroupRule::Alert(a) if a.rule().name == entry.rule && (same_name == 1 || a.rule().expr == entry.expr) => Some(a),
+                GroupRule::Alert(a)
+                    if a.rule().name == entry.rule && (same_name == 1 || a.rule().expr == entry.expr) =>
+                {
+                    Some(a)
+                }
                 _ => None,
             });
             let Some(rule) = target else { continue };

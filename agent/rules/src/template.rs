@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::template_format::{go_g, humanize, humanize_duration, humanize_percentage, humanize1024, printf};
 use super::template_parse::{find_action_end, parse_action};
-use super::template_format::{go_g, humanize, humanize1024, humanize_duration, humanize_percentage, printf};
 
 /// Why a template does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -321,8 +321,9 @@ mod tests {
     use super::*;
 
     fn render(text: &str, value: f64) -> String {
-        let labels: BTreeMap<String, String> =
-            [("service", "go-demo_main"), ("instance", "10.0.0.1:8080")].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+        let labels: BTreeMap<String, String> = [("service", "go-demo_main"), ("instance", "10.0.0.1:8080")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
         let external = BTreeMap::new();
         let data = TemplateData { labels: &labels, value, external_labels: &external, external_url: "http://sonde" };
         Template::parse(text).unwrap().expand(&data).unwrap()

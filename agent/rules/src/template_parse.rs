@@ -114,7 +114,9 @@ fn tokenize(action: &str) -> Result<Vec<Token>, TemplateError> {
                 });
                 i = end;
             }
-            other => return err(format!("unexpected {other:?} in {action:?} (variables of one's own are not supported)")),
+            other => {
+                return err(format!("unexpected {other:?} in {action:?} (variables of one's own are not supported)"));
+            }
         }
     }
     Ok(tokens)
@@ -141,7 +143,8 @@ fn parse_pipeline(tokens: &[Token], pos: &mut usize) -> Result<Pipeline, Templat
         if let Some(Token::Ident(name)) = tokens.get(*pos) {
             func = Some(Func::from_name(name).ok_or_else(|| {
                 TemplateError(match name.as_str() {
-                    "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block" | "break" | "continue" => {
+                    "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block" | "break"
+                    | "continue" => {
                         format!("{name:?}: control structures are not supported")
                     }
                     _ => format!("function {name:?} not defined"),
@@ -163,7 +166,9 @@ fn parse_pipeline(tokens: &[Token], pos: &mut usize) -> Result<Pipeline, Templat
                 Token::Var(name) => Operand::Var(parse_var(name, true)?),
                 Token::Field(name) => Operand::Var(parse_var(name, false)?),
                 Token::Literal(value) => Operand::Literal(value.clone()),
-                Token::Ident(name) => return Err(TemplateError(format!("function {name:?} used as an argument needs parentheses"))),
+                Token::Ident(name) => {
+                    return Err(TemplateError(format!("function {name:?} used as an argument needs parentheses")));
+                }
             };
             operands.push(operand);
             *pos += 1;
@@ -216,4 +221,3 @@ fn parse_var(word: &str, dollar: bool) -> Result<Var, TemplateError> {
     }
     Ok(var)
 }
-

@@ -41,12 +41,8 @@ pub fn services(containers: &[Arc<CachedContainer>]) -> BTreeMap<String, BTreeMa
     newest
         .into_iter()
         .map(|(service, container)| {
-            let labels = container
-                .rule_labels
-                .iter()
-                .filter(|(k, _)| k.starts_with(ALERT_LABEL_PREFIX))
-                .cloned()
-                .collect();
+            let labels =
+                container.rule_labels.iter().filter(|(k, _)| k.starts_with(ALERT_LABEL_PREFIX)).cloned().collect();
             (service.to_owned(), labels)
         })
         .collect()
@@ -97,8 +93,21 @@ mod tests {
     #[test]
     fn one_entry_per_service_from_its_newest_task() {
         let containers = [
-            container("a", 10.0, &[(SERVICE_NAME_LABEL, "go-demo_main"), ("com.df.alertName", "old"), ("com.df.alertIf", "up == 0")]),
-            container("b", 20.0, &[(SERVICE_NAME_LABEL, "go-demo_main"), ("com.df.alertName", "new"), ("com.df.alertIf", "up == 0"), ("com.df.scrapePort", "8080")]),
+            container(
+                "a",
+                10.0,
+                &[(SERVICE_NAME_LABEL, "go-demo_main"), ("com.df.alertName", "old"), ("com.df.alertIf", "up == 0")],
+            ),
+            container(
+                "b",
+                20.0,
+                &[
+                    (SERVICE_NAME_LABEL, "go-demo_main"),
+                    ("com.df.alertName", "new"),
+                    ("com.df.alertIf", "up == 0"),
+                    ("com.df.scrapePort", "8080"),
+                ],
+            ),
             container("c", 5.0, &[("com.df.alertName", "x"), ("com.df.alertIf", "up == 0")]),
             container("d", 5.0, &[(SERVICE_NAME_LABEL, "plain"), ("com.df.scrapePort", "8080")]),
         ];

@@ -25,11 +25,9 @@ impl Collector for Evaluator {
                 "When the rule group was last evaluated, in seconds since the Unix epoch.",
             )
             .with_unit("seconds");
-            let mut interval = MetricFamily::gauge(
-                "sonde_rule_group_interval_seconds",
-                "How often the rule group is evaluated.",
-            )
-            .with_unit("seconds");
+            let mut interval =
+                MetricFamily::gauge("sonde_rule_group_interval_seconds", "How often the rule group is evaluated.")
+                    .with_unit("seconds");
             let mut count = MetricFamily::gauge("sonde_rule_group_rules", "Rules in the rule group.");
             for scheduled in &rules.groups {
                 let labels = Labels::new().with("rule_group", scheduled.key.as_str());
@@ -50,10 +48,8 @@ impl Collector for Evaluator {
                 "Service labels that rejected a rule from com.df.* labels (1 per label).",
             );
             for err in rules.label_errors.values().flatten() {
-                label_errors.push(
-                    Labels::new().with("label", err.label.as_str()).with("service", err.service.as_str()),
-                    1.0,
-                );
+                label_errors
+                    .push(Labels::new().with("label", err.label.as_str()).with("service", err.service.as_str()), 1.0);
             }
             if !label_errors.samples.is_empty() {
                 out.push(label_errors);

@@ -183,10 +183,7 @@ fn label<'a>(container: &'a CachedContainer, key: &str) -> Option<&'a str> {
 
 /// The port and path a `com.df.scrapePort` value and an optional
 /// `com.df.metricsPath` value name, or the label at fault and why.
-pub fn port_and_path<'a>(
-    port_text: &str,
-    path: Option<&'a str>,
-) -> Result<(u16, &'a str), (&'static str, String)> {
+pub fn port_and_path<'a>(port_text: &str, path: Option<&'a str>) -> Result<(u16, &'a str), (&'static str, String)> {
     let port = match port_text.trim().parse::<u16>() {
         Ok(port) if port > 0 => port,
         _ => return Err((SCRAPE_PORT_LABEL, format!("{port_text:?} is not a port number (1-65535)"))),
@@ -205,7 +202,8 @@ pub fn port_and_path<'a>(
 pub fn target_of(container: &CachedContainer) -> Result<Option<Target>, Rejected> {
     let Some(port_text) = label(container, SCRAPE_PORT_LABEL) else { return Ok(None) };
     let name = container.name();
-    let reject = |label: &'static str, reason: String| Rejected { origin: Origin::Container(name.to_owned()), label, reason };
+    let reject =
+        |label: &'static str, reason: String| Rejected { origin: Origin::Container(name.to_owned()), label, reason };
     let (port, path) = port_and_path(port_text, label(container, METRICS_PATH_LABEL))
         .map_err(|(label, reason)| reject(label, reason))?;
     let Some(ip) = container.address() else {
@@ -342,9 +340,10 @@ impl Targets {
                 Some(known) => known.target = target.clone(),
                 None => {
                     tracing::info!(url = %target.url, job = %target.job, from = %target.origin, "new scrape target");
-                    state
-                        .targets
-                        .insert(target.url.clone(), TargetState { target: target.clone(), health: Health::Unknown, last: None });
+                    state.targets.insert(
+                        target.url.clone(),
+                        TargetState { target: target.clone(), health: Health::Unknown, last: None },
+                    );
                 }
             }
         }

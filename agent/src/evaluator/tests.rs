@@ -44,7 +44,9 @@ fn gauge(out: &[MetricFamily], name: &str) -> Option<f64> {
 fn alerts(evaluator: &Evaluator) -> Vec<(String, AlertState, i64)> {
     evaluator.with_groups(|groups| {
         groups
-            .flat_map(|g| g.alerts().map(|a| (a.labels["alertname"].clone(), a.state, a.active_at_ms)).collect::<Vec<_>>())
+            .flat_map(|g| {
+                g.alerts().map(|a| (a.labels["alertname"].clone(), a.state, a.active_at_ms)).collect::<Vec<_>>()
+            })
             .collect()
     })
 }
@@ -129,7 +131,8 @@ fn a_failing_rule_is_counted() {
     let t0 = now_ms();
     let dir = tempfile::tempdir().unwrap();
     // Valid PromQL outside Sonde's subset fails at evaluation.
-    let file = write(dir.path(), "r.yml", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up_gauge offset 5m > 0\n");
+    let file =
+        write(dir.path(), "r.yml", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up_gauge offset 5m > 0\n");
     let evaluator = Evaluator::new(config(dir.path(), std::slice::from_ref(&file)), None);
     evaluator.cycle(&families(1.0), t0, Instant::now());
     let out = metrics(&evaluator);
@@ -256,10 +259,12 @@ fn rule_exprs(evaluator: &Evaluator, group: &str) -> Vec<String> {
     evaluator.with_groups(|groups| {
         groups
             .filter(|g| g.name() == group)
-            .flat_map(|g| g.rules().iter().map(|r| match r {
-                sonde_rules::GroupRule::Alert(a) => a.rule().expr.clone(),
-                sonde_rules::GroupRule::Record(r) => r.rule().expr.clone(),
-            }))
+            .flat_map(|g| {
+                g.rules().iter().map(|r| match r {
+                    sonde_rules::GroupRule::Alert(a) => a.rule().expr.clone(),
+                    sonde_rules::GroupRule::Record(r) => r.rule().expr.clone(),
+                })
+            })
             .collect()
     })
 }
@@ -268,8 +273,13 @@ fn rule_exprs(evaluator: &Evaluator, group: &str) -> Vec<String> {
 fn only_the_leader_evaluates_cluster_rules() {
     let t0 = now_ms();
     let dir = tempfile::tempdir().unwrap();
-    let cluster = write(dir.path(), "cluster.yml", "groups:\n- name: cluster\n  rules:\n  - alert: Up\n    expr: up_gauge == 1\n");
-    let node = write(dir.path(), "node.yml", "groups:\n- name: node\n  rules:\n  - alert: NodeUp\n    expr: up_gauge == 1\n");
+    let cluster = write(
+        dir.path(),
+        "cluster.yml",
+        "groups:\n- name: cluster\n  rules:\n  - alert: Up\n    expr: up_gauge == 1\n",
+    );
+    let node =
+        write(dir.path(), "node.yml", "groups:\n- name: node\n  rules:\n  - alert: NodeUp\n    expr: up_gauge == 1\n");
     let evaluator = Evaluator::new(swarm_config(dir.path(), &[cluster], &[node]), None);
     let start = Instant::now();
     let at = |s: u64| (t0 + i64::try_from(s).unwrap() * 1000, start + Duration::from_secs(s));
@@ -324,7 +334,11 @@ fn the_leader_builds_rules_from_service_labels_with_their_replicas() {
     // on a worker, replaced by the service's own labels on the leader.
     cache.upsert(container(
         "a",
-        &[("com.docker.swarm.service.name", "go-demo_main"), ("com.df.alertName", "up"), ("com.df.alertIf", "up_gauge == 1")],
+        &[
+            ("com.docker.swarm.service.name", "go-demo_main"),
+            ("com.df.alertName", "up"),
+            ("com.df.alertIf", "up_gauge == 1"),
+        ],
     ));
     let labels: &[(&str, &str)] = &[
         ("com.df.alertName.1", "replicas"),
@@ -364,8 +378,13 @@ fn the_leader_builds_rules_from_service_labels_with_their_replicas() {
 fn without_swarm_awareness_every_rule_runs_here() {
     let t0 = now_ms();
     let dir = tempfile::tempdir().unwrap();
-    let cluster = write(dir.path(), "cluster.yml", "groups:\n- name: cluster\n  rules:\n  - alert: Up\n    expr: up_gauge == 1\n");
-    let node = write(dir.path(), "node.yml", "groups:\n- name: node\n  rules:\n  - alert: NodeUp\n    expr: up_gauge == 1\n");
+    let cluster = write(
+        dir.path(),
+        "cluster.yml",
+        "groups:\n- name: cluster\n  rules:\n  - alert: Up\n    expr: up_gauge == 1\n",
+    );
+    let node =
+        write(dir.path(), "node.yml", "groups:\n- name: node\n  rules:\n  - alert: NodeUp\n    expr: up_gauge == 1\n");
     let mut cfg = config(dir.path(), &[cluster]);
     cfg.node_rule_files = vec![node];
     let evaluator = Evaluator::new(cfg, None);
@@ -373,5 +392,9 @@ fn without_swarm_awareness_every_rule_runs_here() {
     assert_eq!(group_names(&evaluator), ["cluster", "node"]);
     assert_eq!(evaluator.cycle(&families(1.0), t0, Instant::now()), 2);
     assert_eq!(evaluator.role(), Role::Standalone);
-    assert_eq!(find_value(&metrics(&evaluator), "sonde_swarm_role", "role", "standalone"), None, "not asked, not reported");
+    assert_eq!(
+        find_value(&metrics(&evaluator), "sonde_swarm_role", "role", "standalone"),
+        None,
+        "not asked, not reported"
+    );
 }

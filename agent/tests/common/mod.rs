@@ -85,10 +85,7 @@ impl Agent {
     /// Sends `signal` (`TERM`, `INT`) with kill(1): the crate forbids the
     /// unsafe code a direct kill(2) would need.
     pub(crate) fn signal(&mut self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status().unwrap();
         assert!(status.success(), "kill -{signal} failed");
     }
 
@@ -141,8 +138,8 @@ pub(crate) fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(Str
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("no end of head in {response:?}")))?;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("no end of head in {response:?}"))
+    })?;
     Ok((head.to_owned(), body.to_owned()))
 }

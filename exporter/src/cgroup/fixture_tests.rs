@@ -9,9 +9,7 @@ const SYSTEMD_ID: &str = "3f9a6b1c0d2e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7
 const CGROUPFS_ID: &str = "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc";
 
 fn tree(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/cgroup")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cgroup").join(name)
 }
 
 fn read(tree_name: &str, id: &str) -> (ContainerCgroup, ContainerStats) {
@@ -32,11 +30,7 @@ fn v1_systemd_stats() -> ContainerStats {
             cfs_throttled_periods: 117,
             cfs_throttled_seconds: 9.012345678,
         },
-        cpu_spec: CpuSpec {
-            quota_us: Some(50000),
-            period_us: 100000,
-            shares: 512,
-        },
+        cpu_spec: CpuSpec { quota_us: Some(50000), period_us: 100000, shares: 512 },
         memory: MemoryUsage {
             usage_bytes: 154607616,
             working_set_bytes: 154607616 - 89079808,
@@ -48,27 +42,10 @@ fn v1_systemd_stats() -> ContainerStats {
             failcnt: Some(3),
             oom_kills: Some(1),
         },
-        memory_spec: MemorySpec {
-            limit_bytes: Some(268435456),
-            reservation_bytes: None,
-        },
+        memory_spec: MemorySpec { limit_bytes: Some(268435456), reservation_bytes: None },
         io: vec![
-            DeviceIo {
-                major: 8,
-                minor: 0,
-                read_bytes: 1212416,
-                write_bytes: 40960,
-                reads: 74,
-                writes: 10,
-            },
-            DeviceIo {
-                major: 253,
-                minor: 1,
-                read_bytes: 4096,
-                write_bytes: 0,
-                reads: 1,
-                writes: 0,
-            },
+            DeviceIo { major: 8, minor: 0, read_bytes: 1212416, write_bytes: 40960, reads: 74, writes: 10 },
+            DeviceIo { major: 253, minor: 1, read_bytes: 4096, write_bytes: 0, reads: 1, writes: 0 },
         ],
     }
 }
@@ -85,11 +62,7 @@ fn v1_cgroupfs_stats() -> ContainerStats {
             cfs_throttled_periods: 0,
             cfs_throttled_seconds: 0.0,
         },
-        cpu_spec: CpuSpec {
-            quota_us: None,
-            period_us: 100000,
-            shares: 1024,
-        },
+        cpu_spec: CpuSpec { quota_us: None, period_us: 100000, shares: 1024 },
         memory: MemoryUsage {
             usage_bytes: 2097152,
             // inactive_file (2359296) is above usage: floored.
@@ -102,10 +75,7 @@ fn v1_cgroupfs_stats() -> ContainerStats {
             failcnt: Some(0),
             oom_kills: None,
         },
-        memory_spec: MemorySpec {
-            limit_bytes: None,
-            reservation_bytes: None,
-        },
+        memory_spec: MemorySpec { limit_bytes: None, reservation_bytes: None },
         io: vec![],
     }
 }
@@ -116,10 +86,7 @@ fn v2_systemd() {
     assert_eq!(layout.hierarchy(), Hierarchy::Unified);
     let (cgroup, stats) = read("v2", SYSTEMD_ID);
     assert_eq!(cgroup.driver(), CgroupDriver::Systemd);
-    assert_eq!(
-        cgroup.path(),
-        format!("/system.slice/docker-{SYSTEMD_ID}.scope")
-    );
+    assert_eq!(cgroup.path(), format!("/system.slice/docker-{SYSTEMD_ID}.scope"));
     assert_eq!(
         stats,
         ContainerStats {
@@ -131,11 +98,7 @@ fn v2_systemd() {
                 cfs_throttled_periods: 31,
                 cfs_throttled_seconds: 2.514009,
             },
-            cpu_spec: CpuSpec {
-                quota_us: Some(50000),
-                period_us: 100000,
-                shares: 2597,
-            },
+            cpu_spec: CpuSpec { quota_us: Some(50000), period_us: 100000, shares: 2597 },
             memory: MemoryUsage {
                 usage_bytes: 16543744,
                 working_set_bytes: 16543744 - 8384512,
@@ -147,27 +110,10 @@ fn v2_systemd() {
                 failcnt: None,
                 oom_kills: Some(1),
             },
-            memory_spec: MemorySpec {
-                limit_bytes: Some(268435456),
-                reservation_bytes: Some(0),
-            },
+            memory_spec: MemorySpec { limit_bytes: Some(268435456), reservation_bytes: Some(0) },
             io: vec![
-                DeviceIo {
-                    major: 259,
-                    minor: 0,
-                    read_bytes: 1459200,
-                    write_bytes: 314773504,
-                    reads: 192,
-                    writes: 353,
-                },
-                DeviceIo {
-                    major: 253,
-                    minor: 0,
-                    read_bytes: 4096,
-                    write_bytes: 0,
-                    reads: 1,
-                    writes: 0,
-                },
+                DeviceIo { major: 259, minor: 0, read_bytes: 1459200, write_bytes: 314773504, reads: 192, writes: 353 },
+                DeviceIo { major: 253, minor: 0, read_bytes: 4096, write_bytes: 0, reads: 1, writes: 0 },
             ],
         }
     );
@@ -207,10 +153,7 @@ fn v2_cgroupfs() {
                 failcnt: None,
                 oom_kills: Some(0),
             },
-            memory_spec: MemorySpec {
-                limit_bytes: None,
-                reservation_bytes: Some(0),
-            },
+            memory_spec: MemorySpec { limit_bytes: None, reservation_bytes: Some(0) },
             io: vec![],
         }
     );
@@ -249,13 +192,7 @@ fn unknown_container_names_the_paths_tried() {
         panic!("unexpected error {err}");
     };
     assert_eq!(id, "0123abcd");
-    assert_eq!(
-        tried,
-        &[
-            root.join("memory/system.slice/docker-0123abcd.scope"),
-            root.join("memory/docker/0123abcd"),
-        ]
-    );
+    assert_eq!(tried, &[root.join("memory/system.slice/docker-0123abcd.scope"), root.join("memory/docker/0123abcd"),]);
 }
 
 #[test]
@@ -277,13 +214,7 @@ fn read_errors_name_the_file() {
     std::fs::write(cgroup_dir.join("memory.max"), "lots\n").unwrap();
     let err = read_container_stats(&layout, &cgroup).unwrap_err();
     assert!(matches!(err, CgroupError::Parse { .. }));
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "parsing {}: invalid limit \"lots\"",
-            cgroup_dir.join("memory.max").display()
-        )
-    );
+    assert_eq!(err.to_string(), format!("parsing {}: invalid limit \"lots\"", cgroup_dir.join("memory.max").display()));
 
     std::fs::remove_file(cgroup_dir.join("memory.current")).unwrap();
     let err = read_container_stats(&layout, &cgroup).unwrap_err();

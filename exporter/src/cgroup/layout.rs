@@ -59,10 +59,7 @@ impl ContainerCgroup {
     /// The root cgroup (`id="/"`): the whole host, the series dashboards
     /// use for host totals.
     pub fn root() -> Self {
-        ContainerCgroup {
-            path: "/".to_owned(),
-            driver: CgroupDriver::Cgroupfs,
-        }
+        ContainerCgroup { path: "/".to_owned(), driver: CgroupDriver::Cgroupfs }
     }
 
     /// The cgroup path, as cAdvisor's `id` label writes it
@@ -81,16 +78,9 @@ impl CgroupLayout {
     /// Detects the hierarchy under `root` (e.g. `/sys/fs/cgroup`).
     pub fn detect(root: &Path) -> Result<Self, CgroupError> {
         if root.join("cgroup.controllers").is_file() {
-            return Ok(CgroupLayout {
-                root: root.to_path_buf(),
-                hierarchy: Hierarchy::Unified,
-                legacy: None,
-            });
+            return Ok(CgroupLayout { root: root.to_path_buf(), hierarchy: Hierarchy::Unified, legacy: None });
         }
-        let entries = std::fs::read_dir(root).map_err(|source| CgroupError::Io {
-            path: root.to_path_buf(),
-            source,
-        })?;
+        let entries = std::fs::read_dir(root).map_err(|source| CgroupError::Io { path: root.to_path_buf(), source })?;
         // Sorted so that a host with both `cpu` and `cpu,cpuacct` resolves
         // the same way on every start.
         let mut names: Vec<String> = entries
@@ -100,27 +90,15 @@ impl CgroupLayout {
             .collect();
         names.sort();
         let find = |controller: &str| find_controller(root, &names, controller);
-        let (Some(cpu), Some(cpuacct), Some(memory)) =
-            (find("cpu"), find("cpuacct"), find("memory"))
-        else {
-            return Err(CgroupError::NoHierarchy {
-                root: root.to_path_buf(),
-            });
+        let (Some(cpu), Some(cpuacct), Some(memory)) = (find("cpu"), find("cpuacct"), find("memory")) else {
+            return Err(CgroupError::NoHierarchy { root: root.to_path_buf() });
         };
-        let hierarchy = if root.join("unified/cgroup.controllers").is_file() {
-            Hierarchy::Hybrid
-        } else {
-            Hierarchy::Legacy
-        };
+        let hierarchy =
+            if root.join("unified/cgroup.controllers").is_file() { Hierarchy::Hybrid } else { Hierarchy::Legacy };
         Ok(CgroupLayout {
             root: root.to_path_buf(),
             hierarchy,
-            legacy: Some(LegacyDirs {
-                cpu,
-                cpuacct,
-                memory,
-                blkio: find("blkio"),
-            }),
+            legacy: Some(LegacyDirs { cpu, cpuacct, memory, blkio: find("blkio") }),
         })
     }
 
@@ -140,10 +118,7 @@ impl CgroupLayout {
     /// never walk out of the cgroup tree.
     pub fn find_container(&self, id: &str) -> Result<ContainerCgroup, CgroupError> {
         let candidates = [
-            (
-                format!("/system.slice/docker-{id}.scope"),
-                CgroupDriver::Systemd,
-            ),
+            (format!("/system.slice/docker-{id}.scope"), CgroupDriver::Systemd),
             (format!("/docker/{id}"), CgroupDriver::Cgroupfs),
         ];
         let valid = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -158,10 +133,7 @@ impl CgroupLayout {
             }
             tried.push(dir);
         }
-        Err(CgroupError::ContainerNotFound {
-            id: id.to_owned(),
-            tried,
-        })
+        Err(CgroupError::ContainerNotFound { id: id.to_owned(), tried })
     }
 
     fn probe_root(&self) -> &Path {
@@ -212,10 +184,7 @@ fn find_controller(root: &Path, names: &[String], controller: &str) -> Option<Pa
     if names.iter().any(|name| name == controller) {
         return Some(root.join(controller));
     }
-    names
-        .iter()
-        .find(|name| name.split(',').any(|part| part == controller))
-        .map(|name| root.join(name))
+    names.iter().find(|name| name.split(',').any(|part| part == controller)).map(|name| root.join(name))
 }
 
 #[cfg(test)]
@@ -226,23 +195,14 @@ mod tests {
     fn detects_each_hierarchy() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        assert!(matches!(
-            CgroupLayout::detect(root),
-            Err(CgroupError::NoHierarchy { .. })
-        ));
-        assert!(matches!(
-            CgroupLayout::detect(&root.join("missing")),
-            Err(CgroupError::Io { .. })
-        ));
+        assert!(matches!(CgroupLayout::detect(root), Err(CgroupError::NoHierarchy { .. })));
+        assert!(matches!(CgroupLayout::detect(&root.join("missing")), Err(CgroupError::Io { .. })));
 
         std::fs::create_dir(root.join("cpu,cpuacct")).unwrap();
         std::fs::create_dir(root.join("memory")).unwrap();
         let layout = CgroupLayout::detect(root).unwrap();
         assert_eq!(layout.hierarchy(), Hierarchy::Legacy);
-        let cgroup = ContainerCgroup {
-            path: "/docker/abc".into(),
-            driver: CgroupDriver::Cgroupfs,
-        };
+        let cgroup = ContainerCgroup { path: "/docker/abc".into(), driver: CgroupDriver::Cgroupfs };
         let dirs = layout.legacy_dirs(&cgroup).unwrap();
         assert_eq!(dirs.cpu, root.join("cpu,cpuacct/docker/abc"));
         assert_eq!(dirs.cpuacct, root.join("cpu,cpuacct/docker/abc"));
@@ -252,10 +212,7 @@ mod tests {
 
         std::fs::create_dir(root.join("unified")).unwrap();
         std::fs::write(root.join("unified/cgroup.controllers"), "").unwrap();
-        assert_eq!(
-            CgroupLayout::detect(root).unwrap().hierarchy(),
-            Hierarchy::Hybrid
-        );
+        assert_eq!(CgroupLayout::detect(root).unwrap().hierarchy(), Hierarchy::Hybrid);
 
         std::fs::write(root.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
         let layout = CgroupLayout::detect(root).unwrap();

@@ -23,8 +23,7 @@ pub mod v2;
 
 pub use layout::{CgroupDriver, CgroupLayout, ContainerCgroup, Hierarchy};
 pub use stats::{
-    ContainerStats, CpuSpec, CpuUsage, DeviceIo, MemorySpec, MemoryUsage, read_container_stats,
-    read_root_stats,
+    ContainerStats, CpuSpec, CpuUsage, DeviceIo, MemorySpec, MemoryUsage, read_container_stats, read_root_stats,
 };
 
 /// Why a cgroup hierarchy or a container's cgroup could not be read. Every
@@ -76,10 +75,7 @@ impl From<CgroupError> for crate::scrape::CollectorError {
             CgroupError::NoHierarchy { root } => CollectorError::NoData { path: root },
             CgroupError::ContainerNotFound { id, tried } => CollectorError::Io {
                 path: tried.into_iter().next().unwrap_or_default(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("no cgroup for container {id}"),
-                ),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("no cgroup for container {id}")),
             },
         }
     }
@@ -93,10 +89,7 @@ fn display_paths(paths: &[PathBuf]) -> String {
 /// Parses the flat keyed format shared by `cpu.stat`, `memory.stat`,
 /// `memory.events`, `cpuacct.stat` and `memory.oom_control`: one
 /// `key value` pair per line.
-pub(crate) fn parse_keyed<'a>(
-    text: &'a str,
-    what: &str,
-) -> Result<Vec<(&'a str, u64)>, ParseError> {
+pub(crate) fn parse_keyed<'a>(text: &'a str, what: &str) -> Result<Vec<(&'a str, u64)>, ParseError> {
     let mut pairs = Vec::with_capacity(48);
     for line in text.lines() {
         let mut fields = line.split_ascii_whitespace();
@@ -124,10 +117,7 @@ pub(crate) fn parse_single(text: &str, what: &str) -> Result<u64, ParseError> {
 pub(crate) fn parse_device(field: &str) -> Result<(u32, u32), ParseError> {
     let invalid = || ParseError::new(format!("invalid device {field:?}"));
     let (major, minor) = field.split_once(':').ok_or_else(invalid)?;
-    Ok((
-        major.parse().map_err(|_| invalid())?,
-        minor.parse().map_err(|_| invalid())?,
-    ))
+    Ok((major.parse().map_err(|_| invalid())?, minor.parse().map_err(|_| invalid())?))
 }
 
 #[cfg(test)]
@@ -158,10 +148,7 @@ mod tests {
     fn errors_name_their_paths() {
         let err = CgroupError::ContainerNotFound {
             id: "abc".into(),
-            tried: vec![
-                "/a/docker/abc".into(),
-                "/a/system.slice/docker-abc.scope".into(),
-            ],
+            tried: vec!["/a/docker/abc".into(), "/a/system.slice/docker-abc.scope".into()],
         };
         assert_eq!(
             err.to_string(),

@@ -107,18 +107,13 @@ pub struct DeviceIo {
 }
 
 /// Reads every number of `cgroup` under `layout`.
-pub fn read_container_stats(
-    layout: &CgroupLayout,
-    cgroup: &ContainerCgroup,
-) -> Result<ContainerStats, CgroupError> {
+pub fn read_container_stats(layout: &CgroupLayout, cgroup: &ContainerCgroup) -> Result<ContainerStats, CgroupError> {
     match (layout.unified_dir(cgroup), layout.legacy_dirs(cgroup)) {
         (Some(dir), _) => read_v2(&dir),
         (None, Some(dirs)) => read_v1(&dirs),
         // Unreachable by construction: a layout is one or the other. An
         // error rather than a panic keeps the scrape alive regardless.
-        (None, None) => Err(CgroupError::NoHierarchy {
-            root: layout.root().to_path_buf(),
-        }),
+        (None, None) => Err(CgroupError::NoHierarchy { root: layout.root().to_path_buf() }),
     }
 }
 
@@ -127,10 +122,7 @@ pub fn read_container_stats(
 /// `io.stat`: there is no `memory.current` and no limits, so memory comes
 /// from `meminfo` the way runc fills it for the root cgroup (usage = total −
 /// free), and the limits are absent (unlimited).
-pub fn read_root_stats(
-    layout: &CgroupLayout,
-    meminfo: &Path,
-) -> Result<ContainerStats, CgroupError> {
+pub fn read_root_stats(layout: &CgroupLayout, meminfo: &Path) -> Result<ContainerStats, CgroupError> {
     let root = ContainerCgroup::root();
     let Some(dir) = layout.unified_dir(&root) else {
         return read_container_stats(layout, &root);
@@ -138,18 +130,10 @@ pub fn read_root_stats(
     let cpu = parse(&dir.join("cpu.stat"), v2::parse_cpu_stat)?;
     let io = parse_optional(&dir.join("io.stat"), v2::parse_io_stat)?.unwrap_or_default();
     let mem = parse(meminfo, |text| {
-        crate::procfs::meminfo::parse(text).map(|entries| {
-            entries
-                .iter()
-                .map(|e| (e.name.to_owned(), e.value as u64))
-                .collect::<Vec<_>>()
-        })
+        crate::procfs::meminfo::parse(text)
+            .map(|entries| entries.iter().map(|e| (e.name.to_owned(), e.value as u64)).collect::<Vec<_>>())
     })?;
-    let field = |name: &str| {
-        mem.iter()
-            .find(|(key, _)| key == name)
-            .map_or(0, |(_, value)| *value)
-    };
+    let field = |name: &str| mem.iter().find(|(key, _)| key == name).map_or(0, |(_, value)| *value);
     let usage = field("MemTotal").saturating_sub(field("MemFree"));
     Ok(ContainerStats {
         cpu: CpuUsage {
@@ -224,10 +208,7 @@ fn read_v2(dir: &Path) -> Result<ContainerStats, CgroupError> {
             failcnt: None,
             oom_kills: Some(events.oom_kill),
         },
-        memory_spec: MemorySpec {
-            limit_bytes: limit,
-            reservation_bytes: reservation,
-        },
+        memory_spec: MemorySpec { limit_bytes: limit, reservation_bytes: reservation },
         io: io.into_iter().map(device_io).collect(),
     })
 }
@@ -246,10 +227,7 @@ fn read_v1(dirs: &LegacyCgroupDirs) -> Result<ContainerStats, CgroupError> {
     let max_usage = parse_optional(&mem.join("memory.max_usage_in_bytes"), v1::parse_value)?;
     let oom_kills = parse_optional(&mem.join("memory.oom_control"), v1::parse_oom_kill)?.flatten();
     let limit = parse(&mem.join("memory.limit_in_bytes"), v1::parse_memory_limit)?;
-    let soft = parse(
-        &mem.join("memory.soft_limit_in_bytes"),
-        v1::parse_memory_limit,
-    )?;
+    let soft = parse(&mem.join("memory.soft_limit_in_bytes"), v1::parse_memory_limit)?;
     let io = match &dirs.blkio {
         Some(dir) => read_blkio(dir)?,
         None => Vec::new(),
@@ -266,11 +244,7 @@ fn read_v1(dirs: &LegacyCgroupDirs) -> Result<ContainerStats, CgroupError> {
             cfs_throttled_periods: cfs.nr_throttled,
             cfs_throttled_seconds: cfs.throttled_time_ns as f64 / 1e9,
         },
-        cpu_spec: CpuSpec {
-            quota_us: quota,
-            period_us: period,
-            shares,
-        },
+        cpu_spec: CpuSpec { quota_us: quota, period_us: period, shares },
         memory: MemoryUsage {
             usage_bytes: usage,
             working_set_bytes: usage.saturating_sub(stat.inactive_file),
@@ -282,10 +256,7 @@ fn read_v1(dirs: &LegacyCgroupDirs) -> Result<ContainerStats, CgroupError> {
             failcnt: Some(failcnt),
             oom_kills,
         },
-        memory_spec: MemorySpec {
-            limit_bytes: limit,
-            reservation_bytes: soft,
-        },
+        memory_spec: MemorySpec { limit_bytes: limit, reservation_bytes: soft },
         io,
     })
 }
@@ -309,17 +280,11 @@ fn read_blkio(dir: &Path) -> Result<Vec<DeviceIo>, CgroupError> {
         })
         .collect();
     for op in ops {
-        let position = devices
-            .iter()
-            .position(|d| d.major == op.major && d.minor == op.minor);
+        let position = devices.iter().position(|d| d.major == op.major && d.minor == op.minor);
         let device = match position {
             Some(index) => &mut devices[index],
             None => {
-                devices.push(DeviceIo {
-                    major: op.major,
-                    minor: op.minor,
-                    ..DeviceIo::default()
-                });
+                devices.push(DeviceIo { major: op.major, minor: op.minor, ..DeviceIo::default() });
                 let last = devices.len() - 1;
                 &mut devices[last]
             }
@@ -334,16 +299,10 @@ fn micros(value: u64) -> f64 {
     value as f64 / 1e6
 }
 
-fn parse<T>(
-    path: &Path,
-    parser: impl FnOnce(&str) -> Result<T, ParseError>,
-) -> Result<T, CgroupError> {
+fn parse<T>(path: &Path, parser: impl FnOnce(&str) -> Result<T, ParseError>) -> Result<T, CgroupError> {
     match parse_optional(path, parser)? {
         Some(value) => Ok(value),
-        None => Err(CgroupError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::from(ErrorKind::NotFound),
-        }),
+        None => Err(CgroupError::Io { path: path.to_path_buf(), source: std::io::Error::from(ErrorKind::NotFound) }),
     }
 }
 
@@ -354,14 +313,8 @@ fn parse_optional<T>(
     parser: impl FnOnce(&str) -> Result<T, ParseError>,
 ) -> Result<Option<T>, CgroupError> {
     match with_file(path, parser) {
-        Ok(parsed) => parsed.map(Some).map_err(|source| CgroupError::Parse {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Ok(parsed) => parsed.map(Some).map_err(|source| CgroupError::Parse { path: path.to_path_buf(), source }),
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(CgroupError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(CgroupError::Io { path: path.to_path_buf(), source }),
     }
 }

@@ -26,13 +26,8 @@ pub struct CpuacctStat {
 /// Parses `cpuacct.stat`.
 pub fn parse_cpuacct_stat(text: &str) -> Result<CpuacctStat, ParseError> {
     let pairs = parse_keyed(text, "cpuacct.stat value")?;
-    let required = |key: &str| {
-        lookup(&pairs, key).ok_or_else(|| ParseError::new(format!("cpuacct.stat has no {key}")))
-    };
-    Ok(CpuacctStat {
-        user_ticks: required("user")?,
-        system_ticks: required("system")?,
-    })
+    let required = |key: &str| lookup(&pairs, key).ok_or_else(|| ParseError::new(format!("cpuacct.stat has no {key}")));
+    Ok(CpuacctStat { user_ticks: required("user")?, system_ticks: required("system")? })
 }
 
 /// `cpu.stat`: CFS bandwidth statistics.
@@ -50,9 +45,7 @@ pub struct CfsStat {
 /// bandwidth control, so a missing one means a wrong file.
 pub fn parse_cpu_stat(text: &str) -> Result<CfsStat, ParseError> {
     let pairs = parse_keyed(text, "cpu.stat value")?;
-    let required = |key: &str| {
-        lookup(&pairs, key).ok_or_else(|| ParseError::new(format!("cpu.stat has no {key}")))
-    };
+    let required = |key: &str| lookup(&pairs, key).ok_or_else(|| ParseError::new(format!("cpu.stat has no {key}")));
     Ok(CfsStat {
         nr_periods: required("nr_periods")?,
         nr_throttled: required("nr_throttled")?,
@@ -103,11 +96,7 @@ pub struct MemoryStat {
 /// meaningful numbers for; a field absent in both forms reads as 0.
 pub fn parse_memory_stat(text: &str) -> Result<MemoryStat, ParseError> {
     let pairs = parse_keyed(text, "memory.stat value")?;
-    let get = |key: &str| {
-        lookup(&pairs, &format!("total_{key}"))
-            .or_else(|| lookup(&pairs, key))
-            .unwrap_or(0)
-    };
+    let get = |key: &str| lookup(&pairs, &format!("total_{key}")).or_else(|| lookup(&pairs, key)).unwrap_or(0);
     Ok(MemoryStat {
         rss: get("rss"),
         cache: get("cache"),
@@ -151,17 +140,10 @@ pub fn parse_blkio(text: &str) -> Result<Vec<BlkioDevice>, ParseError> {
             [device, op, value] => {
                 let (major, minor) = parse_device(device)?;
                 let value = parse_u64(value, "blkio value")?;
-                let index = match devices
-                    .iter()
-                    .position(|d| d.major == major && d.minor == minor)
-                {
+                let index = match devices.iter().position(|d| d.major == major && d.minor == minor) {
                     Some(index) => index,
                     None => {
-                        devices.push(BlkioDevice {
-                            major,
-                            minor,
-                            ..BlkioDevice::default()
-                        });
+                        devices.push(BlkioDevice { major, minor, ..BlkioDevice::default() });
                         devices.len() - 1
                     }
                 };
@@ -184,16 +166,10 @@ mod tests {
     #[test]
     fn cpuacct() {
         // This host's /sys/fs/cgroup/cpuacct.
-        assert_eq!(
-            parse_cpuacct_usage("4068693157298\n").unwrap(),
-            4068693157298
-        );
+        assert_eq!(parse_cpuacct_usage("4068693157298\n").unwrap(), 4068693157298);
         assert_eq!(
             parse_cpuacct_stat("user 350903\nsystem 55966\n").unwrap(),
-            CpuacctStat {
-                user_ticks: 350903,
-                system_ticks: 55966
-            }
+            CpuacctStat { user_ticks: 350903, system_ticks: 55966 }
         );
         assert!(parse_cpuacct_stat("user 1\n").is_err());
     }
@@ -206,11 +182,7 @@ mod tests {
         let text = "nr_periods 2318\nnr_throttled 117\nthrottled_time 9012345678\n";
         assert_eq!(
             parse_cpu_stat(text).unwrap(),
-            CfsStat {
-                nr_periods: 2318,
-                nr_throttled: 117,
-                throttled_time_ns: 9012345678
-            }
+            CfsStat { nr_periods: 2318, nr_throttled: 117, throttled_time_ns: 9012345678 }
         );
         assert!(parse_cpu_stat("nr_periods 1\n").is_err());
         assert_eq!(parse_cfs_quota("-1\n").unwrap(), None);
@@ -225,10 +197,7 @@ mod tests {
         // This host's root memory.limit_in_bytes.
         assert_eq!(parse_memory_limit("9223372036854771712\n").unwrap(), None);
         assert_eq!(parse_memory_limit("4611686018427387904\n").unwrap(), None);
-        assert_eq!(
-            parse_memory_limit("4611686018427387903\n").unwrap(),
-            Some(4611686018427387903)
-        );
+        assert_eq!(parse_memory_limit("4611686018427387903\n").unwrap(), Some(4611686018427387903));
         assert_eq!(parse_memory_limit("268435456\n").unwrap(), Some(268435456));
         assert!(parse_memory_limit("max\n").is_err());
     }
@@ -268,25 +237,10 @@ total_unevictable 12886016
     fn memory_stat_prefers_totals() {
         assert_eq!(
             parse_memory_stat(MEMORY_STAT).unwrap(),
-            MemoryStat {
-                rss: 40660992,
-                cache: 114069504,
-                mapped_file: 92729344,
-                swap: 0,
-                inactive_file: 89079808,
-            }
+            MemoryStat { rss: 40660992, cache: 114069504, mapped_file: 92729344, swap: 0, inactive_file: 89079808 }
         );
         let flat = parse_memory_stat("cache 1\nrss 2\nmapped_file 3\ninactive_file 4\n").unwrap();
-        assert_eq!(
-            flat,
-            MemoryStat {
-                rss: 2,
-                cache: 1,
-                mapped_file: 3,
-                swap: 0,
-                inactive_file: 4
-            }
-        );
+        assert_eq!(flat, MemoryStat { rss: 2, cache: 1, mapped_file: 3, swap: 0, inactive_file: 4 });
     }
 
     #[test]
@@ -294,10 +248,7 @@ total_unevictable 12886016
         // This host's memory.oom_control.
         let text = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n";
         assert_eq!(parse_oom_kill(text).unwrap(), Some(0));
-        assert_eq!(
-            parse_oom_kill("oom_kill_disable 0\nunder_oom 0\n").unwrap(),
-            None
-        );
+        assert_eq!(parse_oom_kill("oom_kill_disable 0\nunder_oom 0\n").unwrap(), None);
     }
 
     #[test]
@@ -319,18 +270,8 @@ Total 1257472
         assert_eq!(
             parse_blkio(text).unwrap(),
             vec![
-                BlkioDevice {
-                    major: 8,
-                    minor: 0,
-                    read: 1212416,
-                    write: 40960
-                },
-                BlkioDevice {
-                    major: 253,
-                    minor: 1,
-                    read: 4096,
-                    write: 0
-                },
+                BlkioDevice { major: 8, minor: 0, read: 1212416, write: 40960 },
+                BlkioDevice { major: 253, minor: 1, read: 4096, write: 0 },
             ]
         );
         // This host's root blkio.throttle.io_service_bytes_recursive.

@@ -27,9 +27,7 @@ pub struct CpuStat {
 /// always written by the kernel, so their absence means a wrong file.
 pub fn parse_cpu_stat(text: &str) -> Result<CpuStat, ParseError> {
     let pairs = parse_keyed(text, "cpu.stat value")?;
-    let required = |key: &str| {
-        lookup(&pairs, key).ok_or_else(|| ParseError::new(format!("cpu.stat has no {key}")))
-    };
+    let required = |key: &str| lookup(&pairs, key).ok_or_else(|| ParseError::new(format!("cpu.stat has no {key}")));
     Ok(CpuStat {
         usage_usec: required("usage_usec")?,
         user_usec: required("user_usec")?,
@@ -104,13 +102,7 @@ pub struct MemoryEvents {
 pub fn parse_memory_events(text: &str) -> Result<MemoryEvents, ParseError> {
     let pairs = parse_keyed(text, "memory.events value")?;
     let get = |key: &str| lookup(&pairs, key).unwrap_or(0);
-    Ok(MemoryEvents {
-        low: get("low"),
-        high: get("high"),
-        max: get("max"),
-        oom: get("oom"),
-        oom_kill: get("oom_kill"),
-    })
+    Ok(MemoryEvents { low: get("low"), high: get("high"), max: get("max"), oom: get("oom"), oom_kill: get("oom_kill") })
 }
 
 /// One device line of `io.stat`.
@@ -141,15 +133,10 @@ pub fn parse_io_stat(text: &str) -> Result<Vec<IoStat>, ParseError> {
             continue;
         };
         let (major, minor) = parse_device(device)?;
-        let mut stat = IoStat {
-            major,
-            minor,
-            ..IoStat::default()
-        };
+        let mut stat = IoStat { major, minor, ..IoStat::default() };
         for field in fields {
-            let (key, value) = field
-                .split_once('=')
-                .ok_or_else(|| ParseError::new(format!("invalid io.stat field {field:?}")))?;
+            let (key, value) =
+                field.split_once('=').ok_or_else(|| ParseError::new(format!("invalid io.stat field {field:?}")))?;
             let slot = match key {
                 "rbytes" => &mut stat.rbytes,
                 "wbytes" => &mut stat.wbytes,
@@ -183,10 +170,7 @@ pub fn parse_cpu_max(text: &str) -> Result<CpuMax, ParseError> {
         "max" => None,
         quota => Some(parse_u64(quota, "cpu.max quota")?),
     };
-    Ok(CpuMax {
-        quota_usec,
-        period_usec: parse_u64(period, "cpu.max period")?,
-    })
+    Ok(CpuMax { quota_usec, period_usec: parse_u64(period, "cpu.max period")? })
 }
 
 /// Parses `cpu.weight` (1 to 10000, default 100).
@@ -311,16 +295,7 @@ pgmajfault 105
     #[test]
     fn memory_events() {
         let text = "low 0\nhigh 0\nmax 17\noom 2\noom_kill 1\noom_group_kill 0\n";
-        assert_eq!(
-            parse_memory_events(text).unwrap(),
-            MemoryEvents {
-                low: 0,
-                high: 0,
-                max: 17,
-                oom: 2,
-                oom_kill: 1
-            }
-        );
+        assert_eq!(parse_memory_events(text).unwrap(), MemoryEvents { low: 0, high: 0, max: 17, oom: 2, oom_kill: 1 });
     }
 
     #[test]
@@ -331,22 +306,8 @@ pgmajfault 105
         assert_eq!(
             parse_io_stat(text).unwrap(),
             vec![
-                IoStat {
-                    major: 259,
-                    minor: 0,
-                    rbytes: 1459200,
-                    wbytes: 314773504,
-                    rios: 192,
-                    wios: 353
-                },
-                IoStat {
-                    major: 253,
-                    minor: 0,
-                    rbytes: 4096,
-                    wbytes: 0,
-                    rios: 1,
-                    wios: 0
-                },
+                IoStat { major: 259, minor: 0, rbytes: 1459200, wbytes: 314773504, rios: 192, wios: 353 },
+                IoStat { major: 253, minor: 0, rbytes: 4096, wbytes: 0, rios: 1, wios: 0 },
             ]
         );
         assert_eq!(parse_io_stat("").unwrap(), vec![]);
@@ -356,20 +317,8 @@ pgmajfault 105
 
     #[test]
     fn cpu_max_and_weight() {
-        assert_eq!(
-            parse_cpu_max("max 100000\n").unwrap(),
-            CpuMax {
-                quota_usec: None,
-                period_usec: 100000
-            }
-        );
-        assert_eq!(
-            parse_cpu_max("50000 100000\n").unwrap(),
-            CpuMax {
-                quota_usec: Some(50000),
-                period_usec: 100000
-            }
-        );
+        assert_eq!(parse_cpu_max("max 100000\n").unwrap(), CpuMax { quota_usec: None, period_usec: 100000 });
+        assert_eq!(parse_cpu_max("50000 100000\n").unwrap(), CpuMax { quota_usec: Some(50000), period_usec: 100000 });
         assert!(parse_cpu_max("max\n").is_err());
         assert!(parse_cpu_max("1 2 3\n").is_err());
         assert_eq!(parse_cpu_weight("100\n").unwrap(), 100);

@@ -16,8 +16,7 @@ use sonde_instrument::{Label, Labels, MetricFamily, MetricType};
 
 use super::metadata::{MetadataCache, SyncState};
 use crate::cgroup::{
-    CgroupError, CgroupLayout, ContainerCgroup, ContainerStats, read_container_stats,
-    read_root_stats,
+    CgroupError, CgroupLayout, ContainerCgroup, ContainerStats, read_container_stats, read_root_stats,
 };
 use crate::kernel_file::with_file;
 use crate::procfs::net_dev;
@@ -173,15 +172,8 @@ struct Machine {
 impl Machine {
     fn read(procfs: &Path) -> Result<Machine, CollectorError> {
         let cpuinfo = procfs.join("cpuinfo");
-        let cpu_cores = with_file(&cpuinfo, |text| {
-            text.lines()
-                .filter(|line| line.starts_with("processor"))
-                .count()
-        })
-        .map_err(|source| CollectorError::Io {
-            path: cpuinfo.clone(),
-            source,
-        })?;
+        let cpu_cores = with_file(&cpuinfo, |text| text.lines().filter(|line| line.starts_with("processor")).count())
+            .map_err(|source| CollectorError::Io { path: cpuinfo.clone(), source })?;
         let meminfo = procfs.join("meminfo");
         let total = with_file(&meminfo, |text| {
             crate::procfs::meminfo::parse(text)
@@ -195,10 +187,7 @@ impl Machine {
             Ok(Err(source)) => return Err(CollectorError::Parse { path: meminfo, source }),
             Err(source) => return Err(CollectorError::Io { path: meminfo, source }),
         };
-        Ok(Machine {
-            cpu_cores: cpu_cores as f64,
-            memory_bytes,
-        })
+        Ok(Machine { cpu_cores: cpu_cores as f64, memory_bytes })
     }
 }
 
@@ -236,10 +225,7 @@ impl ContainerCollector {
         devices
             .entry((major, minor))
             .or_insert_with(|| {
-                let uevent = self
-                    .config
-                    .sysfs
-                    .join(format!("dev/block/{major}:{minor}/uevent"));
+                let uevent = self.config.sysfs.join(format!("dev/block/{major}:{minor}/uevent"));
                 std::fs::read_to_string(uevent)
                     .ok()
                     .and_then(|text| devname(&text))
@@ -262,11 +248,8 @@ impl ContainerCollector {
                 .with_sample(Labels::new(), machine.cpu_cores),
         );
         out.push(
-            MetricFamily::gauge(
-                "machine_memory_bytes",
-                "Amount of memory installed on the machine.",
-            )
-            .with_sample(Labels::new(), machine.memory_bytes),
+            MetricFamily::gauge("machine_memory_bytes", "Amount of memory installed on the machine.")
+                .with_sample(Labels::new(), machine.memory_bytes),
         );
         Ok(())
     }
@@ -294,16 +277,12 @@ impl ScrapeCollector for ContainerCollector {
             let mut cgroups = self.cgroups.lock().unwrap_or_else(|e| e.into_inner());
             // `containers()` is sorted by id: a binary search, not a scan
             // per cached entry.
-            cgroups.retain(|id, _| {
-                containers
-                    .binary_search_by(|c| c.id.as_str().cmp(id.as_str()))
-                    .is_ok()
-            });
+            cgroups.retain(|id, _| containers.binary_search_by(|c| c.id.as_str().cmp(id.as_str())).is_ok());
         }
         for container in &containers {
-            let stats = self.cgroup_of(&container.id).and_then(|cgroup| {
-                read_container_stats(&self.layout, &cgroup).map(|stats| (cgroup, stats))
-            });
+            let stats = self
+                .cgroup_of(&container.id)
+                .and_then(|cgroup| read_container_stats(&self.layout, &cgroup).map(|stats| (cgroup, stats)));
             let (cgroup, stats) = match stats {
                 Ok(found) => found,
                 // Gone between the event and the scrape: the container was
@@ -320,10 +299,7 @@ impl ScrapeCollector for ContainerCollector {
             let mut labels = Vec::with_capacity(1 + container.labels.len());
             labels.push(Label::new("id", cgroup.path()));
             labels.extend(container.labels.iter().cloned());
-            let net = self
-                .config
-                .procfs
-                .join(format!("{}/net/dev", container.pid));
+            let net = self.config.procfs.join(format!("{}/net/dev", container.pid));
             let net = (container.pid != 0).then_some(net);
             let net = net.as_deref().unwrap_or(Path::new(""));
             if let Err(error) = scrape.container(&labels, &stats, container.started_at, net, self) {
@@ -344,10 +320,7 @@ impl ScrapeCollector for ContainerCollector {
                 source_name: "docker",
                 reason: "no container listing yet".to_owned(),
             }),
-            SyncState::Disconnected(reason) => Err(CollectorError::Unavailable {
-                source_name: "docker",
-                reason,
-            }),
+            SyncState::Disconnected(reason) => Err(CollectorError::Unavailable { source_name: "docker", reason }),
         }
     }
 }
@@ -359,9 +332,7 @@ impl ScrapeCollector for ContainerCollector {
 pub fn build(config: ContainerConfig, cache: MetadataCache) -> Box<dyn ScrapeCollector> {
     match ContainerCollector::new(config, cache) {
         Ok(collector) => Box::new(collector),
-        Err(error) => Box::new(NoCgroups {
-            reason: error.to_string(),
-        }),
+        Err(error) => Box::new(NoCgroups { reason: error.to_string() }),
     }
 }
 
@@ -373,10 +344,7 @@ struct NoCgroups {
 
 impl ScrapeCollector for NoCgroups {
     fn update(&self, _out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        Err(CollectorError::Unavailable {
-            source_name: "cgroup",
-            reason: self.reason.clone(),
-        })
+        Err(CollectorError::Unavailable { source_name: "cgroup", reason: self.reason.clone() })
     }
 }
 
@@ -403,9 +371,7 @@ impl Scrape {
                 family
             })
             .collect();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         Scrape { families, now }
     }
 
@@ -433,23 +399,14 @@ impl Scrape {
         collector: &ContainerCollector,
     ) -> Result<(), CollectorError> {
         let cpu = &stats.cpu;
-        self.push_with(
-            F::CpuUsage,
-            labels,
-            Label::new("cpu", "total"),
-            cpu.usage_seconds,
-        );
+        self.push_with(F::CpuUsage, labels, Label::new("cpu", "total"), cpu.usage_seconds);
         self.push(F::CpuUser, labels, cpu.user_seconds);
         self.push(F::CpuSystem, labels, cpu.system_seconds);
         // No CFS quota means the kernel never throttles: cAdvisor reports
         // the throttling counters only for containers that have one.
         if stats.cpu_spec.quota_us.is_some() {
             self.push(F::CfsPeriods, labels, cpu.cfs_periods as f64);
-            self.push(
-                F::CfsThrottledPeriods,
-                labels,
-                cpu.cfs_throttled_periods as f64,
-            );
+            self.push(F::CfsThrottledPeriods, labels, cpu.cfs_throttled_periods as f64);
             self.push(F::CfsThrottledSeconds, labels, cpu.cfs_throttled_seconds);
         }
 
@@ -493,18 +450,8 @@ impl Scrape {
 
         for io in &stats.io {
             let device = Label::new("device", collector.device_name(io.major, io.minor));
-            self.push_with(
-                F::FsReadsBytes,
-                labels,
-                device.clone(),
-                io.read_bytes as f64,
-            );
-            self.push_with(
-                F::FsWritesBytes,
-                labels,
-                device.clone(),
-                io.write_bytes as f64,
-            );
+            self.push_with(F::FsReadsBytes, labels, device.clone(), io.read_bytes as f64);
+            self.push_with(F::FsWritesBytes, labels, device.clone(), io.write_bytes as f64);
             self.push_with(F::FsReads, labels, device.clone(), io.reads as f64);
             self.push_with(F::FsWrites, labels, device, io.writes as f64);
         }
@@ -524,10 +471,8 @@ impl Scrape {
             return Ok(());
         }
         let read = with_file(net_dev, |text| {
-            let devices = net_dev::parse(text).map_err(|source| CollectorError::Parse {
-                path: net_dev.to_path_buf(),
-                source,
-            })?;
+            let devices =
+                net_dev::parse(text).map_err(|source| CollectorError::Parse { path: net_dev.to_path_buf(), source })?;
             self.interfaces(labels, &devices);
             Ok(())
         });
@@ -535,40 +480,25 @@ impl Scrape {
             Ok(result) => result,
             // The process exited between the listing and now.
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(CollectorError::Io {
-                path: net_dev.to_path_buf(),
-                source,
-            }),
+            Err(source) => Err(CollectorError::Io { path: net_dev.to_path_buf(), source }),
         }
     }
 
     fn interfaces(&mut self, labels: &[Label], devices: &[net_dev::NetDev<'_>]) {
         for device in devices {
-            if SKIPPED_INTERFACES
-                .iter()
-                .any(|prefix| device.name.starts_with(prefix))
-            {
+            if SKIPPED_INTERFACES.iter().any(|prefix| device.name.starts_with(prefix)) {
                 continue;
             }
             let interface = Label::new("interface", device.name);
             for (family, column) in NETWORK {
-                self.push_with(
-                    family,
-                    labels,
-                    interface.clone(),
-                    device.values[column] as f64,
-                );
+                self.push_with(family, labels, interface.clone(), device.values[column] as f64);
             }
         }
     }
 
     /// Appends the families that have samples.
     fn finish(self, out: &mut Vec<MetricFamily>) {
-        out.extend(
-            self.families
-                .into_iter()
-                .filter(|family| !family.samples.is_empty()),
-        );
+        out.extend(self.families.into_iter().filter(|family| !family.samples.is_empty()));
     }
 }
 
@@ -584,12 +514,8 @@ fn is_gone(error: &CgroupError) -> bool {
 /// `DEVNAME=sda` in a sysfs `uevent` file → `/dev/sda`, cAdvisor's device
 /// label.
 fn devname(uevent: &str) -> Option<String> {
-    uevent
-        .lines()
-        .find_map(|line| line.strip_prefix("DEVNAME="))
-        .map(|name| format!("/dev/{}", name.trim()))
+    uevent.lines().find_map(|line| line.strip_prefix("DEVNAME=")).map(|name| format!("/dev/{}", name.trim()))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -597,41 +523,22 @@ mod tests {
 
     #[test]
     fn table_matches_the_index() {
-        assert_eq!(
-            FAMILIES[F::CpuUsage as usize].0,
-            "container_cpu_usage_seconds"
-        );
-        assert_eq!(
-            FAMILIES[F::MemoryFailcnt as usize].0,
-            "container_memory_failcnt"
-        );
-        assert_eq!(
-            FAMILIES[F::SpecCpuShares as usize].0,
-            "container_spec_cpu_shares"
-        );
-        assert_eq!(
-            FAMILIES[F::NetTransmitDropped as usize].0,
-            "container_network_transmit_packets_dropped"
-        );
+        assert_eq!(FAMILIES[F::CpuUsage as usize].0, "container_cpu_usage_seconds");
+        assert_eq!(FAMILIES[F::MemoryFailcnt as usize].0, "container_memory_failcnt");
+        assert_eq!(FAMILIES[F::SpecCpuShares as usize].0, "container_spec_cpu_shares");
+        assert_eq!(FAMILIES[F::NetTransmitDropped as usize].0, "container_network_transmit_packets_dropped");
         assert_eq!(FAMILIES[F::FsWrites as usize].0, "container_fs_writes");
         assert_eq!(FAMILIES[F::LastSeen as usize].0, "container_last_seen");
         assert_eq!(FAMILIES.len(), F::LastSeen as usize + 1);
-        for (column, name) in [
-            (0, "receive_bytes"),
-            (3, "receive_drop"),
-            (8, "transmit_bytes"),
-            (11, "transmit_drop"),
-        ] {
+        for (column, name) in [(0, "receive_bytes"), (3, "receive_drop"), (8, "transmit_bytes"), (11, "transmit_drop")]
+        {
             assert_eq!(net_dev::FIELD_NAMES[column], name);
         }
     }
 
     #[test]
     fn device_names_from_uevent() {
-        assert_eq!(
-            devname("MAJOR=8\nMINOR=0\nDEVNAME=sda\nDEVTYPE=disk\n").as_deref(),
-            Some("/dev/sda")
-        );
+        assert_eq!(devname("MAJOR=8\nMINOR=0\nDEVNAME=sda\nDEVTYPE=disk\n").as_deref(), Some("/dev/sda"));
         assert_eq!(devname("MAJOR=8\n"), None);
     }
 }

@@ -28,9 +28,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as DockerError;
-use bollard::models::{
-    ContainerInspectResponse, EndpointSettings, EventMessage, EventMessageTypeEnum,
-};
+use bollard::models::{ContainerInspectResponse, EndpointSettings, EventMessage, EventMessageTypeEnum};
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
 use bollard::{API_DEFAULT_VERSION, Docker};
 use futures_util::StreamExt;
@@ -77,10 +75,7 @@ pub struct DockerConfig {
 
 impl Default for DockerConfig {
     fn default() -> Self {
-        DockerConfig {
-            host: DEFAULT_HOST.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-        }
+        DockerConfig { host: DEFAULT_HOST.to_owned(), timeout: DEFAULT_TIMEOUT }
     }
 }
 
@@ -175,35 +170,18 @@ async fn sync(config: &DockerConfig, cache: &MetadataCache) -> Result<(Docker, u
 }
 
 /// Follows the events stream until it fails or ends; returns why.
-async fn follow(
-    docker: &Docker,
-    config: &DockerConfig,
-    cache: &MetadataCache,
-    since: u64,
-) -> WatchError {
+async fn follow(docker: &Docker, config: &DockerConfig, cache: &MetadataCache, since: u64) -> WatchError {
     let filters = HashMap::from([
         ("type".to_owned(), vec!["container".to_owned()]),
-        (
-            "event".to_owned(),
-            EVENTS.iter().map(|e| (*e).to_owned()).collect(),
-        ),
+        ("event".to_owned(), EVENTS.iter().map(|e| (*e).to_owned()).collect()),
     ]);
-    let options = EventsOptions {
-        since: Some(since.to_string()),
-        until: None,
-        filters: Some(filters),
-    };
+    let options = EventsOptions { since: Some(since.to_string()), until: None, filters: Some(filters) };
     let mut events = docker.events(Some(options));
     loop {
         // `next()` is cancel-safe: an event arriving as the heartbeat fires
         // stays in the stream.
         let Ok(next) = tokio::time::timeout(HEARTBEAT, events.next()).await else {
-            let ping = deadline(
-                config.timeout,
-                || "pinging the idle engine".to_owned(),
-                docker.ping(),
-            )
-            .await;
+            let ping = deadline(config.timeout, || "pinging the idle engine".to_owned(), docker.ping()).await;
             match ping {
                 Ok(_) => continue,
                 Err(error) => return error,
@@ -211,10 +189,7 @@ async fn follow(
         };
         let result = match next {
             Some(Ok(event)) => apply(docker, config.timeout, cache, &event).await,
-            Some(Err(source)) => Err(WatchError::Api {
-                call: "the events stream".to_owned(),
-                source,
-            }),
+            Some(Err(source)) => Err(WatchError::Api { call: "the events stream".to_owned(), source }),
             None => Err(WatchError::StreamEnded),
         };
         if let Err(error) = result {
@@ -250,20 +225,13 @@ async fn apply(
 
 /// Inspects one container: `None` when it no longer exists or no longer
 /// runs.
-async fn inspect(
-    docker: &Docker,
-    timeout: Duration,
-    id: &str,
-) -> Result<Option<ContainerInfo>, WatchError> {
+async fn inspect(docker: &Docker, timeout: Duration, id: &str) -> Result<Option<ContainerInfo>, WatchError> {
     let call = || format!("inspecting container {id}");
     match deadline(timeout, call, docker.inspect_container(id, None)).await {
         Ok(response) => Ok(container_info(&response)),
-        Err(WatchError::Api {
-            source: DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            },
-            ..
-        }) => Ok(None),
+        Err(WatchError::Api { source: DockerError::DockerResponseServerError { status_code: 404, .. }, .. }) => {
+            Ok(None)
+        }
         Err(error) => Err(error),
     }
 }
@@ -276,14 +244,8 @@ async fn deadline<T>(
 ) -> Result<T, WatchError> {
     match tokio::time::timeout(timeout, future).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(source)) => Err(WatchError::Api {
-            call: call(),
-            source,
-        }),
-        Err(_) => Err(WatchError::Timeout {
-            call: call(),
-            timeout,
-        }),
+        Ok(Err(source)) => Err(WatchError::Api { call: call(), source }),
+        Err(_) => Err(WatchError::Timeout { call: call(), timeout }),
     }
 }
 
@@ -320,9 +282,7 @@ fn connect(config: &DockerConfig) -> Result<Docker, WatchError> {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// What the cache needs from an inspect response: `None` when the
@@ -344,9 +304,7 @@ pub fn container_info(inspect: &ContainerInspectResponse) -> Option<ContainerInf
         .map(|labels| labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     labels.sort();
-    let swarm_task = labels
-        .iter()
-        .any(|(key, _)| key == SERVICE_NAME_LABEL || key == SWARM_TASK_LABEL);
+    let swarm_task = labels.iter().any(|(key, _)| key == SERVICE_NAME_LABEL || key == SWARM_TASK_LABEL);
     let addresses = inspect
         .network_settings
         .as_ref()
@@ -358,13 +316,8 @@ pub fn container_info(inspect: &ContainerInspectResponse) -> Option<ContainerInf
         name: name.strip_prefix('/').unwrap_or(name).to_owned(),
         image: config.and_then(|c| c.image.clone()).unwrap_or_default(),
         labels,
-        pid: state
-            .and_then(|s| s.pid)
-            .and_then(|pid| u32::try_from(pid).ok())
-            .unwrap_or(0),
-        started_at: state
-            .and_then(|s| s.started_at.as_deref())
-            .and_then(parse_time),
+        pid: state.and_then(|s| s.pid).and_then(|pid| u32::try_from(pid).ok()).unwrap_or(0),
+        started_at: state.and_then(|s| s.started_at.as_deref()).and_then(parse_time),
         addresses,
     })
 }
@@ -425,10 +378,7 @@ mod tests {
                 image: Some("vfarcic/go-demo:latest".into()),
                 labels: Some(HashMap::from([
                     ("maintainer".into(), "someone".into()),
-                    (
-                        "com.docker.swarm.service.name".into(),
-                        "go-demo_main".into(),
-                    ),
+                    ("com.docker.swarm.service.name".into(), "go-demo_main".into()),
                 ])),
                 env: Some(vec!["SECRET=hunter2".into()]),
                 ..Default::default()
@@ -453,10 +403,7 @@ mod tests {
                 name: "go-demo_main.1.p1kf8a0lzq3w2vbn6rx7tye4d".into(),
                 image: "vfarcic/go-demo:latest".into(),
                 labels: vec![
-                    (
-                        "com.docker.swarm.service.name".into(),
-                        "go-demo_main".into()
-                    ),
+                    ("com.docker.swarm.service.name".into(), "go-demo_main".into()),
                     ("maintainer".into(), "someone".into()),
                 ],
                 pid: 4242,
@@ -522,26 +469,15 @@ mod tests {
 
     #[test]
     fn zero_or_invalid_start_time_is_none() {
-        for text in [
-            "0001-01-01T00:00:00Z",
-            "",
-            "yesterday",
-            "1970-01-01T00:00:00Z",
-        ] {
+        for text in ["0001-01-01T00:00:00Z", "", "yesterday", "1970-01-01T00:00:00Z"] {
             assert_eq!(parse_time(text), None, "{text:?}");
         }
-        assert_eq!(
-            parse_time("2024-05-06T09:08:09.25+02:00"),
-            Some(1_714_979_289.25)
-        );
+        assert_eq!(parse_time("2024-05-06T09:08:09.25+02:00"), Some(1_714_979_289.25));
     }
 
     #[test]
     fn missing_parts_degrade_and_stopped_or_idless_containers_are_skipped() {
-        let bare = ContainerInspectResponse {
-            id: Some("abc".into()),
-            ..Default::default()
-        };
+        let bare = ContainerInspectResponse { id: Some("abc".into()), ..Default::default() };
         assert_eq!(
             container_info(&bare),
             Some(ContainerInfo {
@@ -582,20 +518,11 @@ mod tests {
 
     #[test]
     fn hosts_are_recognised_by_scheme() {
-        let with = |host: &str| DockerConfig {
-            host: host.into(),
-            timeout: Duration::from_millis(300),
-        };
+        let with = |host: &str| DockerConfig { host: host.into(), timeout: Duration::from_millis(300) };
         assert!(connect(&with("tcp://127.0.0.1:2375")).is_ok());
         assert!(connect(&with("http://127.0.0.1:2375")).is_ok());
-        assert!(matches!(
-            connect(&with("ssh://host")),
-            Err(WatchError::UnsupportedHost(_))
-        ));
+        assert!(matches!(connect(&with("ssh://host")), Err(WatchError::UnsupportedHost(_))));
         // Bollard checks that a socket exists before any request.
-        assert!(matches!(
-            connect(&with("unix:///nonexistent/docker.sock")),
-            Err(WatchError::Connect(_))
-        ));
+        assert!(matches!(connect(&with("unix:///nonexistent/docker.sock")), Err(WatchError::Connect(_))));
     }
 }

@@ -9,11 +9,7 @@
 use sonde_instrument::Label;
 
 /// The default `--container.labels`.
-pub const DEFAULT_LABEL_ALLOWLIST: &[&str] = &[
-    "com.docker.swarm.*",
-    "com.docker.stack.namespace",
-    "com.df.*",
-];
+pub const DEFAULT_LABEL_ALLOWLIST: &[&str] = &["com.docker.swarm.*", "com.docker.stack.namespace", "com.df.*"];
 
 /// A set of Docker label keys: exact keys, or prefixes written `prefix*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +29,7 @@ impl LabelAllowlist {
     /// every key starting with `prefix`, `*` every key. Empty patterns are
     /// ignored, so an empty flag value admits nothing.
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut list = LabelAllowlist {
-            exact: Vec::new(),
-            prefixes: Vec::new(),
-        };
+        let mut list = LabelAllowlist { exact: Vec::new(), prefixes: Vec::new() };
         for pattern in patterns.into_iter().map(str::trim) {
             match pattern.strip_suffix('*') {
                 Some(prefix) => list.prefixes.push(prefix.to_owned()),
@@ -56,8 +49,7 @@ impl LabelAllowlist {
     /// key. Two keys that sanitize to the same name (`a.b` and `a-b`) would
     /// make an invalid series, so the first in key order wins.
     pub fn series_labels(&self, labels: &[(String, String)]) -> Vec<Label> {
-        let mut admitted: Vec<&(String, String)> =
-            labels.iter().filter(|(key, _)| self.admits(key)).collect();
+        let mut admitted: Vec<&(String, String)> = labels.iter().filter(|(key, _)| self.admits(key)).collect();
         admitted.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out: Vec<Label> = Vec::with_capacity(admitted.len());
         for (key, value) in admitted {
@@ -75,13 +67,7 @@ impl LabelAllowlist {
 pub fn series_label_name(key: &str) -> String {
     let mut name = String::with_capacity("container_label_".len() + key.len());
     name.push_str("container_label_");
-    name.extend(key.chars().map(|c| {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            c
-        } else {
-            '_'
-        }
-    }));
+    name.extend(key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
     name
 }
 
@@ -90,10 +76,7 @@ mod tests {
     use super::*;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -130,13 +113,7 @@ mod tests {
     fn colliding_keys_keep_the_first_in_key_order() {
         let list = LabelAllowlist::new(["*"]);
         let labels = list.series_labels(&pairs(&[("a.b", "dot"), ("a-b", "dash"), ("c", "3")]));
-        let got: Vec<(&str, &str)> = labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            [("container_label_a_b", "dash"), ("container_label_c", "3")]
-        );
+        let got: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        assert_eq!(got, [("container_label_a_b", "dash"), ("container_label_c", "3")]);
     }
 }

@@ -116,10 +116,7 @@ impl MetadataCache {
     pub fn new(allowlist: LabelAllowlist) -> Self {
         MetadataCache {
             allowlist: Arc::new(allowlist),
-            inner: Arc::new(RwLock::new(Inner {
-                containers: BTreeMap::new(),
-                state: SyncState::Starting,
-            })),
+            inner: Arc::new(RwLock::new(Inner { containers: BTreeMap::new(), state: SyncState::Starting })),
         }
     }
 
@@ -218,10 +215,7 @@ mod tests {
             id: id.into(),
             name: format!("name-{id}"),
             image: "img:1".into(),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             pid: 42,
             started_at: Some(1.5),
             addresses: Vec::new(),
@@ -233,28 +227,18 @@ mod tests {
         let cache = MetadataCache::new(LabelAllowlist::default());
         cache.upsert(info(
             "a",
-            &[
-                ("com.df.notify", "true"),
-                ("maintainer", "someone"),
-                ("com.docker.swarm.service.name", "go-demo_main"),
-            ],
+            &[("com.df.notify", "true"), ("maintainer", "someone"), ("com.docker.swarm.service.name", "go-demo_main")],
         ));
         let containers = cache.containers();
-        let names: Vec<(&str, &str)> = containers[0]
-            .labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
+        let names: Vec<(&str, &str)> =
+            containers[0].labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
         assert_eq!(
             names,
             vec![
                 ("name", "name-a"),
                 ("image", "img:1"),
                 ("container_label_com_df_notify", "true"),
-                (
-                    "container_label_com_docker_swarm_service_name",
-                    "go-demo_main"
-                ),
+                ("container_label_com_docker_swarm_service_name", "go-demo_main"),
             ]
         );
     }
@@ -297,9 +281,6 @@ mod tests {
         cache.remove("a");
         cache.set_disconnected("connection refused".into());
         assert_eq!(cache.len(), 1);
-        assert_eq!(
-            cache.state(),
-            SyncState::Disconnected("connection refused".into())
-        );
+        assert_eq!(cache.state(), SyncState::Disconnected("connection refused".into()));
     }
 }

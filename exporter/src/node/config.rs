@@ -26,8 +26,7 @@ pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|co
 /// `--collector.netdev.device-exclude` default.
 pub const DEFAULT_NETDEV_DEVICE_EXCLUDE: &str = "^lo$";
 /// `--collector.diskstats.device-exclude` default.
-pub const DEFAULT_DISKSTATS_DEVICE_EXCLUDE: &str =
-    r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+pub const DEFAULT_DISKSTATS_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 /// `--collector.netstat.fields` default.
 pub const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 /// `--collector.vmstat.fields` default.
@@ -78,18 +77,11 @@ impl Default for NodeConfig {
             sysfs: PathBuf::from("/sys"),
             rootfs: PathBuf::from("/"),
             udev_data: PathBuf::from("/run/udev/data"),
-            enabled: COLLECTORS
-                .iter()
-                .filter(|c| c.default_enabled)
-                .map(|c| c.name.to_owned())
-                .collect(),
+            enabled: COLLECTORS.iter().filter(|c| c.default_enabled).map(|c| c.name.to_owned()).collect(),
             mount_points_exclude: DEFAULT_MOUNT_POINTS_EXCLUDE.to_owned(),
             fs_types_exclude: DEFAULT_FS_TYPES_EXCLUDE.to_owned(),
             mount_timeout: DEFAULT_MOUNT_TIMEOUT,
-            netdev_devices: DeviceFilter {
-                include: None,
-                exclude: Some(DEFAULT_NETDEV_DEVICE_EXCLUDE.to_owned()),
-            },
+            netdev_devices: DeviceFilter { include: None, exclude: Some(DEFAULT_NETDEV_DEVICE_EXCLUDE.to_owned()) },
             diskstats_devices: DeviceFilter {
                 include: None,
                 exclude: Some(DEFAULT_DISKSTATS_DEVICE_EXCLUDE.to_owned()),
@@ -105,8 +97,7 @@ impl Default for NodeConfig {
 impl NodeConfig {
     /// `--collector.<name>`.
     pub fn enable(&mut self, name: &str) -> Result<(), ConfigError> {
-        let info =
-            collector_info(name).ok_or_else(|| ConfigError::UnknownCollector(name.to_owned()))?;
+        let info = collector_info(name).ok_or_else(|| ConfigError::UnknownCollector(name.to_owned()))?;
         self.enabled.insert(info.name.to_owned());
         Ok(())
     }
@@ -142,10 +133,7 @@ impl NodeConfig {
 }
 
 pub(crate) fn compile(flag: &'static str, pattern: &str) -> Result<regex::Regex, ConfigError> {
-    regex::Regex::new(pattern).map_err(|e| ConfigError::Regex {
-        flag,
-        source: Box::new(e),
-    })
+    regex::Regex::new(pattern).map_err(|e| ConfigError::Regex { flag, source: Box::new(e) })
 }
 
 /// A compiled [`DeviceFilter`].
@@ -164,10 +152,7 @@ impl CompiledFilter {
         let include = filter.include.as_deref().filter(|p| !p.is_empty());
         let exclude = filter.exclude.as_deref().filter(|p| !p.is_empty());
         if include.is_some() && exclude.is_some() {
-            return Err(ConfigError::MutuallyExclusive {
-                include: include_flag,
-                exclude: exclude_flag,
-            });
+            return Err(ConfigError::MutuallyExclusive { include: include_flag, exclude: exclude_flag });
         }
         Ok(CompiledFilter {
             include: include.map(|p| compile(include_flag, p)).transpose()?,

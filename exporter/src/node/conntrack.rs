@@ -26,9 +26,7 @@ pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, Con
 /// A missing file means the conntrack module is not loaded: no data.
 fn no_data(err: CollectorError) -> CollectorError {
     match err {
-        CollectorError::Io { path, source } if not_found(&source) => {
-            CollectorError::NoData { path }
-        }
+        CollectorError::Io { path, source } if not_found(&source) => CollectorError::NoData { path },
         other => other,
     }
 }
@@ -53,36 +51,16 @@ impl ScrapeCollector for Conntrack {
             .map_err(|e| no_data(io_error(&self.stat, e)))?
             .map_err(|e| parse_error(&self.stat, e))?;
         let stats = [
-            (
-                "found",
-                "Number of searched entries which were successful.",
-                stat.found,
-            ),
-            (
-                "invalid",
-                "Number of packets seen which can not be tracked.",
-                stat.invalid,
-            ),
-            (
-                "ignore",
-                "Number of packets seen which are already connected to a conntrack entry.",
-                stat.ignore,
-            ),
-            (
-                "insert",
-                "Number of entries inserted into the list.",
-                stat.insert,
-            ),
+            ("found", "Number of searched entries which were successful.", stat.found),
+            ("invalid", "Number of packets seen which can not be tracked.", stat.invalid),
+            ("ignore", "Number of packets seen which are already connected to a conntrack entry.", stat.ignore),
+            ("insert", "Number of entries inserted into the list.", stat.insert),
             (
                 "insert_failed",
                 "Number of entries for which list insertion was attempted but failed.",
                 stat.insert_failed,
             ),
-            (
-                "drop",
-                "Number of packets dropped due to conntrack failure.",
-                stat.drop,
-            ),
+            ("drop", "Number of packets dropped due to conntrack failure.", stat.drop),
             (
                 "early_drop",
                 "Number of dropped conntrack entries to make room for new ones, if maximum table size was reached.",
@@ -95,12 +73,7 @@ impl ScrapeCollector for Conntrack {
             ),
         ];
         for (name, help, value) in stats {
-            out.push(single(
-                &format!("node_nf_conntrack_stat_{name}"),
-                help,
-                MetricType::Gauge,
-                value as f64,
-            ));
+            out.push(single(&format!("node_nf_conntrack_stat_{name}"), help, MetricType::Gauge, value as f64));
         }
         Ok(())
     }

@@ -16,9 +16,7 @@ use crate::procfs::stat::{self, CpuTimes};
 /// back (its counters restarted), not a glitch.
 const JUMP_BACK_SECONDS: f64 = 3.0;
 
-const MODES: [&str; 8] = [
-    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
-];
+const MODES: [&str; 8] = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"];
 
 #[derive(Debug)]
 struct Cpu {
@@ -109,16 +107,14 @@ impl Cpu {
 
     fn throttles(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let cpus = list_dir(&self.cpu_dir, |name| {
-            name.strip_prefix("cpu")
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            name.strip_prefix("cpu").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         })?;
         let mut packages: BTreeMap<u64, u64> = BTreeMap::new();
         let mut cores: BTreeMap<(u64, u64), u64> = BTreeMap::new();
         for (name, dir) in cpus {
-            let (Ok(package), Ok(core)) = (
-                read_u64(&dir.join("topology/physical_package_id")),
-                read_u64(&dir.join("topology/core_id")),
-            ) else {
+            let (Ok(package), Ok(core)) =
+                (read_u64(&dir.join("topology/physical_package_id")), read_u64(&dir.join("topology/core_id")))
+            else {
                 tracing::debug!(cpu = %name, "CPU has no topology, skipping throttle counters");
                 continue;
             };
@@ -146,23 +142,16 @@ impl Cpu {
                 "Number of times this CPU package has been throttled.",
             );
             for (package, count) in packages {
-                family.push(
-                    Labels::new().with("package", package.to_string()),
-                    count as f64,
-                );
+                family.push(Labels::new().with("package", package.to_string()), count as f64);
             }
             out.push(family);
         }
         if !cores.is_empty() {
-            let mut family = MetricFamily::counter(
-                "node_cpu_core_throttles",
-                "Number of times this CPU core has been throttled.",
-            );
+            let mut family =
+                MetricFamily::counter("node_cpu_core_throttles", "Number of times this CPU core has been throttled.");
             for ((package, core), count) in cores {
                 family.push(
-                    Labels::new()
-                        .with("core", core.to_string())
-                        .with("package", package.to_string()),
+                    Labels::new().with("core", core.to_string()).with("package", package.to_string()),
                     count as f64,
                 );
             }
@@ -178,30 +167,18 @@ impl ScrapeCollector for Cpu {
         let mut cache = self.last.lock().unwrap_or_else(|e| e.into_inner());
         monotonic(&mut cache, &stat.cpus);
 
-        let mut seconds =
-            MetricFamily::counter("node_cpu_seconds", "Seconds the CPUs spent in each mode.");
-        let mut guest = MetricFamily::counter(
-            "node_cpu_guest_seconds",
-            "Seconds the CPUs spent in guests (VMs) for each mode.",
-        );
+        let mut seconds = MetricFamily::counter("node_cpu_seconds", "Seconds the CPUs spent in each mode.");
+        let mut guest =
+            MetricFamily::counter("node_cpu_guest_seconds", "Seconds the CPUs spent in guests (VMs) for each mode.");
         for (id, times) in cache.iter() {
             let cpu = id.to_string();
             let values = times.as_array();
             for (mode, value) in MODES.iter().zip(values) {
-                seconds.push(
-                    Labels::new().with("cpu", cpu.clone()).with("mode", *mode),
-                    value,
-                );
+                seconds.push(Labels::new().with("cpu", cpu.clone()).with("mode", *mode), value);
             }
             if self.guest {
-                guest.push(
-                    Labels::new().with("cpu", cpu.clone()).with("mode", "user"),
-                    times.guest,
-                );
-                guest.push(
-                    Labels::new().with("cpu", cpu).with("mode", "nice"),
-                    times.guest_nice,
-                );
+                guest.push(Labels::new().with("cpu", cpu.clone()).with("mode", "user"), times.guest);
+                guest.push(Labels::new().with("cpu", cpu).with("mode", "nice"), times.guest_nice);
             }
         }
         drop(cache);
@@ -219,20 +196,13 @@ mod tests {
     use super::*;
 
     fn times(idle: f64, user: f64) -> CpuTimes {
-        CpuTimes {
-            idle,
-            user,
-            ..CpuTimes::default()
-        }
+        CpuTimes { idle, user, ..CpuTimes::default() }
     }
 
     #[test]
     fn counters_never_go_backwards() {
         let mut cache = BTreeMap::new();
-        monotonic(
-            &mut cache,
-            &[(0, times(100.0, 10.0)), (1, times(50.0, 5.0))],
-        );
+        monotonic(&mut cache, &[(0, times(100.0, 10.0)), (1, times(50.0, 5.0))]);
         monotonic(&mut cache, &[(0, times(99.5, 11.0)), (1, times(51.0, 4.0))]);
         assert_eq!(cache[&0], times(100.0, 11.0));
         assert_eq!(cache[&1], times(51.0, 5.0));
@@ -241,10 +211,7 @@ mod tests {
     #[test]
     fn a_big_jump_back_resets_and_offline_cpus_go() {
         let mut cache = BTreeMap::new();
-        monotonic(
-            &mut cache,
-            &[(0, times(100.0, 10.0)), (1, times(50.0, 5.0))],
-        );
+        monotonic(&mut cache, &[(0, times(100.0, 10.0)), (1, times(50.0, 5.0))]);
         monotonic(&mut cache, &[(0, times(2.0, 1.0))]);
         assert_eq!(cache.len(), 1);
         assert_eq!(cache[&0], times(2.0, 1.0));

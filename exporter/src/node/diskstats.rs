@@ -17,102 +17,42 @@ const SECONDS_PER_TICK: f64 = 0.001;
 /// Name (without `_total` for counters), help, type and scale of each
 /// `/proc/diskstats` field, in file order.
 const FIELDS: [(&str, &str, MetricType, f64); diskstats::MAX_STATS] = [
-    (
-        "node_disk_reads_completed",
-        "The total number of reads completed successfully.",
-        MetricType::Counter,
-        1.0,
-    ),
-    (
-        "node_disk_reads_merged",
-        "The total number of reads merged.",
-        MetricType::Counter,
-        1.0,
-    ),
-    (
-        "node_disk_read_bytes",
-        "The total number of bytes read successfully.",
-        MetricType::Counter,
-        SECTOR_BYTES,
-    ),
+    ("node_disk_reads_completed", "The total number of reads completed successfully.", MetricType::Counter, 1.0),
+    ("node_disk_reads_merged", "The total number of reads merged.", MetricType::Counter, 1.0),
+    ("node_disk_read_bytes", "The total number of bytes read successfully.", MetricType::Counter, SECTOR_BYTES),
     (
         "node_disk_read_time_seconds",
         "The total number of seconds spent by all reads.",
         MetricType::Counter,
         SECONDS_PER_TICK,
     ),
-    (
-        "node_disk_writes_completed",
-        "The total number of writes completed successfully.",
-        MetricType::Counter,
-        1.0,
-    ),
-    (
-        "node_disk_writes_merged",
-        "The number of writes merged.",
-        MetricType::Counter,
-        1.0,
-    ),
-    (
-        "node_disk_written_bytes",
-        "The total number of bytes written successfully.",
-        MetricType::Counter,
-        SECTOR_BYTES,
-    ),
+    ("node_disk_writes_completed", "The total number of writes completed successfully.", MetricType::Counter, 1.0),
+    ("node_disk_writes_merged", "The number of writes merged.", MetricType::Counter, 1.0),
+    ("node_disk_written_bytes", "The total number of bytes written successfully.", MetricType::Counter, SECTOR_BYTES),
     (
         "node_disk_write_time_seconds",
         "This is the total number of seconds spent by all writes.",
         MetricType::Counter,
         SECONDS_PER_TICK,
     ),
-    (
-        "node_disk_io_now",
-        "The number of I/Os currently in progress.",
-        MetricType::Gauge,
-        1.0,
-    ),
-    (
-        "node_disk_io_time_seconds",
-        "Total seconds spent doing I/Os.",
-        MetricType::Counter,
-        SECONDS_PER_TICK,
-    ),
+    ("node_disk_io_now", "The number of I/Os currently in progress.", MetricType::Gauge, 1.0),
+    ("node_disk_io_time_seconds", "Total seconds spent doing I/Os.", MetricType::Counter, SECONDS_PER_TICK),
     (
         "node_disk_io_time_weighted_seconds",
         "The weighted # of seconds spent doing I/Os.",
         MetricType::Counter,
         SECONDS_PER_TICK,
     ),
-    (
-        "node_disk_discards_completed",
-        "The total number of discards completed successfully.",
-        MetricType::Counter,
-        1.0,
-    ),
-    (
-        "node_disk_discards_merged",
-        "The total number of discards merged.",
-        MetricType::Counter,
-        1.0,
-    ),
-    (
-        "node_disk_discarded_sectors",
-        "The total number of sectors discarded successfully.",
-        MetricType::Counter,
-        1.0,
-    ),
+    ("node_disk_discards_completed", "The total number of discards completed successfully.", MetricType::Counter, 1.0),
+    ("node_disk_discards_merged", "The total number of discards merged.", MetricType::Counter, 1.0),
+    ("node_disk_discarded_sectors", "The total number of sectors discarded successfully.", MetricType::Counter, 1.0),
     (
         "node_disk_discard_time_seconds",
         "This is the total number of seconds spent by all discards.",
         MetricType::Counter,
         SECONDS_PER_TICK,
     ),
-    (
-        "node_disk_flush_requests",
-        "The total number of flush requests completed successfully",
-        MetricType::Counter,
-        1.0,
-    ),
+    ("node_disk_flush_requests", "The total number of flush requests completed successfully", MetricType::Counter, 1.0),
     (
         "node_disk_flush_requests_time_seconds",
         "This is the total number of seconds spent by all flush requests.",
@@ -146,44 +86,22 @@ struct UdevInfo(Vec<(String, String)>);
 
 impl UdevInfo {
     fn get(&self, key: &str) -> &str {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or_default()
     }
 }
 
 /// The ATA properties node_exporter exports, with their metric names and help.
 const ATA: [(&str, &str, &str); 3] = [
-    (
-        "ID_ATA_ROTATION_RATE_RPM",
-        "node_disk_ata_rotation_rate_rpm",
-        "ATA disk rotation rate in RPMs (0 for SSDs).",
-    ),
-    (
-        "ID_ATA_WRITE_CACHE",
-        "node_disk_ata_write_cache",
-        "ATA disk has a write cache.",
-    ),
-    (
-        "ID_ATA_WRITE_CACHE_ENABLED",
-        "node_disk_ata_write_cache_enabled",
-        "ATA disk has its write cache enabled.",
-    ),
+    ("ID_ATA_ROTATION_RATE_RPM", "node_disk_ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs)."),
+    ("ID_ATA_WRITE_CACHE", "node_disk_ata_write_cache", "ATA disk has a write cache."),
+    ("ID_ATA_WRITE_CACHE_ENABLED", "node_disk_ata_write_cache_enabled", "ATA disk has its write cache enabled."),
 ];
 
 impl Diskstats {
     fn udev_info(&self, major: u32, minor: u32) -> UdevInfo {
         let file = self.udev_data.join(format!("b{major}:{minor}"));
         let read = with_file(&file, |text| {
-            UdevInfo(
-                udev::parse_properties(text)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-            )
+            UdevInfo(udev::parse_properties(text).into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
         });
         read.unwrap_or_else(|error| {
             tracing::debug!(path = %file.display(), %error, "no udev data for disk");
@@ -205,9 +123,7 @@ impl UdevFamilies {
         let fs_type = udev.get("ID_FS_TYPE");
         if !fs_type.is_empty() {
             self.filesystem
-                .get_or_insert_with(|| {
-                    MetricFamily::gauge("node_disk_filesystem_info", "Info about disk filesystem.")
-                })
+                .get_or_insert_with(|| MetricFamily::gauge("node_disk_filesystem_info", "Info about disk filesystem."))
                 .push(
                     Labels::new()
                         .with("device", device)
@@ -222,10 +138,7 @@ impl UdevFamilies {
         if !dm_name.is_empty() {
             self.device_mapper
                 .get_or_insert_with(|| {
-                    MetricFamily::gauge(
-                        "node_disk_device_mapper_info",
-                        "Info about disk device mapper.",
-                    )
+                    MetricFamily::gauge("node_disk_device_mapper_info", "Info about disk device mapper.")
                 })
                 .push(
                     Labels::new()
@@ -252,10 +165,7 @@ impl UdevFamilies {
     }
 
     fn into_families(self) -> impl Iterator<Item = MetricFamily> {
-        [self.filesystem, self.device_mapper]
-            .into_iter()
-            .chain(self.ata)
-            .flatten()
+        [self.filesystem, self.device_mapper].into_iter().chain(self.ata).flatten()
     }
 }
 
@@ -263,10 +173,8 @@ impl ScrapeCollector for Diskstats {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let mut info = MetricFamily::gauge("node_disk_info", "Info of /sys/block/<block_device>.");
         let mut extra = UdevFamilies::default();
-        let mut families: Vec<MetricFamily> = FIELDS
-            .iter()
-            .map(|(name, help, kind, _)| MetricFamily::new(*name, *help, *kind))
-            .collect();
+        let mut families: Vec<MetricFamily> =
+            FIELDS.iter().map(|(name, help, kind, _)| MetricFamily::new(*name, *help, *kind)).collect();
         parse_file(&self.path, |text| {
             for disk in diskstats::parse(text)? {
                 if self.devices.ignored(disk.name) {
@@ -292,11 +200,7 @@ impl ScrapeCollector for Diskstats {
                 );
                 extra.add(disk.name, &udev);
                 let device = Labels::new().with("device", disk.name);
-                for ((family, field), value) in families
-                    .iter_mut()
-                    .zip(FIELDS.iter())
-                    .zip(disk.stats)
-                    .take(disk.count)
+                for ((family, field), value) in families.iter_mut().zip(FIELDS.iter()).zip(disk.stats).take(disk.count)
                 {
                     family.push(device.clone(), value as f64 * field.3);
                 }

@@ -30,12 +30,7 @@ impl ScrapeCollector for Entropy {
             available as f64,
         ));
         let pool_size = read_u64(&self.pool_size)?;
-        out.push(single(
-            "node_entropy_pool_size_bits",
-            "Bits of entropy pool.",
-            MetricType::Gauge,
-            pool_size as f64,
-        ));
+        out.push(single("node_entropy_pool_size_bits", "Bits of entropy pool.", MetricType::Gauge, pool_size as f64));
         Ok(())
     }
 }

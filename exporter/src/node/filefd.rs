@@ -14,9 +14,7 @@ struct Filefd {
 }
 
 pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
-    Ok(Box::new(Filefd {
-        path: config.proc_path("sys/fs/file-nr"),
-    }))
+    Ok(Box::new(Filefd { path: config.proc_path("sys/fs/file-nr") }))
 }
 
 impl ScrapeCollector for Filefd {
@@ -28,12 +26,7 @@ impl ScrapeCollector for Filefd {
             MetricType::Gauge,
             nr.allocated,
         ));
-        out.push(single(
-            "node_filefd_maximum",
-            "File descriptor statistics: maximum.",
-            MetricType::Gauge,
-            nr.maximum,
-        ));
+        out.push(single("node_filefd_maximum", "File descriptor statistics: maximum.", MetricType::Gauge, nr.maximum));
         Ok(())
     }
 }

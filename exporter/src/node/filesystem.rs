@@ -130,24 +130,14 @@ pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, Con
 
 impl Filesystem {
     pub(crate) fn new(config: &NodeConfig, statfs: StatfsFn) -> Result<Self, ConfigError> {
-        let prefix = config
-            .rootfs
-            .to_string_lossy()
-            .trim_end_matches('/')
-            .to_owned();
+        let prefix = config.rootfs.to_string_lossy().trim_end_matches('/').to_owned();
         Ok(Filesystem {
             mountinfo: config.proc_path("1/mountinfo"),
             mountinfo_fallback: config.proc_path("self/mountinfo"),
             rootfs: config.rootfs.clone(),
             rootfs_prefix: prefix,
-            mount_points_exclude: compile(
-                "collector.filesystem.mount-points-exclude",
-                &config.mount_points_exclude,
-            )?,
-            fs_types_exclude: compile(
-                "collector.filesystem.fs-types-exclude",
-                &config.fs_types_exclude,
-            )?,
+            mount_points_exclude: compile("collector.filesystem.mount-points-exclude", &config.mount_points_exclude)?,
+            fs_types_exclude: compile("collector.filesystem.fs-types-exclude", &config.fs_types_exclude)?,
             timeout: config.mount_timeout,
             statfs,
             stuck: Arc::new(Mutex::new(HashSet::new())),
@@ -195,24 +185,17 @@ impl Filesystem {
         };
         let (path, parsed) = match with_file(&self.mountinfo, parse) {
             // Without PID 1's view (hidepid, no --pid=host), our own will do.
-            Err(e) if not_found(&e) => (
-                &self.mountinfo_fallback,
-                with_file(&self.mountinfo_fallback, parse),
-            ),
+            Err(e) if not_found(&e) => (&self.mountinfo_fallback, with_file(&self.mountinfo_fallback, parse)),
             other => (&self.mountinfo, other),
         };
-        parsed
-            .map_err(|e| io_error(path, e))?
-            .map_err(|e| parse_error(path, e))
+        parsed.map_err(|e| io_error(path, e))?.map_err(|e| parse_error(path, e))
     }
 
     fn spawn_worker(&self) -> io::Result<mpsc::Sender<Job>> {
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let statfs = self.statfs.clone();
         let stuck = self.stuck.clone();
-        std::thread::Builder::new()
-            .name("sonde-statfs".into())
-            .spawn(move || worker_loop(jobs_rx, statfs, stuck))?;
+        std::thread::Builder::new().name("sonde-statfs".into()).spawn(move || worker_loop(jobs_rx, statfs, stuck))?;
         Ok(jobs_tx)
     }
 
@@ -226,11 +209,7 @@ impl Filesystem {
             },
         };
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
-        let job = Job {
-            path,
-            mount_point: mount_point.to_owned(),
-            reply: reply_tx,
-        };
+        let job = Job { path, mount_point: mount_point.to_owned(), reply: reply_tx };
         if sender.send(job).is_err() {
             return Outcome::Failed(io::Error::other("statfs worker exited"));
         }
@@ -260,9 +239,7 @@ impl Filesystem {
                 );
                 Outcome::TimedOut
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                Outcome::Failed(io::Error::other("statfs worker exited"))
-            }
+            Err(RecvTimeoutError::Disconnected) => Outcome::Failed(io::Error::other("statfs worker exited")),
         }
     }
 }
@@ -274,24 +251,15 @@ impl ScrapeCollector for Filesystem {
             "node_filesystem_device_error",
             "Whether an error occurred while getting statistics for the given device.",
         );
-        let mut readonly =
-            MetricFamily::gauge("node_filesystem_readonly", "Filesystem read-only status.");
-        let mut size =
-            MetricFamily::gauge("node_filesystem_size_bytes", "Filesystem size in bytes.");
-        let mut free = MetricFamily::gauge(
-            "node_filesystem_free_bytes",
-            "Filesystem free space in bytes.",
-        );
+        let mut readonly = MetricFamily::gauge("node_filesystem_readonly", "Filesystem read-only status.");
+        let mut size = MetricFamily::gauge("node_filesystem_size_bytes", "Filesystem size in bytes.");
+        let mut free = MetricFamily::gauge("node_filesystem_free_bytes", "Filesystem free space in bytes.");
         let mut avail = MetricFamily::gauge(
             "node_filesystem_avail_bytes",
             "Filesystem space available to non-root users in bytes.",
         );
-        let mut files =
-            MetricFamily::gauge("node_filesystem_files", "Filesystem total file nodes.");
-        let mut files_free = MetricFamily::gauge(
-            "node_filesystem_files_free",
-            "Filesystem total free file nodes.",
-        );
+        let mut files = MetricFamily::gauge("node_filesystem_files", "Filesystem total file nodes.");
+        let mut files_free = MetricFamily::gauge("node_filesystem_files_free", "Filesystem total free file nodes.");
 
         for mount in mounts {
             let labels = Labels::new()
@@ -378,65 +346,29 @@ mod tests {
         if path.ends_with("etc/hosts") {
             return Err(io::Error::from(io::ErrorKind::NotFound));
         }
-        Ok(FsStats {
-            size_bytes: 1000.0,
-            free_bytes: 500.0,
-            avail_bytes: 400.0,
-            files: 10.0,
-            files_free: 5.0,
-        })
+        Ok(FsStats { size_bytes: 1000.0, free_bytes: 500.0, avail_bytes: 400.0, files: 10.0, files_free: 5.0 })
     }
 
     #[test]
     fn filters_strips_rootfs_and_maps_stats() {
         let root = fake_root();
-        let fs = Filesystem::new(
-            &config(root.path(), Duration::from_secs(5)),
-            Arc::new(fixed),
-        )
-        .unwrap();
+        let fs = Filesystem::new(&config(root.path(), Duration::from_secs(5)), Arc::new(fixed)).unwrap();
         let mut out = Vec::new();
         fs.update(&mut out).unwrap();
-        let errors = out
-            .iter()
-            .find(|f| f.name == "node_filesystem_device_error")
-            .unwrap();
-        let mut mounts: Vec<_> = errors
-            .samples
-            .iter()
-            .map(|s| s.labels.get("mountpoint").unwrap())
-            .collect();
+        let errors = out.iter().find(|f| f.name == "node_filesystem_device_error").unwrap();
+        let mut mounts: Vec<_> = errors.samples.iter().map(|s| s.labels.get("mountpoint").unwrap()).collect();
         mounts.sort_unstable();
         // /proc, /mnt and docker's overlay are excluded; /etc/hosts lies
         // outside the rootfs and keeps its path.
-        assert_eq!(
-            mounts,
-            ["/", "/etc/hosts", "/srv/hang", "/srv/ro", "/var/lib/docker"]
-        );
+        assert_eq!(mounts, ["/", "/etc/hosts", "/srv/hang", "/srv/ro", "/var/lib/docker"]);
         assert_eq!(value(&out, "node_filesystem_size_bytes", "/"), Some(1000.0));
-        assert_eq!(
-            value(&out, "node_filesystem_avail_bytes", "/var/lib/docker"),
-            Some(400.0)
-        );
-        assert_eq!(
-            value(&out, "node_filesystem_readonly", "/srv/ro"),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(&out, "node_filesystem_device_error", "/etc/hosts"),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(&out, "node_filesystem_size_bytes", "/etc/hosts"),
-            None
-        );
+        assert_eq!(value(&out, "node_filesystem_avail_bytes", "/var/lib/docker"), Some(400.0));
+        assert_eq!(value(&out, "node_filesystem_readonly", "/srv/ro"), Some(1.0));
+        assert_eq!(value(&out, "node_filesystem_device_error", "/etc/hosts"), Some(1.0));
+        assert_eq!(value(&out, "node_filesystem_size_bytes", "/etc/hosts"), None);
         let sample = &errors.samples[0];
         assert_eq!(
-            sample
-                .labels
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect::<Vec<_>>(),
+            sample.labels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
             ["device", "fstype", "mountpoint"]
         );
     }
@@ -492,14 +424,8 @@ mod tests {
         assert_eq!(root_labels.get("fstype"), Some("ext4"));
 
         // The dead server: an error, its read-only state, and no sizes.
-        assert_eq!(
-            value(&out, "node_filesystem_device_error", "/mnt/nfs"),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(&out, "node_filesystem_readonly", "/mnt/nfs"),
-            Some(0.0)
-        );
+        assert_eq!(value(&out, "node_filesystem_device_error", "/mnt/nfs"), Some(1.0));
+        assert_eq!(value(&out, "node_filesystem_readonly", "/mnt/nfs"), Some(0.0));
         for family in [
             "node_filesystem_size_bytes",
             "node_filesystem_free_bytes",
@@ -532,32 +458,16 @@ mod tests {
 
         let mut out = Vec::new();
         fs.update(&mut out).unwrap();
-        assert_eq!(
-            value(&out, "node_filesystem_device_error", "/srv/hang"),
-            Some(1.0)
-        );
+        assert_eq!(value(&out, "node_filesystem_device_error", "/srv/hang"), Some(1.0));
         assert_eq!(value(&out, "node_filesystem_size_bytes", "/srv/hang"), None);
         // Mounts after the stuck one are still served, by a fresh worker.
-        assert_eq!(
-            value(&out, "node_filesystem_size_bytes", "/srv/ro"),
-            Some(1000.0)
-        );
-        assert_eq!(
-            value(&out, "node_filesystem_device_error", "/var/lib/docker"),
-            Some(0.0)
-        );
+        assert_eq!(value(&out, "node_filesystem_size_bytes", "/srv/ro"), Some(1000.0));
+        assert_eq!(value(&out, "node_filesystem_device_error", "/var/lib/docker"), Some(0.0));
 
         let mut out = Vec::new();
         fs.update(&mut out).unwrap();
-        assert_eq!(
-            value(&out, "node_filesystem_device_error", "/srv/hang"),
-            Some(1.0)
-        );
-        assert_eq!(
-            hang_calls.load(Ordering::SeqCst),
-            1,
-            "a stuck mount must not be asked again"
-        );
+        assert_eq!(value(&out, "node_filesystem_device_error", "/srv/hang"), Some(1.0));
+        assert_eq!(hang_calls.load(Ordering::SeqCst), 1, "a stuck mount must not be asked again");
 
         release_tx.send(()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -568,14 +478,8 @@ mod tests {
 
         let mut out = Vec::new();
         fs.update(&mut out).unwrap();
-        assert_eq!(
-            value(&out, "node_filesystem_device_error", "/srv/hang"),
-            Some(0.0)
-        );
-        assert_eq!(
-            value(&out, "node_filesystem_size_bytes", "/srv/hang"),
-            Some(1000.0)
-        );
+        assert_eq!(value(&out, "node_filesystem_device_error", "/srv/hang"), Some(0.0));
+        assert_eq!(value(&out, "node_filesystem_size_bytes", "/srv/hang"), Some(1000.0));
         assert_eq!(hang_calls.load(Ordering::SeqCst), 2);
     }
 
@@ -583,15 +487,8 @@ mod tests {
     fn falls_back_to_self_mountinfo() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("proc/self")).unwrap();
-        std::fs::write(
-            dir.path().join("proc/self/mountinfo"),
-            "27 1 254:0 / / rw - ext4 /dev/vda rw\n",
-        )
-        .unwrap();
-        let config = NodeConfig {
-            procfs: dir.path().join("proc"),
-            ..NodeConfig::default()
-        };
+        std::fs::write(dir.path().join("proc/self/mountinfo"), "27 1 254:0 / / rw - ext4 /dev/vda rw\n").unwrap();
+        let config = NodeConfig { procfs: dir.path().join("proc"), ..NodeConfig::default() };
         let fs = Filesystem::new(&config, Arc::new(fixed)).unwrap();
         let mut out = Vec::new();
         fs.update(&mut out).unwrap();

@@ -14,9 +14,7 @@ struct Meminfo {
 }
 
 pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
-    Ok(Box::new(Meminfo {
-        path: config.proc_path("meminfo"),
-    }))
+    Ok(Box::new(Meminfo { path: config.proc_path("meminfo") }))
 }
 
 /// `Active(anon)` becomes `Active_anon`, as node_exporter names it.
@@ -45,20 +43,12 @@ impl ScrapeCollector for Meminfo {
                 .map(|e| {
                     let field = field_name(e.name, e.bytes);
                     let help = format!("Memory information field {field}.");
-                    single(
-                        &format!("node_memory_{field}"),
-                        &help,
-                        MetricType::Gauge,
-                        e.value,
-                    )
+                    single(&format!("node_memory_{field}"), &help, MetricType::Gauge, e.value)
                 })
                 .collect::<Vec<_>>())
         })?;
         if families.is_empty() {
-            return Err(parse_error(
-                &self.path,
-                crate::procfs::ParseError::new("no fields"),
-            ));
+            return Err(parse_error(&self.path, crate::procfs::ParseError::new("no fields")));
         }
         out.extend(families);
         Ok(())

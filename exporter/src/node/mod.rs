@@ -38,9 +38,8 @@ mod vmstat;
 
 pub(crate) use config::{CompiledFilter, compile};
 pub use config::{
-    DEFAULT_DISKSTATS_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
-    DEFAULT_MOUNT_TIMEOUT, DEFAULT_NETDEV_DEVICE_EXCLUDE, DEFAULT_NETSTAT_FIELDS,
-    DEFAULT_VMSTAT_FIELDS, DeviceFilter, NodeConfig,
+    DEFAULT_DISKSTATS_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE, DEFAULT_MOUNT_TIMEOUT,
+    DEFAULT_NETDEV_DEVICE_EXCLUDE, DEFAULT_NETSTAT_FIELDS, DEFAULT_VMSTAT_FIELDS, DeviceFilter, NodeConfig,
 };
 pub use filesystem::{FsStats, StatfsFn};
 
@@ -94,96 +93,24 @@ impl fmt::Debug for CollectorInfo {
 
 /// Every node collector, in name order. The one place to register one.
 pub const COLLECTORS: &[CollectorInfo] = &[
-    CollectorInfo {
-        name: "conntrack",
-        default_enabled: true,
-        build: conntrack::build,
-    },
-    CollectorInfo {
-        name: "cpu",
-        default_enabled: true,
-        build: cpu::build,
-    },
-    CollectorInfo {
-        name: "diskstats",
-        default_enabled: true,
-        build: diskstats::build,
-    },
-    CollectorInfo {
-        name: "entropy",
-        default_enabled: true,
-        build: entropy::build,
-    },
-    CollectorInfo {
-        name: "filefd",
-        default_enabled: true,
-        build: filefd::build,
-    },
-    CollectorInfo {
-        name: "filesystem",
-        default_enabled: true,
-        build: filesystem::build,
-    },
-    CollectorInfo {
-        name: "loadavg",
-        default_enabled: true,
-        build: loadavg::build,
-    },
-    CollectorInfo {
-        name: "meminfo",
-        default_enabled: true,
-        build: meminfo::build,
-    },
-    CollectorInfo {
-        name: "netdev",
-        default_enabled: true,
-        build: netdev::build,
-    },
-    CollectorInfo {
-        name: "netstat",
-        default_enabled: true,
-        build: netstat::build,
-    },
-    CollectorInfo {
-        name: "os",
-        default_enabled: true,
-        build: os::build,
-    },
-    CollectorInfo {
-        name: "pressure",
-        default_enabled: true,
-        build: pressure::build,
-    },
-    CollectorInfo {
-        name: "sockstat",
-        default_enabled: true,
-        build: sockstat::build,
-    },
-    CollectorInfo {
-        name: "stat",
-        default_enabled: true,
-        build: stat::build,
-    },
-    CollectorInfo {
-        name: "textfile",
-        default_enabled: true,
-        build: textfile::build,
-    },
-    CollectorInfo {
-        name: "time",
-        default_enabled: true,
-        build: time::build,
-    },
-    CollectorInfo {
-        name: "uname",
-        default_enabled: true,
-        build: uname::build,
-    },
-    CollectorInfo {
-        name: "vmstat",
-        default_enabled: true,
-        build: vmstat::build,
-    },
+    CollectorInfo { name: "conntrack", default_enabled: true, build: conntrack::build },
+    CollectorInfo { name: "cpu", default_enabled: true, build: cpu::build },
+    CollectorInfo { name: "diskstats", default_enabled: true, build: diskstats::build },
+    CollectorInfo { name: "entropy", default_enabled: true, build: entropy::build },
+    CollectorInfo { name: "filefd", default_enabled: true, build: filefd::build },
+    CollectorInfo { name: "filesystem", default_enabled: true, build: filesystem::build },
+    CollectorInfo { name: "loadavg", default_enabled: true, build: loadavg::build },
+    CollectorInfo { name: "meminfo", default_enabled: true, build: meminfo::build },
+    CollectorInfo { name: "netdev", default_enabled: true, build: netdev::build },
+    CollectorInfo { name: "netstat", default_enabled: true, build: netstat::build },
+    CollectorInfo { name: "os", default_enabled: true, build: os::build },
+    CollectorInfo { name: "pressure", default_enabled: true, build: pressure::build },
+    CollectorInfo { name: "sockstat", default_enabled: true, build: sockstat::build },
+    CollectorInfo { name: "stat", default_enabled: true, build: stat::build },
+    CollectorInfo { name: "textfile", default_enabled: true, build: textfile::build },
+    CollectorInfo { name: "time", default_enabled: true, build: time::build },
+    CollectorInfo { name: "uname", default_enabled: true, build: uname::build },
+    CollectorInfo { name: "vmstat", default_enabled: true, build: vmstat::build },
 ];
 
 /// Looks a collector up by name.
@@ -199,10 +126,7 @@ pub fn register(executor: &mut ScrapeExecutor, config: &NodeConfig) -> Result<()
         return Err(ConfigError::UnknownCollector(unknown.clone()));
     }
     let mut built = Vec::with_capacity(config.enabled.len());
-    for info in COLLECTORS
-        .iter()
-        .filter(|c| config.enabled.contains(c.name))
-    {
+    for info in COLLECTORS.iter().filter(|c| config.enabled.contains(c.name)) {
         if executor.collector_names().any(|n| n == info.name) {
             return Err(DuplicateCollector(info.name.to_owned()).into());
         }
@@ -254,10 +178,7 @@ mod tests {
         let exporter = executor(&config).unwrap();
         assert_eq!(exporter.collector_names().collect::<Vec<_>>(), vec!["cpu"]);
         config.enabled.insert("bogus".into());
-        assert!(matches!(
-            executor(&config),
-            Err(ConfigError::UnknownCollector(_))
-        ));
+        assert!(matches!(executor(&config), Err(ConfigError::UnknownCollector(_))));
     }
 
     #[test]
@@ -267,10 +188,7 @@ mod tests {
         config.enable("loadavg").unwrap();
         let mut exporter = executor(&config).unwrap();
         config.enable("cpu").unwrap();
-        assert!(matches!(
-            register(&mut exporter, &config),
-            Err(ConfigError::Duplicate(_))
-        ));
+        assert!(matches!(register(&mut exporter, &config), Err(ConfigError::Duplicate(_))));
         assert_eq!(exporter.collector_names().collect::<Vec<_>>(), ["loadavg"]);
     }
 
@@ -278,10 +196,7 @@ mod tests {
     fn include_and_exclude_are_mutually_exclusive() {
         let mut config = NodeConfig::default();
         config.netdev_devices.include = Some("^eth".into());
-        assert!(matches!(
-            executor(&config),
-            Err(ConfigError::MutuallyExclusive { .. })
-        ));
+        assert!(matches!(executor(&config), Err(ConfigError::MutuallyExclusive { .. })));
         config.netdev_devices.exclude = None;
         assert!(executor(&config).is_ok());
         config.fs_types_exclude = "(".into();
@@ -296,28 +211,14 @@ mod tests {
     fn the_core_collectors_work_on_this_machine() {
         let mut config = NodeConfig::default();
         config.disable_defaults();
-        for name in [
-            "cpu",
-            "stat",
-            "loadavg",
-            "meminfo",
-            "vmstat",
-            "netdev",
-            "filesystem",
-            "uname",
-            "time",
-        ] {
+        for name in ["cpu", "stat", "loadavg", "meminfo", "vmstat", "netdev", "filesystem", "uname", "time"] {
             config.enable(name).unwrap();
         }
         let exporter = executor(&config).unwrap();
         let mut out = Vec::new();
         exporter.collect(&mut out);
         for name in exporter.collector_names() {
-            assert_eq!(
-                success_of(&out, name),
-                Some(1.0),
-                "{name} failed on this machine"
-            );
+            assert_eq!(success_of(&out, name), Some(1.0), "{name} failed on this machine");
         }
         assert!(out.iter().any(|f| f.name == "node_memory_MemTotal_bytes"));
         assert!(out.iter().any(|f| f.name == "node_cpu_seconds"));

@@ -31,16 +31,12 @@ pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, Con
 }
 
 fn family(stat: &str) -> MetricFamily {
-    MetricFamily::counter(
-        format!("node_network_{stat}"),
-        format!("Network device statistic {stat}."),
-    )
+    MetricFamily::counter(format!("node_network_{stat}"), format!("Network device statistic {stat}."))
 }
 
 impl ScrapeCollector for Netdev {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        let mut families: Vec<MetricFamily> =
-            net_dev::FIELD_NAMES.iter().map(|s| family(s)).collect();
+        let mut families: Vec<MetricFamily> = net_dev::FIELD_NAMES.iter().map(|s| family(s)).collect();
         let mut nohandler = family("receive_nohandler");
         parse_file(&self.path, |text| {
             for dev in net_dev::parse(text)? {
@@ -52,10 +48,7 @@ impl ScrapeCollector for Netdev {
                     family.push(labels.clone(), value as f64);
                 }
                 // Kernels before 4.6 have no such counter; netlink reports 0 there.
-                let path = self
-                    .class_net
-                    .join(dev.name)
-                    .join("statistics/rx_nohandler");
+                let path = self.class_net.join(dev.name).join("statistics/rx_nohandler");
                 nohandler.push(labels, read_u64(&path).unwrap_or(0) as f64);
             }
             Ok(())

@@ -28,11 +28,7 @@ pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, Con
 }
 
 impl Netstat {
-    fn emit(
-        &self,
-        stats: &[netstat::NetStat<'_>],
-        out: &mut Vec<MetricFamily>,
-    ) -> Result<(), ParseError> {
+    fn emit(&self, stats: &[netstat::NetStat<'_>], out: &mut Vec<MetricFamily>) -> Result<(), ParseError> {
         let mut key = String::with_capacity(48);
         for stat in stats {
             key.clear();
@@ -59,11 +55,9 @@ impl Netstat {
         parse: for<'a> fn(&'a str) -> Result<Vec<netstat::NetStat<'a>>, ParseError>,
         out: &mut Vec<MetricFamily>,
     ) -> Result<(), CollectorError> {
-        with_file(path, |text| {
-            parse(text).and_then(|stats| self.emit(&stats, out))
-        })
-        .map_err(|e| io_error(path, e))?
-        .map_err(|e| parse_error(path, e))
+        with_file(path, |text| parse(text).and_then(|stats| self.emit(&stats, out)))
+            .map_err(|e| io_error(path, e))?
+            .map_err(|e| parse_error(path, e))
     }
 }
 

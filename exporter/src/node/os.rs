@@ -30,12 +30,7 @@ struct Os {
 }
 
 pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
-    Ok(Box::new(Os {
-        files: [
-            config.root_path("etc/os-release"),
-            config.root_path("usr/lib/os-release"),
-        ],
-    }))
+    Ok(Box::new(Os { files: [config.root_path("etc/os-release"), config.root_path("usr/lib/os-release")] }))
 }
 
 /// The leading `major[.minor]` of `VERSION_ID` as a number; 0 when there is none.
@@ -49,10 +44,7 @@ fn major_minor(version_id: &str) -> f64 {
     if version_id[end..].starts_with('.') {
         end += 1 + digits(&version_id[end + 1..]);
     }
-    version_id[..end]
-        .trim_end_matches('.')
-        .parse()
-        .unwrap_or(0.0)
+    version_id[..end].trim_end_matches('.').parse().unwrap_or(0.0)
 }
 
 impl ScrapeCollector for Os {
@@ -72,10 +64,8 @@ impl ScrapeCollector for Os {
                 .with_sample(info, 1.0)];
                 let version = major_minor(&get("VERSION_ID"));
                 if version > 0.0 {
-                    let labels = Labels::new()
-                        .with("id", get("ID"))
-                        .with("id_like", get("ID_LIKE"))
-                        .with("name", get("NAME"));
+                    let labels =
+                        Labels::new().with("id", get("ID")).with("id_like", get("ID_LIKE")).with("name", get("NAME"));
                     families.push(
                         MetricFamily::gauge(
                             "node_os_version",
@@ -93,9 +83,7 @@ impl ScrapeCollector for Os {
             out.extend(families);
             return Ok(());
         }
-        Err(CollectorError::NoData {
-            path: self.files[1].clone(),
-        })
+        Err(CollectorError::NoData { path: self.files[1].clone() })
     }
 }
 

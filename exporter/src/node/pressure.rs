@@ -14,9 +14,7 @@ struct Pressure {
 }
 
 pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
-    Ok(Box::new(Pressure {
-        dir: config.proc_path("pressure"),
-    }))
+    Ok(Box::new(Pressure { dir: config.proc_path("pressure") }))
 }
 
 /// Microseconds to seconds in two steps, as node_exporter computes it, so
@@ -41,21 +39,14 @@ impl ScrapeCollector for Pressure {
                 Err(e) => return Err(io_error(&path, e)),
             };
             let (waiting_help, stalled_help) = match resource {
-                "cpu" => (
-                    "Total time in seconds that processes have waited for CPU time",
-                    None,
-                ),
+                "cpu" => ("Total time in seconds that processes have waited for CPU time", None),
                 "io" => (
                     "Total time in seconds that processes have waited due to IO congestion",
-                    Some(
-                        "Total time in seconds no process could make progress due to IO congestion",
-                    ),
+                    Some("Total time in seconds no process could make progress due to IO congestion"),
                 ),
                 _ => (
                     "Total time in seconds that processes have waited for memory",
-                    Some(
-                        "Total time in seconds no process could make progress due to memory congestion",
-                    ),
+                    Some("Total time in seconds no process could make progress due to memory congestion"),
                 ),
             };
             if let Some(some) = psi.some {

@@ -10,17 +10,11 @@ use super::CollectorError;
 use crate::procfs::ParseError;
 
 pub(crate) fn io_error(path: &Path, source: io::Error) -> CollectorError {
-    CollectorError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    CollectorError::Io { path: path.to_path_buf(), source }
 }
 
 pub(crate) fn parse_error(path: &Path, source: ParseError) -> CollectorError {
-    CollectorError::Parse {
-        path: path.to_path_buf(),
-        source,
-    }
+    CollectorError::Parse { path: path.to_path_buf(), source }
 }
 
 pub(crate) use crate::kernel_file::with_file;
@@ -31,9 +25,7 @@ pub(crate) fn parse_file<T>(
     path: &Path,
     parse: impl FnOnce(&str) -> Result<T, ParseError>,
 ) -> Result<T, CollectorError> {
-    with_file(path, parse)
-        .map_err(|e| io_error(path, e))?
-        .map_err(|e| parse_error(path, e))
+    with_file(path, parse).map_err(|e| io_error(path, e))?.map_err(|e| parse_error(path, e))
 }
 
 /// Reads a small file whole into its own string, trimmed (sysfs attributes).
@@ -59,10 +51,7 @@ pub(crate) fn single(name: &str, help: &str, metric_type: MetricType, value: f64
 
 /// Lists the entries of `dir` whose names satisfy `keep`, sorted by name.
 /// A missing directory yields an empty list.
-pub(crate) fn list_dir(
-    dir: &Path,
-    keep: impl Fn(&str) -> bool,
-) -> Result<Vec<(String, PathBuf)>, CollectorError> {
+pub(crate) fn list_dir(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<(String, PathBuf)>, CollectorError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if not_found(&e) => return Ok(Vec::new()),

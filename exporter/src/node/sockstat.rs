@@ -56,11 +56,7 @@ impl Sockstat {
                 }
                 // `mem` is in pages; node_exporter adds it in bytes too.
                 if let Some(&(_, pages)) = proto.fields.iter().find(|(k, _)| *k == "mem") {
-                    out.push(gauge(
-                        proto.protocol,
-                        "mem_bytes",
-                        pages as f64 * self.page_size,
-                    ));
+                    out.push(gauge(proto.protocol, "mem_bytes", pages as f64 * self.page_size));
                 }
             }
             Ok(())

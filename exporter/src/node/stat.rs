@@ -14,32 +14,20 @@ struct Stat {
 }
 
 pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
-    Ok(Box::new(Stat {
-        path: config.proc_path("stat"),
-    }))
+    Ok(Box::new(Stat { path: config.proc_path("stat") }))
 }
 
 impl ScrapeCollector for Stat {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let stat = parse_file(&self.path, stat::parse)?;
-        out.push(single(
-            "node_intr",
-            "Total number of interrupts serviced.",
-            MetricType::Counter,
-            stat.intr as f64,
-        ));
+        out.push(single("node_intr", "Total number of interrupts serviced.", MetricType::Counter, stat.intr as f64));
         out.push(single(
             "node_context_switches",
             "Total number of context switches.",
             MetricType::Counter,
             stat.ctxt as f64,
         ));
-        out.push(single(
-            "node_forks",
-            "Total number of forks.",
-            MetricType::Counter,
-            stat.processes as f64,
-        ));
+        out.push(single("node_forks", "Total number of forks.", MetricType::Counter, stat.processes as f64));
         out.push(single(
             "node_boot_time_seconds",
             "Node boot time, in unixtime.",

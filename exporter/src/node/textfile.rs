@@ -18,20 +18,14 @@ struct Textfile {
 }
 
 pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
-    Ok(Box::new(Textfile {
-        dir: config.textfile_directory.clone(),
-        errored: AtomicBool::new(false),
-    }))
+    Ok(Box::new(Textfile { dir: config.textfile_directory.clone(), errored: AtomicBool::new(false) }))
 }
 
 /// Why one file was skipped.
 #[derive(Debug, thiserror::Error)]
 enum FileError {
     #[error("failed to parse textfile data from {}: {source}", path.display())]
-    Parse {
-        path: PathBuf,
-        source: sonde_instrument::ParseError,
-    },
+    Parse { path: PathBuf, source: sonde_instrument::ParseError },
     #[error("textfile {} contains unsupported client-side timestamps, skipping entire file", path.display())]
     Timestamps { path: PathBuf },
     #[error("textfile {} redefines the type of {name}", path.display())]
@@ -67,28 +61,14 @@ fn normalize_labels(family: &mut MetricFamily) {
 fn process_file(path: &Path, families: &mut Vec<MetricFamily>) -> Result<f64, FileError> {
     let parsed = with_file(path, |text| sonde_instrument::parse(text, Format::Text))
         .map_err(|e| io_error(path, e))?
-        .map_err(|source| FileError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if parsed
-        .iter()
-        .flat_map(|f| &f.samples)
-        .any(|s| s.timestamp.is_some())
-    {
-        return Err(FileError::Timestamps {
-            path: path.to_path_buf(),
-        });
+        .map_err(|source| FileError::Parse { path: path.to_path_buf(), source })?;
+    if parsed.iter().flat_map(|f| &f.samples).any(|s| s.timestamp.is_some()) {
+        return Err(FileError::Timestamps { path: path.to_path_buf() });
     }
-    if let Some(clash) = parsed.iter().find(|p| {
-        families
-            .iter()
-            .any(|f| f.name == p.name && f.metric_type != p.metric_type)
-    }) {
-        return Err(FileError::TypeClash {
-            path: path.to_path_buf(),
-            name: clash.name.clone(),
-        });
+    if let Some(clash) =
+        parsed.iter().find(|p| families.iter().any(|f| f.name == p.name && f.metric_type != p.metric_type))
+    {
+        return Err(FileError::TypeClash { path: path.to_path_buf(), name: clash.name.clone() });
     }
     // Stat only after a good parse, so a broken file does not look fresh.
     let mtime = std::fs::metadata(path)
@@ -130,11 +110,7 @@ fn expand_dirs(pattern: &Path) -> Vec<PathBuf> {
         }
         let mut next = Vec::new();
         for base in &current {
-            let dir = if base.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                base.as_path()
-            };
+            let dir = if base.as_os_str().is_empty() { Path::new(".") } else { base.as_path() };
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue;
             };
@@ -187,10 +163,8 @@ impl ScrapeCollector for Textfile {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let mut errors: Vec<String> = Vec::new();
         let mut families: Vec<MetricFamily> = Vec::new();
-        let mut mtimes = MetricFamily::gauge(
-            "node_textfile_mtime_seconds",
-            "Unixtime mtime of textfiles successfully read.",
-        );
+        let mut mtimes =
+            MetricFamily::gauge("node_textfile_mtime_seconds", "Unixtime mtime of textfiles successfully read.");
         for dir in self.dir.iter().flat_map(|pattern| expand_dirs(pattern)) {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
@@ -207,9 +181,7 @@ impl ScrapeCollector for Textfile {
             for name in files {
                 let path = dir.join(&name);
                 match process_file(&path, &mut families) {
-                    Ok(mtime) => {
-                        mtimes.push(Labels::new().with("file", path.to_string_lossy()), mtime)
-                    }
+                    Ok(mtime) => mtimes.push(Labels::new().with("file", path.to_string_lossy()), mtime),
                     Err(e) => errors.push(e.to_string()),
                 }
             }
@@ -251,20 +223,10 @@ mod tests {
     #[test]
     fn fills_missing_labels_and_sorts_them() {
         let mut family = MetricFamily::gauge("x", "");
-        family.push_sample(Sample::new(
-            Suffix::None,
-            Labels::new().with("b", "1").with("a", "2"),
-            1.0,
-        ));
+        family.push_sample(Sample::new(Suffix::None, Labels::new().with("b", "1").with("a", "2"), 1.0));
         family.push_sample(Sample::new(Suffix::None, Labels::new().with("c", "3"), 1.0));
         normalize_labels(&mut family);
-        let names = |i: usize| {
-            family.samples[i]
-                .labels
-                .iter()
-                .map(|l: &Label| l.name.clone())
-                .collect::<Vec<_>>()
-        };
+        let names = |i: usize| family.samples[i].labels.iter().map(|l: &Label| l.name.clone()).collect::<Vec<_>>();
         assert_eq!(names(0), ["a", "b", "c"]);
         assert_eq!(names(1), ["a", "b", "c"]);
         assert_eq!(family.samples[1].labels.get("a"), Some(""));
@@ -272,16 +234,11 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_a_scrape_error_not_a_failure() {
-        let collector = Textfile {
-            dir: Some(PathBuf::from("/nonexistent/textfiles")),
-            errored: AtomicBool::new(false),
-        };
+        let collector =
+            Textfile { dir: Some(PathBuf::from("/nonexistent/textfiles")), errored: AtomicBool::new(false) };
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
-        let error = out
-            .iter()
-            .find(|f| f.name == "node_textfile_scrape_error")
-            .unwrap();
+        let error = out.iter().find(|f| f.name == "node_textfile_scrape_error").unwrap();
         assert_eq!(error.samples[0].value, 1.0);
     }
 
@@ -314,50 +271,23 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("node-1");
         std::fs::create_dir(&dir).unwrap();
-        write(
-            &dir,
-            "a.prom",
-            "# HELP meta Node metadata.\n# TYPE meta gauge\nmeta{id=\"1\"} 1\n",
-        );
-        write(
-            &dir,
-            "b.prom",
-            "# TYPE meta gauge\nmeta{name=\"w\"} 2\nplain 3\n",
-        );
+        write(&dir, "a.prom", "# HELP meta Node metadata.\n# TYPE meta gauge\nmeta{id=\"1\"} 1\n");
+        write(&dir, "b.prom", "# TYPE meta gauge\nmeta{name=\"w\"} 2\nplain 3\n");
         write(&dir, "c.txt", "ignored 1\n");
         let pattern = tmp.path().join("node-*");
-        let collector = Textfile {
-            dir: Some(pattern),
-            errored: AtomicBool::new(false),
-        };
+        let collector = Textfile { dir: Some(pattern), errored: AtomicBool::new(false) };
         let out = scrape(&collector);
         let meta = family(&out, "meta");
         assert_eq!(meta.help, "Node metadata.");
         assert_eq!(meta.samples.len(), 2);
         assert_eq!(meta.samples[0].labels.get("name"), Some(""));
         assert_eq!(meta.samples[1].labels.get("id"), Some(""));
-        assert_eq!(
-            family(&out, "plain").help,
-            format!("Metric read from {}", dir.join("b.prom").display())
-        );
+        assert_eq!(family(&out, "plain").help, format!("Metric read from {}", dir.join("b.prom").display()));
         assert!(out.iter().all(|f| f.name != "ignored"));
         let mtimes = family(&out, "node_textfile_mtime_seconds");
-        let files: Vec<_> = mtimes
-            .samples
-            .iter()
-            .map(|s| s.labels.get("file").unwrap().to_owned())
-            .collect();
-        assert_eq!(
-            files,
-            [
-                dir.join("a.prom").display().to_string(),
-                dir.join("b.prom").display().to_string()
-            ]
-        );
-        assert_eq!(
-            family(&out, "node_textfile_scrape_error").samples[0].value,
-            0.0
-        );
+        let files: Vec<_> = mtimes.samples.iter().map(|s| s.labels.get("file").unwrap().to_owned()).collect();
+        assert_eq!(files, [dir.join("a.prom").display().to_string(), dir.join("b.prom").display().to_string()]);
+        assert_eq!(family(&out, "node_textfile_scrape_error").samples[0].value, 0.0);
     }
 
     #[test]
@@ -366,27 +296,18 @@ mod tests {
         write(tmp.path(), "good.prom", "up 1\n");
         write(tmp.path(), "stamped.prom", "up2 1 1700000000000\n");
         write(tmp.path(), "broken.prom", "this is { not metrics\n");
-        let collector = Textfile {
-            dir: Some(tmp.path().to_path_buf()),
-            errored: AtomicBool::new(false),
-        };
+        let collector = Textfile { dir: Some(tmp.path().to_path_buf()), errored: AtomicBool::new(false) };
         let out = scrape(&collector);
         assert!(out.iter().any(|f| f.name == "up"));
         assert!(out.iter().all(|f| f.name != "up2"));
         assert_eq!(family(&out, "node_textfile_mtime_seconds").samples.len(), 1);
-        assert_eq!(
-            family(&out, "node_textfile_scrape_error").samples[0].value,
-            1.0
-        );
+        assert_eq!(family(&out, "node_textfile_scrape_error").samples[0].value, 1.0);
         assert!(collector.errored.load(Ordering::Relaxed));
     }
 
     #[test]
     fn no_directory_reports_no_error() {
-        let collector = Textfile {
-            dir: None,
-            errored: AtomicBool::new(false),
-        };
+        let collector = Textfile { dir: None, errored: AtomicBool::new(false) };
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         assert_eq!(out.len(), 1);

@@ -26,8 +26,7 @@ pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, Con
 impl Time {
     fn clocksources(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let devices = list_dir(&self.clocksource_dir, |name| {
-            name.strip_prefix("clocksource")
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            name.strip_prefix("clocksource").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         })?;
         if devices.is_empty() {
             return Ok(());
@@ -45,21 +44,11 @@ impl Time {
             let path = dir.join("available_clocksource");
             let list = read_trimmed(&path).map_err(|e| io_error(&path, e))?;
             for source in list.split_ascii_whitespace() {
-                available.push(
-                    Labels::new()
-                        .with("clocksource", source)
-                        .with("device", device),
-                    1.0,
-                );
+                available.push(Labels::new().with("clocksource", source).with("device", device), 1.0);
             }
             let path = dir.join("current_clocksource");
             let source = read_trimmed(&path).map_err(|e| io_error(&path, e))?;
-            current.push(
-                Labels::new()
-                    .with("clocksource", source)
-                    .with("device", device),
-                1.0,
-            );
+            current.push(Labels::new().with("clocksource", source).with("device", device), 1.0);
         }
         out.push(available);
         out.push(current);
@@ -69,26 +58,12 @@ impl Time {
 
 impl ScrapeCollector for Time {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        out.push(single(
-            "node_time_seconds",
-            "System time in seconds since epoch (1970).",
-            MetricType::Gauge,
-            now,
-        ));
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        out.push(single("node_time_seconds", "System time in seconds since epoch (1970).", MetricType::Gauge, now));
         let info = self.zone.to_offset_info(jiff::Timestamp::now());
         out.push(
-            MetricFamily::gauge(
-                "node_time_zone_offset_seconds",
-                "System time zone offset in seconds.",
-            )
-            .with_sample(
-                Labels::new().with("time_zone", info.abbreviation()),
-                f64::from(info.offset().seconds()),
-            ),
+            MetricFamily::gauge("node_time_zone_offset_seconds", "System time zone offset in seconds.")
+                .with_sample(Labels::new().with("time_zone", info.abbreviation()), f64::from(info.offset().seconds())),
         );
         self.clocksources(out)
     }

@@ -24,11 +24,8 @@ impl ScrapeCollector for Uname {
             .with("sysname", text(uts.sysname()))
             .with("version", text(uts.version()));
         out.push(
-            MetricFamily::gauge(
-                "node_uname_info",
-                "Labeled system information as provided by the uname system call.",
-            )
-            .with_sample(labels, 1.0),
+            MetricFamily::gauge("node_uname_info", "Labeled system information as provided by the uname system call.")
+                .with_sample(labels, 1.0),
         );
         Ok(())
     }

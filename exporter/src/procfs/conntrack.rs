@@ -34,18 +34,14 @@ pub fn parse(text: &str) -> Result<ConntrackStat, ParseError> {
         let mut values = [0u64; 17];
         let mut count = 0;
         for field in line.split_ascii_whitespace() {
-            let slot = values
-                .get_mut(count)
-                .ok_or_else(|| ParseError::new(format!("too many fields in {line:?}")))?;
-            *slot = u64::from_str_radix(field, 16)
-                .map_err(|_| ParseError::new(format!("invalid hex value {field:?}")))?;
+            let slot = values.get_mut(count).ok_or_else(|| ParseError::new(format!("too many fields in {line:?}")))?;
+            *slot =
+                u64::from_str_radix(field, 16).map_err(|_| ParseError::new(format!("invalid hex value {field:?}")))?;
             count += 1;
         }
         // Kernels before 2.6.35 lack search_restart.
         if count < 16 {
-            return Err(ParseError::new(format!(
-                "expected 16 or 17 fields in {line:?}"
-            )));
+            return Err(ParseError::new(format!("expected 16 or 17 fields in {line:?}")));
         }
         total.found += values[2];
         total.invalid += values[4];

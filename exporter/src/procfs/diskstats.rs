@@ -29,8 +29,7 @@ pub fn parse(text: &str) -> Result<Vec<DiskStats<'_>>, ParseError> {
     let mut disks = Vec::new();
     for line in text.lines() {
         let mut fields = line.split_ascii_whitespace();
-        let (Some(major), Some(minor), Some(name)) = (fields.next(), fields.next(), fields.next())
-        else {
+        let (Some(major), Some(minor), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
             if line.trim().is_empty() {
                 continue;
             }

@@ -15,15 +15,9 @@ pub struct FileNr {
 pub fn parse(text: &str) -> Result<FileNr, ParseError> {
     let fields: Vec<&str> = text.split_ascii_whitespace().collect();
     let [allocated, _free, maximum] = fields[..] else {
-        return Err(ParseError::new(format!(
-            "expected 3 fields, got {:?}",
-            text.trim()
-        )));
+        return Err(ParseError::new(format!("expected 3 fields, got {:?}", text.trim())));
     };
-    Ok(FileNr {
-        allocated: parse_f64(allocated, "allocated")?,
-        maximum: parse_f64(maximum, "maximum")?,
-    })
+    Ok(FileNr { allocated: parse_f64(allocated, "allocated")?, maximum: parse_f64(maximum, "maximum")? })
 }
 
 #[cfg(test)]
@@ -32,13 +26,7 @@ mod tests {
 
     #[test]
     fn parses_a_real_line() {
-        assert_eq!(
-            parse("512\t0\t2466170\n").unwrap(),
-            FileNr {
-                allocated: 512.0,
-                maximum: 2466170.0
-            }
-        );
+        assert_eq!(parse("512\t0\t2466170\n").unwrap(), FileNr { allocated: 512.0, maximum: 2466170.0 });
     }
 
     #[test]

@@ -22,11 +22,7 @@ pub fn parse(text: &str) -> Result<LoadAvg, ParseError> {
             .ok_or_else(|| ParseError::new(format!("unexpected content {:?}", text.trim())))
             .and_then(|f| parse_f64(f, what))
     };
-    Ok(LoadAvg {
-        load1: next("load1")?,
-        load5: next("load5")?,
-        load15: next("load15")?,
-    })
+    Ok(LoadAvg { load1: next("load1")?, load5: next("load5")?, load15: next("load15")? })
 }
 
 #[cfg(test)]
@@ -36,14 +32,7 @@ mod tests {
     #[test]
     fn parses_a_real_line() {
         let load = parse("2.08 0.82 0.36 4/132 13733\n").unwrap();
-        assert_eq!(
-            load,
-            LoadAvg {
-                load1: 2.08,
-                load5: 0.82,
-                load15: 0.36
-            }
-        );
+        assert_eq!(load, LoadAvg { load1: 2.08, load5: 0.82, load15: 0.36 });
     }
 
     #[test]

@@ -21,9 +21,7 @@ pub fn parse(text: &str) -> Result<Vec<MeminfoEntry<'_>>, ParseError> {
         let mut fields = line.split_ascii_whitespace();
         let Some(key) = fields.next() else { continue };
         let name = key.strip_suffix(':').unwrap_or(key);
-        let value = fields
-            .next()
-            .ok_or_else(|| ParseError::new(format!("invalid line {line:?}")))?;
+        let value = fields.next().ok_or_else(|| ParseError::new(format!("invalid line {line:?}")))?;
         let mut value = parse_f64(value, "meminfo value")?;
         let bytes = match (fields.next(), fields.next()) {
             (None, _) => false,
@@ -56,23 +54,9 @@ DirectMap1G:    17825792 kB
     fn parses_a_real_file() {
         let entries = parse(MEMINFO).unwrap();
         assert_eq!(entries.len(), 6);
-        assert_eq!(
-            entries[0],
-            MeminfoEntry {
-                name: "MemTotal",
-                value: 25276502016.0,
-                bytes: true
-            }
-        );
+        assert_eq!(entries[0], MeminfoEntry { name: "MemTotal", value: 25276502016.0, bytes: true });
         assert_eq!(entries[2].name, "Active(anon)");
-        assert_eq!(
-            entries[3],
-            MeminfoEntry {
-                name: "HugePages_Total",
-                value: 0.0,
-                bytes: false
-            }
-        );
+        assert_eq!(entries[3], MeminfoEntry { name: "HugePages_Total", value: 0.0, bytes: false });
         assert_eq!(entries[5].value, 17825792.0 * 1024.0);
     }
 

@@ -33,14 +33,10 @@ impl ParseError {
 
 /// Parses an unsigned decimal field, naming the field on failure.
 pub(crate) fn parse_u64(field: &str, what: &str) -> Result<u64, ParseError> {
-    field
-        .parse()
-        .map_err(|_| ParseError(format!("invalid {what} {field:?}")))
+    field.parse().map_err(|_| ParseError(format!("invalid {what} {field:?}")))
 }
 
 /// Parses a float field the way Go's `strconv.ParseFloat` accepts kernel numbers.
 pub(crate) fn parse_f64(field: &str, what: &str) -> Result<f64, ParseError> {
-    field
-        .parse()
-        .map_err(|_| ParseError(format!("invalid {what} {field:?}")))
+    field.parse().map_err(|_| ParseError(format!("invalid {what} {field:?}")))
 }

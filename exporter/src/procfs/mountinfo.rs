@@ -40,12 +40,7 @@ pub fn parse(text: &str) -> Result<Vec<Mount<'_>>, ParseError> {
         fields.by_ref().find(|f| *f == "-").ok_or_else(bad)?;
         let fs_type = fields.next().ok_or_else(bad)?;
         let source = fields.next().ok_or_else(bad)?;
-        mounts.push(Mount {
-            mount_point: unescape(mount_point),
-            options,
-            fs_type,
-            source: unescape(source),
-        });
+        mounts.push(Mount { mount_point: unescape(mount_point), options, fs_type, source: unescape(source) });
     }
     Ok(mounts)
 }
@@ -59,13 +54,11 @@ pub fn unescape(field: &str) -> Cow<'_, str> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal =
+            bytes.get(i + 1..i + 4).filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match octal {
             Some(d) => {
-                let value =
-                    (d[0] - b'0') as u32 * 64 + (d[1] - b'0') as u32 * 8 + (d[2] - b'0') as u32;
+                let value = (d[0] - b'0') as u32 * 64 + (d[1] - b'0') as u32 * 8 + (d[2] - b'0') as u32;
                 out.push(value as u8);
                 i += 4;
             }

@@ -40,19 +40,12 @@ pub fn parse(text: &str) -> Result<Vec<NetDev<'_>>, ParseError> {
             continue;
         }
         // Old kernels glue large counters to the colon (`eth0:123`).
-        let (name, rest) = line
-            .split_once(':')
-            .ok_or_else(|| ParseError::new(format!("invalid line {line:?}")))?;
-        let mut dev = NetDev {
-            name: name.trim(),
-            values: [0; 16],
-        };
+        let (name, rest) = line.split_once(':').ok_or_else(|| ParseError::new(format!("invalid line {line:?}")))?;
+        let mut dev = NetDev { name: name.trim(), values: [0; 16] };
         let mut count = 0;
         for field in rest.split_ascii_whitespace() {
-            let slot = dev
-                .values
-                .get_mut(count)
-                .ok_or_else(|| ParseError::new(format!("too many fields in {line:?}")))?;
+            let slot =
+                dev.values.get_mut(count).ok_or_else(|| ParseError::new(format!("too many fields in {line:?}")))?;
             *slot = parse_u64(field, "net/dev counter")?;
             count += 1;
         }

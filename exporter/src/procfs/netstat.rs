@@ -21,32 +21,22 @@ pub fn parse_pairs(text: &str) -> Result<Vec<NetStat<'_>>, ParseError> {
     let mut stats = Vec::with_capacity(256);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     while let Some(names) = lines.next() {
-        let values = lines
-            .next()
-            .ok_or_else(|| ParseError::new(format!("no value line after {names:?}")))?;
+        let values = lines.next().ok_or_else(|| ParseError::new(format!("no value line after {names:?}")))?;
         let mut names = names.split_ascii_whitespace();
         let mut values = values.split_ascii_whitespace();
         let (Some(proto_n), Some(proto_v)) = (names.next(), values.next()) else {
             return Err(ParseError::new("empty line"));
         };
         if proto_n != proto_v {
-            return Err(ParseError::new(format!(
-                "protocol mismatch: {proto_n} and {proto_v}"
-            )));
+            return Err(ParseError::new(format!("protocol mismatch: {proto_n} and {proto_v}")));
         }
         let protocol = proto_n.strip_suffix(':').unwrap_or(proto_n);
         loop {
             match (names.next(), values.next()) {
-                (Some(name), Some(value)) => stats.push(NetStat {
-                    protocol,
-                    name,
-                    value,
-                }),
+                (Some(name), Some(value)) => stats.push(NetStat { protocol, name, value }),
                 (None, None) => break,
                 _ => {
-                    return Err(ParseError::new(format!(
-                        "field count mismatch for {protocol}"
-                    )));
+                    return Err(ParseError::new(format!("field count mismatch for {protocol}")));
                 }
             }
         }
@@ -66,11 +56,7 @@ pub fn parse_snmp6(text: &str) -> Result<Vec<NetStat<'_>>, ParseError> {
         // Lines without a `6` (none today) are not statistics node_exporter knows.
         let Some(six) = key.find('6') else { continue };
         let (protocol, name) = key.split_at(six + 1);
-        stats.push(NetStat {
-            protocol,
-            name,
-            value,
-        });
+        stats.push(NetStat { protocol, name, value });
     }
     Ok(stats)
 }
@@ -89,22 +75,8 @@ Tcp: 1 200 120000 -1 55
     fn parses_header_value_pairs() {
         let stats = parse_pairs(SNMP).unwrap();
         assert_eq!(stats.len(), 8);
-        assert_eq!(
-            stats[0],
-            NetStat {
-                protocol: "Ip",
-                name: "Forwarding",
-                value: "1"
-            }
-        );
-        assert_eq!(
-            stats[6],
-            NetStat {
-                protocol: "Tcp",
-                name: "MaxConn",
-                value: "-1"
-            }
-        );
+        assert_eq!(stats[0], NetStat { protocol: "Ip", name: "Forwarding", value: "1" });
+        assert_eq!(stats[6], NetStat { protocol: "Tcp", name: "MaxConn", value: "-1" });
     }
 
     #[test]
@@ -118,30 +90,9 @@ Tcp: 1 200 120000 -1 55
     fn splits_snmp6_names_after_the_six() {
         let text = "Ip6InReceives                   \t2\nIcmp6InMsgs 1\nUdpLite6InErrors 0\nIcmp6InType133 4\n";
         let stats = parse_snmp6(text).unwrap();
-        assert_eq!(
-            stats[0],
-            NetStat {
-                protocol: "Ip6",
-                name: "InReceives",
-                value: "2"
-            }
-        );
-        assert_eq!(
-            stats[1],
-            NetStat {
-                protocol: "Icmp6",
-                name: "InMsgs",
-                value: "1"
-            }
-        );
-        assert_eq!(
-            stats[2],
-            NetStat {
-                protocol: "UdpLite6",
-                name: "InErrors",
-                value: "0"
-            }
-        );
+        assert_eq!(stats[0], NetStat { protocol: "Ip6", name: "InReceives", value: "2" });
+        assert_eq!(stats[1], NetStat { protocol: "Icmp6", name: "InMsgs", value: "1" });
+        assert_eq!(stats[2], NetStat { protocol: "UdpLite6", name: "InErrors", value: "0" });
         assert_eq!(stats[3].name, "InType133");
     }
 }

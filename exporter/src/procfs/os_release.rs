@@ -14,19 +14,14 @@ pub fn parse(text: &str) -> Result<HashMap<&str, String>, ParseError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, raw) = line
-            .split_once('=')
-            .ok_or_else(|| ParseError::new(format!("invalid line {line:?}")))?;
+        let (key, raw) = line.split_once('=').ok_or_else(|| ParseError::new(format!("invalid line {line:?}")))?;
         let key = key.trim();
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(ParseError::new(format!(
-                "invalid variable name in {line:?}"
-            )));
+            return Err(ParseError::new(format!("invalid variable name in {line:?}")));
         }
         vars.insert(
             key,
-            unquote(raw.trim())
-                .ok_or_else(|| ParseError::new(format!("unterminated quote in {line:?}")))?,
+            unquote(raw.trim()).ok_or_else(|| ParseError::new(format!("unterminated quote in {line:?}")))?,
         );
     }
     Ok(vars)

@@ -32,9 +32,8 @@ pub fn parse(text: &str) -> Result<Psi, ParseError> {
         let Some(kind) = fields.next() else { continue };
         let mut parsed = PsiLine::default();
         for field in fields {
-            let (key, value) = field
-                .split_once('=')
-                .ok_or_else(|| ParseError::new(format!("invalid field {field:?}")))?;
+            let (key, value) =
+                field.split_once('=').ok_or_else(|| ParseError::new(format!("invalid field {field:?}")))?;
             match key {
                 "avg10" => parsed.avg10 = parse_f64(value, key)?,
                 "avg60" => parsed.avg60 = parse_f64(value, key)?,

@@ -27,15 +27,11 @@ pub fn parse(text: &str) -> Result<Sockstat<'_>, ParseError> {
         if line.trim().is_empty() {
             continue;
         }
-        let (protocol, rest) = line
-            .split_once(':')
-            .ok_or_else(|| ParseError::new(format!("invalid line {line:?}")))?;
+        let (protocol, rest) = line.split_once(':').ok_or_else(|| ParseError::new(format!("invalid line {line:?}")))?;
         let mut words = rest.split_ascii_whitespace();
         let mut fields = Vec::with_capacity(6);
         while let Some(key) = words.next() {
-            let value = words
-                .next()
-                .ok_or_else(|| ParseError::new(format!("odd number of fields in {line:?}")))?;
+            let value = words.next().ok_or_else(|| ParseError::new(format!("odd number of fields in {line:?}")))?;
             fields.push((key, parse_u64(value, "sockstat value")?));
         }
         if protocol == "sockets" {

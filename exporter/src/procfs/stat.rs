@@ -97,9 +97,7 @@ pub fn parse(text: &str) -> Result<Stat, ParseError> {
             if cpu.is_empty() {
                 stat.total = times;
             } else {
-                let id = cpu
-                    .parse()
-                    .map_err(|_| ParseError::new(format!("invalid cpu line {line:?}")))?;
+                let id = cpu.parse().map_err(|_| ParseError::new(format!("invalid cpu line {line:?}")))?;
                 stat.cpus.push((id, times));
             }
             continue;
@@ -113,23 +111,16 @@ pub fn parse(text: &str) -> Result<Stat, ParseError> {
             "procs_blocked" => &mut stat.procs_blocked,
             _ => continue,
         };
-        let value = fields
-            .next()
-            .ok_or_else(|| ParseError::new(format!("no value in {line:?}")))?;
+        let value = fields.next().ok_or_else(|| ParseError::new(format!("no value in {line:?}")))?;
         *slot = parse_u64(value, key)?;
     }
     Ok(stat)
 }
 
-fn parse_cpu_times<'a>(
-    fields: impl Iterator<Item = &'a str>,
-    line: &str,
-) -> Result<CpuTimes, ParseError> {
+fn parse_cpu_times<'a>(fields: impl Iterator<Item = &'a str>, line: &str) -> Result<CpuTimes, ParseError> {
     let mut values = [0.0; 10];
     for (slot, field) in values.iter_mut().zip(fields) {
-        let ticks: u64 = field
-            .parse()
-            .map_err(|_| ParseError::new(format!("invalid cpu line {line:?}")))?;
+        let ticks: u64 = field.parse().map_err(|_| ParseError::new(format!("invalid cpu line {line:?}")))?;
         *slot = ticks as f64 / USER_HZ;
     }
     Ok(CpuTimes::from_array(values))

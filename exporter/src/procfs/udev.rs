@@ -2,10 +2,7 @@
 
 /// The device properties (`E:KEY=value` lines), borrowed from the text.
 pub fn parse_properties(text: &str) -> Vec<(&str, &str)> {
-    text.lines()
-        .filter_map(|line| line.strip_prefix("E:"))
-        .filter_map(|prop| prop.split_once('='))
-        .collect()
+    text.lines().filter_map(|line| line.strip_prefix("E:")).filter_map(|prop| prop.split_once('=')).collect()
 }
 
 /// The value of property `key`, if present; the last one wins, as udev
@@ -26,9 +23,6 @@ mod tests {
         assert_eq!(property(&props, "ID_MODEL"), Some("Samsung_SSD"));
         assert_eq!(property(&props, "ID_PATH"), Some("pci-0000:00:1f.2-ata-1"));
         assert_eq!(property(&props, "ID_WWN"), None);
-        assert_eq!(
-            property(&parse_properties("E:A=1\nE:A=2\n"), "A"),
-            Some("2")
-        );
+        assert_eq!(property(&parse_properties("E:A=1\nE:A=2\n"), "A"), Some("2"));
     }
 }

@@ -29,12 +29,7 @@ mod tests {
         let pairs = parse(text).unwrap();
         assert_eq!(
             pairs,
-            vec![
-                ("nr_free_pages", "5766320"),
-                ("pgpgin", "2639465"),
-                ("pswpin", "0"),
-                ("oom_kill", "0")
-            ]
+            vec![("nr_free_pages", "5766320"), ("pgpgin", "2639465"), ("pswpin", "0"), ("oom_kill", "0")]
         );
     }
 

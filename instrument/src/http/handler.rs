@@ -119,7 +119,10 @@ impl MetricsHandler {
                 Ok(response) => (response, self.metrics.as_ref().map(|m| &m.ok)),
                 Err(err) => {
                     let text = format!("An error has occurred while serving metrics:\n\n{err}\n");
-                    (text_response(StatusCode::INTERNAL_SERVER_ERROR, text), self.metrics.as_ref().map(|m| &m.internal_error))
+                    (
+                        text_response(StatusCode::INTERNAL_SERVER_ERROR, text),
+                        self.metrics.as_ref().map(|m| &m.internal_error),
+                    )
                 }
             }
         };
@@ -252,7 +255,10 @@ mod tests {
         assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
         let mut text = String::new();
         flate2::read::GzDecoder::new(&body(response)[..]).read_to_string(&mut text).unwrap();
-        assert!(text.contains("# TYPE demo_events counter\n# HELP demo_events Events.\ndemo_events_total 3\n"), "{text}");
+        assert!(
+            text.contains("# TYPE demo_events counter\n# HELP demo_events Events.\ndemo_events_total 3\n"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 
@@ -299,8 +305,7 @@ mod tests {
         let mut handler = MetricsHandler::new(Arc::new(FnCollector(collector)));
         let request = Request::get("/metrics").body(()).unwrap();
         let mut future = std::pin::pin!(handler.call(request));
-        let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop()))
-        else {
+        let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop())) else {
             panic!("not ready")
         };
         assert_eq!(text(response), "# HELP up Up.\n# TYPE up gauge\nup 1\n");

@@ -29,11 +29,11 @@ pub(crate) use family::hash_values;
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{DEFAULT_BUCKETS, Histogram, format_bound};
 pub use registry::Registry;
-pub use typed::{LabelSet, TypedFamily};
 pub use summary::{
     COMMON_OBJECTIVES, DEFAULT_AGE_BUCKETS, DEFAULT_MAX_AGE, DEFAULT_SIGNIFICANT_FIGURES, DEFAULT_UNIT_SCALE, Summary,
     SummaryOpts,
 };
+pub use typed::{LabelSet, TypedFamily};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

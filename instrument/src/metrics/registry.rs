@@ -1,8 +1,8 @@
 //! The registry: named metrics with help, a prefix, constant labels and
 //! sub-registries, emitted as the shared model at scrape time.
 
-use std::collections::hash_map::{Entry as MapEntry, HashMap};
 use std::collections::HashSet;
+use std::collections::hash_map::{Entry as MapEntry, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -472,9 +472,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{
-        Counter, Family, FloatCounter, FloatGauge, Gauge, Histogram, Summary, SummaryOpts,
-    };
+    use crate::metrics::{Counter, Family, FloatCounter, FloatGauge, Gauge, Histogram, Summary, SummaryOpts};
     use crate::model::Sample;
 
     #[test]

@@ -37,11 +37,11 @@
 //! Periods that have left the window are freed at the next scrape.
 
 use std::fmt;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-use std::sync::OnceLock;
 
 use hdrhistogram::Histogram as Hdr;
 

@@ -66,10 +66,7 @@ pub struct TypedFamily<L, M, const N: usize> {
 
 impl<L, M, const N: usize> Clone for TypedFamily<L, M, N> {
     fn clone(&self) -> Self {
-        TypedFamily {
-            family: self.family.clone(),
-            labels: PhantomData,
-        }
+        TypedFamily { family: self.family.clone(), labels: PhantomData }
     }
 }
 
@@ -89,15 +86,9 @@ impl<L: LabelSet<N>, M: ChildMetric, const N: usize> TypedFamily<L, M, N> {
     pub fn new(family: Family<M>) -> Result<Self, MetricError> {
         let names = family.label_names();
         if names.len() != N || names.iter().zip(L::NAMES).any(|(have, want)| have != want) {
-            return Err(MetricError::LabelCount {
-                expected: names.to_vec(),
-                got: N,
-            });
+            return Err(MetricError::LabelCount { expected: names.to_vec(), got: N });
         }
-        Ok(TypedFamily {
-            family,
-            labels: PhantomData,
-        })
+        Ok(TypedFamily { family, labels: PhantomData })
     }
 
     /// The child for `labels`, created on first use.
@@ -165,9 +156,7 @@ mod tests {
     #[test]
     fn typed_lookups_share_children_with_the_string_api() {
         let registry = Registry::new();
-        let family = registry
-            .register("calls", "Calls.", Family::<Counter>::new(&["code"]))
-            .unwrap();
+        let family = registry.register("calls", "Calls.", Family::<Counter>::new(&["code"])).unwrap();
         let typed = TypedFamily::<ByCode, Counter, 1>::new(family.clone()).unwrap();
         typed.with_labels(&ByCode(Code::Ok)).inc();
         typed.with_labels(&ByCode(Code::Ok)).inc();

@@ -69,8 +69,7 @@ fn main() -> ExitCode {
 }
 
 fn number(text: &str) -> Result<u64, String> {
-    text.parse()
-        .map_err(|e| format!("{text:?} is not a number: {e}"))
+    text.parse().map_err(|e| format!("{text:?} is not a number: {e}"))
 }
 
 /// Prints a line and flushes it at once: stdout is a pipe under Docker.
@@ -88,9 +87,7 @@ fn sleep_forever() -> ! {
 
 fn hold(bytes: usize) -> Result<(), String> {
     let mut block: Vec<u8> = Vec::new();
-    block
-        .try_reserve_exact(bytes)
-        .map_err(|e| format!("allocating {bytes} bytes: {e}"))?;
+    block.try_reserve_exact(bytes).map_err(|e| format!("allocating {bytes} bytes: {e}"))?;
     // Writing a non-zero byte to every page makes the kernel back each one
     // with real memory (zero-filled pages from calloc are not even mapped).
     block.resize(bytes, 0);
@@ -122,10 +119,7 @@ fn burn(millis: u64) {
             break;
         }
     }
-    say(&format!(
-        "burned {millis} ms of CPU in {} ms",
-        start.elapsed().as_millis()
-    ));
+    say(&format!("burned {millis} ms of CPU in {} ms", start.elapsed().as_millis()));
 }
 
 /// CPU time of this thread: the first field of `schedstat`, nanoseconds.
@@ -158,12 +152,10 @@ fn write(path: &str, bytes: u64) -> Result<(), String> {
     while left > 0 {
         // O_DIRECT lengths must be block multiples: round the last one up.
         let len = (left.min(CHUNK as u64) as usize).next_multiple_of(ALIGN);
-        file.write_all(&buffer[..len])
-            .map_err(|e| format!("writing {path}: {e}"))?;
+        file.write_all(&buffer[..len]).map_err(|e| format!("writing {path}: {e}"))?;
         left = left.saturating_sub(len as u64);
     }
-    file.sync_all()
-        .map_err(|e| format!("fsync of {path}: {e}"))?;
+    file.sync_all().map_err(|e| format!("fsync of {path}: {e}"))?;
     say(&format!("wrote {bytes} bytes to {path}"));
     Ok(())
 }
@@ -197,9 +189,7 @@ fn send(addr: &str, bytes: u64) -> Result<(), String> {
         let len = left.min(DATAGRAM as u64) as usize;
         // An unconnected socket does not report ICMP port-unreachable, so a
         // destination without a listener is fine.
-        let sent = socket
-            .send_to(&payload[..len], addr)
-            .map_err(|e| format!("sending to {addr}: {e}"))?;
+        let sent = socket.send_to(&payload[..len], addr).map_err(|e| format!("sending to {addr}: {e}"))?;
         left = left.saturating_sub(sent as u64);
     }
     say(&format!("sent {bytes} bytes to {addr}"));

@@ -79,10 +79,7 @@ async fn each_accept_header_gets_exactly_one_content_type() {
         (Some("*/*"), TEXT_CONTENT_TYPE),
         (Some("text/plain;version=0.0.4"), TEXT_CONTENT_TYPE),
         (Some("application/openmetrics-text;version=1.0.0"), OPENMETRICS_CONTENT_TYPE),
-        (
-            Some("application/openmetrics-text;version=1.0.0;q=0.2,text/plain;version=0.0.4;q=0.9"),
-            TEXT_CONTENT_TYPE,
-        ),
+        (Some("application/openmetrics-text;version=1.0.0;q=0.2,text/plain;version=0.0.4;q=0.9"), TEXT_CONTENT_TYPE),
         (Some(PROMETHEUS_ACCEPT), OPENMETRICS_CONTENT_TYPE),
         (Some("application/json"), TEXT_CONTENT_TYPE),
     ];
@@ -144,9 +141,7 @@ impl ScrapeCollector for Broken {
 async fn a_broken_collector_does_not_fail_the_scrape() {
     let mut executor = ScrapeExecutor::new();
     executor.register("broken", Box::new(Broken)).expect("register broken");
-    executor
-        .register("test", Box::new(FixedCollector(sample_families())))
-        .expect("register test");
+    executor.register("test", Box::new(FixedCollector(sample_families()))).expect("register test");
     let server = TestServer::start_with(ServerConfig::default(), executor).await;
 
     let response = server.get("/metrics", &[]).await;

@@ -10,9 +10,7 @@ async fn metrics_pass_promtool_check_metrics() {
     let text = response.text().to_owned();
     server.stop().await;
 
-    let result = tokio::task::spawn_blocking(move || promtool_check_metrics(&text))
-        .await
-        .expect("promtool task");
+    let result = tokio::task::spawn_blocking(move || promtool_check_metrics(&text)).await.expect("promtool task");
     println!("{} check metrics exited {}:\n{}", promtool_path(), result.code, result.output);
     assert_ne!(result.code, 1, "promtool could not parse the agent's output:\n{}", result.output);
 }

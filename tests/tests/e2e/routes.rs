@@ -52,12 +52,9 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         assert_eq!(server.get(path, &[]).await.status, 404, "{path}");
     }
     assert_eq!(server.request(Method::POST, "/nope", &[], Bytes::new()).await.status, 404);
-    for (method, path) in [
-        (Method::POST, "/metrics"),
-        (Method::PUT, "/-/healthy"),
-        (Method::DELETE, "/-/ready"),
-        (Method::OPTIONS, "/"),
-    ] {
+    for (method, path) in
+        [(Method::POST, "/metrics"), (Method::PUT, "/-/healthy"), (Method::DELETE, "/-/ready"), (Method::OPTIONS, "/")]
+    {
         let response = server.request(method.clone(), path, &[], Bytes::from_static(b"x")).await;
         assert_eq!(response.status, 405, "{method} {path}");
         assert_eq!(response.single_header("allow"), "GET, HEAD");
@@ -69,11 +66,8 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
 async fn request_bodies_are_capped() {
     let server = TestServer::start().await;
     // Declared too large: refused before any of it is read.
-    let response = raw_exchange(
-        server.addr,
-        b"GET /-/healthy HTTP/1.1\r\nHost: test\r\nContent-Length: 1048576\r\n\r\n",
-    )
-    .await;
+    let response =
+        raw_exchange(server.addr, b"GET /-/healthy HTTP/1.1\r\nHost: test\r\nContent-Length: 1048576\r\n\r\n").await;
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
 
     // Chunked, so only reading finds out.

@@ -22,9 +22,8 @@ async fn in_flight_scrape_finishes_during_shutdown() {
 
     let scrape = tokio::spawn(async move {
         let stream = TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
         tokio::spawn(connection);
         let request = Request::get("/metrics").header("host", "test").body(Empty::<Bytes>::new()).expect("request");
         let response = sender.send_request(request).await.expect("response");
@@ -58,9 +57,8 @@ async fn idle_keep_alive_connections_do_not_block_shutdown() {
     let config = ServerConfig { shutdown_grace: Duration::from_secs(3600), ..ServerConfig::default() };
     let server = TestServer::start_with(config, ScrapeExecutor::new()).await;
     let stream = TcpStream::connect(server.addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
     let connection = tokio::spawn(connection);
     let request = Request::get("/-/healthy").header("host", "test").body(Empty::<Bytes>::new()).expect("request");
     let response = within("request", sender.send_request(request)).await.expect("response");

@@ -58,14 +58,7 @@ const NO_WINDOW: u8 = u8::MAX;
 
 impl Encoder {
     /// The state of no chunk.
-    pub(super) const EMPTY: Encoder = Encoder {
-        t: i64::MIN,
-        v: 0,
-        delta: 0,
-        lead: NO_WINDOW,
-        trail: 0,
-        free: 0,
-    };
+    pub(super) const EMPTY: Encoder = Encoder { t: i64::MIN, v: 0, delta: 0, lead: NO_WINDOW, trail: 0, free: 0 };
 
     /// Starts a chunk at the end of `buf` with its first point.
     pub(super) fn start(buf: &mut Vec<u8>, t: i64, v: u64) -> Encoder {
@@ -73,14 +66,7 @@ impl Encoder {
         buf.extend_from_slice(&16u16.to_le_bytes());
         buf.extend_from_slice(&t.to_be_bytes());
         buf.extend_from_slice(&v.to_be_bytes());
-        Encoder {
-            t,
-            v,
-            delta: 0,
-            lead: NO_WINDOW,
-            trail: 0,
-            free: 0,
-        }
+        Encoder { t, v, delta: 0, lead: NO_WINDOW, trail: 0, free: 0 }
     }
 
     /// Appends a point after the newest one (`t` greater than `self.t`) to
@@ -95,10 +81,7 @@ impl Encoder {
         let Some(delta) = t.checked_sub(self.t).and_then(|d| i32::try_from(d).ok()) else {
             return false;
         };
-        let mut w = Writer {
-            buf,
-            free: self.free,
-        };
+        let mut w = Writer { buf, free: self.free };
         let dod = i64::from(delta) - i64::from(self.delta);
         if dod == 0 {
             w.put(0, 1);
@@ -214,16 +197,7 @@ impl<'a> ChunkRef<'a> {
 
     /// Its points, oldest first, values as bits.
     pub(super) fn iter(&self) -> ChunkIter<'a> {
-        ChunkIter {
-            r: Reader::new(self.bits),
-            left: self.count,
-            t: 0,
-            v: 0,
-            delta: 0,
-            lead: 0,
-            trail: 0,
-            first: true,
-        }
+        ChunkIter { r: Reader::new(self.bits), left: self.count, t: 0, v: 0, delta: 0, lead: 0, trail: 0, first: true }
     }
 }
 
@@ -235,12 +209,7 @@ pub(super) fn chunks(buf: &[u8]) -> impl Iterator<Item = ChunkRef<'_>> {
         let len = usize::from(header_u16(buf, at + 2));
         let bits = buf.get(at + HEADER..at + HEADER + len)?;
         let first_t = i64::from_be_bytes(bits.get(..8)?.try_into().ok()?);
-        let chunk = ChunkRef {
-            offset: at,
-            first_t,
-            count,
-            bits,
-        };
+        let chunk = ChunkRef { offset: at, first_t, count, bits };
         at = chunk.end();
         Some(chunk)
     })
@@ -262,12 +231,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(data: &'a [u8]) -> Self {
-        Reader {
-            data,
-            next: 0,
-            acc: 0,
-            n: 0,
-        }
+        Reader { data, next: 0, acc: 0, n: 0 }
     }
 
     /// Tops `acc` up to at least 57 valid bits (zeros past the end).
@@ -444,11 +408,8 @@ mod tests {
     #[test]
     fn special_values_round_trip_bit_exactly() {
         let values = special_values();
-        let points: Vec<(i64, u64)> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as i64 * 15_000, v.to_bits()))
-            .collect();
+        let points: Vec<(i64, u64)> =
+            values.iter().enumerate().map(|(i, v)| (i as i64 * 15_000, v.to_bits())).collect();
         assert_eq!(round_trip(&points), points);
         // Every special value next to every other.
         let mut pairs = Vec::new();
@@ -482,9 +443,7 @@ mod tests {
         let mut points = vec![(0, 0), (1000, 0)];
         let mut t = 1000;
         let mut delta = 1000i64;
-        for dod in [
-            0, 63, -64, 64, -65, 2047, -2048, 2048, -2049, 524_287, -524_288, 524_288, -524_289, 1,
-        ] {
+        for dod in [0, 63, -64, 64, -65, 2047, -2048, 2048, -2049, 524_287, -524_288, 524_288, -524_289, 1] {
             delta += dod;
             t += delta;
             points.push((t, (t as f64).to_bits()));
@@ -494,9 +453,7 @@ mod tests {
 
     #[test]
     fn chunks_hold_at_most_max_points() {
-        let points: Vec<(i64, u64)> = (0..1000)
-            .map(|i| (i * 1000, (i as f64).to_bits()))
-            .collect();
+        let points: Vec<(i64, u64)> = (0..1000).map(|i| (i * 1000, (i as f64).to_bits())).collect();
         let mut buf = Vec::new();
         let mut open = 0;
         let mut enc: Option<Encoder> = None;
@@ -509,18 +466,14 @@ mod tests {
         let counts: Vec<usize> = chunks(&buf).map(|c| c.iter().count()).collect();
         assert_eq!(counts.len(), 9);
         assert!(counts.iter().all(|c| *c <= usize::from(MAX_POINTS)));
-        assert_eq!(
-            chunks(&buf).map(|c| c.first_t).collect::<Vec<_>>()[1],
-            120_000
-        );
+        assert_eq!(chunks(&buf).map(|c| c.first_t).collect::<Vec<_>>()[1], 120_000);
     }
 
     #[test]
     fn regular_counters_compress_well() {
         // A counter scraped every 15 s with a few ms of jitter.
-        let points: Vec<(i64, u64)> = (0..120i64)
-            .map(|i| (i * 15_000 + (i * 7) % 5, ((i * 37) as f64).to_bits()))
-            .collect();
+        let points: Vec<(i64, u64)> =
+            (0..120i64).map(|i| (i * 15_000 + (i * 7) % 5, ((i * 37) as f64).to_bits())).collect();
         let mut buf = Vec::new();
         let mut enc = Encoder::start(&mut buf, points[0].0, points[0].1);
         for &(t, v) in &points[1..] {

@@ -35,9 +35,7 @@ impl LabelSet {
 
     /// A set from pairs: sorts them by name, drops empty values, keeps the
     /// last of duplicate names.
-    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(
-        pairs: impl IntoIterator<Item = (N, V)>,
-    ) -> Self {
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
         let mut v: Vec<(Sym, Sym)> = pairs
             .into_iter()
             .filter(|(_, val)| !val.as_ref().is_empty())
@@ -79,20 +77,12 @@ impl LabelSet {
 
     /// To the instrument model's labels (sorted by name).
     pub fn to_labels(&self) -> Labels {
-        Labels(
-            self.iter()
-                .map(|(n, v)| sonde_instrument::Label::new(n, v))
-                .collect(),
-        )
+        Labels(self.iter().map(|(n, v)| sonde_instrument::Label::new(n, v)).collect())
     }
 
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .and_then(|i| self.0.get(i))
-            .map(|(_, v)| v.as_str())
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().and_then(|i| self.0.get(i)).map(|(_, v)| v.as_str())
     }
 
     /// The metric name (`__name__`), if present.
@@ -135,12 +125,7 @@ impl LabelSet {
 
     /// The set with `name` set to `value` (removed when `value` is empty).
     pub fn with(&self, name: &str, value: &str) -> LabelSet {
-        let mut v: Vec<(Sym, Sym)> = self
-            .0
-            .iter()
-            .filter(|(n, _)| n.as_str() != name)
-            .cloned()
-            .collect();
+        let mut v: Vec<(Sym, Sym)> = self.0.iter().filter(|(n, _)| n.as_str() != name).cloned().collect();
         if !value.is_empty() {
             let at = v.partition_point(|(n, _)| n.as_str() < name);
             v.insert(at, (Sym::from(name), Sym::from(value)));
@@ -220,28 +205,14 @@ pub struct LabelMatcher {
 impl LabelMatcher {
     /// `name = value`.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
-        LabelMatcher {
-            name: name.into(),
-            kind: MatchKind::Equal(value.into()),
-        }
+        LabelMatcher { name: name.into(), kind: MatchKind::Equal(value.into()) }
     }
 
     /// A regex matcher (`negate` for `!~`), anchored as PromQL anchors it.
-    pub fn regex(
-        name: impl Into<String>,
-        pattern: &str,
-        negate: bool,
-    ) -> Result<Self, regex::Error> {
+    pub fn regex(name: impl Into<String>, pattern: &str, negate: bool) -> Result<Self, regex::Error> {
         let re = compile_anchored(pattern)?;
-        let kind = if negate {
-            MatchKind::NotRegex(re)
-        } else {
-            MatchKind::Regex(re)
-        };
-        Ok(LabelMatcher {
-            name: name.into(),
-            kind,
-        })
+        let kind = if negate { MatchKind::NotRegex(re) } else { MatchKind::Regex(re) };
+        Ok(LabelMatcher { name: name.into(), kind })
     }
 
     /// True when `value` (empty for a missing label) passes.

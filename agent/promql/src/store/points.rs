@@ -35,12 +35,7 @@ pub(super) struct Points {
 
 impl Points {
     pub(super) fn new() -> Self {
-        Points {
-            buf: Vec::new(),
-            enc: Encoder::EMPTY,
-            floor: i64::MIN,
-            open: 0,
-        }
+        Points { buf: Vec::new(), enc: Encoder::EMPTY, floor: i64::MIN, open: 0 }
     }
 
     /// The newest point ever appended (it may be at or before the floor
@@ -51,11 +46,7 @@ impl Points {
 
     /// The newest timestamp, `i64::MIN` before the first point.
     pub(super) fn newest_t(&self) -> i64 {
-        if self.buf.is_empty() {
-            i64::MIN
-        } else {
-            self.enc.t
-        }
+        if self.buf.is_empty() { i64::MIN } else { self.enc.t }
     }
 
     /// Heap bytes held.
@@ -83,8 +74,7 @@ impl Points {
     fn reserve(&mut self) {
         // Grow by an eighth, not by doubling: the buffers are small and many.
         if self.buf.capacity() - self.buf.len() < chunk::MAX_POINT_BYTES {
-            self.buf
-                .reserve_exact(chunk::MAX_POINT_BYTES.max(self.buf.len() / 8));
+            self.buf.reserve_exact(chunk::MAX_POINT_BYTES.max(self.buf.len() / 8));
         }
     }
 
@@ -97,12 +87,9 @@ impl Points {
     fn append(&mut self, t: i64, bits: u64, retention_ms: i64) {
         self.reserve();
         let open = self.open as usize;
-        let first_t = chunk::chunks(self.buf.get(open..).unwrap_or_default())
-            .next()
-            .map_or(t, |c| c.first_t);
+        let first_t = chunk::chunks(self.buf.get(open..).unwrap_or_default()).next().map_or(t, |c| c.first_t);
         let span = (retention_ms / 4).max(1);
-        let pushed =
-            t.saturating_sub(first_t) < span && self.enc.push(&mut self.buf, open, t, bits);
+        let pushed = t.saturating_sub(first_t) < span && self.enc.push(&mut self.buf, open, t, bits);
         if !pushed {
             self.start_chunk(t, bits);
         }
@@ -149,9 +136,7 @@ impl Points {
         }
         if cut > 0 {
             self.buf.drain(..cut);
-            self.open = self
-                .open
-                .saturating_sub(u32::try_from(cut).unwrap_or(u32::MAX));
+            self.open = self.open.saturating_sub(u32::try_from(cut).unwrap_or(u32::MAX));
         }
     }
 
@@ -162,9 +147,7 @@ impl Points {
         let mut chunks = chunk::chunks(&self.buf).peekable();
         std::iter::from_fn(move || {
             let c = chunks.next()?;
-            let bound = chunks
-                .peek()
-                .map_or(newest, |next| next.first_t.saturating_sub(1));
+            let bound = chunks.peek().map_or(newest, |next| next.first_t.saturating_sub(1));
             Some((c, bound))
         })
     }
@@ -205,9 +188,7 @@ impl Points {
         if t <= end {
             return Some((t, v));
         }
-        let c = chunk::chunks(&self.buf)
-            .take_while(|c| c.first_t <= end)
-            .last()?;
+        let c = chunk::chunks(&self.buf).take_while(|c| c.first_t <= end).last()?;
         let (t, v) = c.iter().take_while(|p| p.0 <= end).last()?;
         (t > lo).then(|| (t, f64::from_bits(v)))
     }
@@ -261,11 +242,7 @@ mod tests {
         }
 
         fn range(&self, start: i64, end: i64) -> Vec<(i64, u64)> {
-            self.0
-                .iter()
-                .filter(|p| p.0 > start && p.0 <= end)
-                .map(|p| (p.0, p.1.to_bits()))
-                .collect()
+            self.0.iter().filter(|p| p.0 > start && p.0 <= end).map(|p| (p.0, p.1.to_bits())).collect()
         }
     }
 
@@ -314,10 +291,7 @@ mod tests {
         // Floor 199.999 s: every point of it is expired, it goes.
         p.push(599_999, 1.0, 400_000);
         assert_eq!(p.chunk_count(), 4);
-        assert_eq!(
-            range(&p, i64::MIN, i64::MAX).first().map(|p| p.0),
-            Some(200_000)
-        );
+        assert_eq!(range(&p, i64::MIN, i64::MAX).first().map(|p| p.0), Some(200_000));
         assert_eq!(p.len(), 304);
     }
 
@@ -333,13 +307,7 @@ mod tests {
         p.push(4000, 40.0, 60_000);
         assert_eq!(
             range(&p, 0, 10_000),
-            bits(&[
-                (1000, 1000.0),
-                (1500, 15.0),
-                (2000, 20.0),
-                (3000, 30.0),
-                (4000, 40.0)
-            ])
+            bits(&[(1000, 1000.0), (1500, 15.0), (2000, 20.0), (3000, 30.0), (4000, 40.0)])
         );
         assert_eq!(p.newest(), Some((4000, 40.0)));
     }
@@ -361,22 +329,12 @@ mod tests {
     #[test]
     fn stale_marker_and_special_values_survive() {
         let mut p = Points::new();
-        let values = [
-            f64::from_bits(crate::store::STALE_NAN_BITS),
-            -0.0,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-        ];
+        let values = [f64::from_bits(crate::store::STALE_NAN_BITS), -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
         for (i, v) in values.iter().enumerate() {
             p.push(i as i64 * 15_000, *v, 3_600_000);
         }
         let got = range(&p, i64::MIN, i64::MAX);
-        let want: Vec<(i64, u64)> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as i64 * 15_000, v.to_bits()))
-            .collect();
+        let want: Vec<(i64, u64)> = values.iter().enumerate().map(|(i, v)| (i as i64 * 15_000, v.to_bits())).collect();
         assert_eq!(got, want);
     }
 

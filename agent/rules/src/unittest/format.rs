@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use sonde_instrument::duration::parse_prometheus_duration;
 use crate::file::{Text, TextMap};
+use sonde_instrument::duration::parse_prometheus_duration;
 
 /// A whole unit-test file.
 #[derive(Debug, Default, Deserialize)]
@@ -262,11 +262,8 @@ pub(super) fn alerts_string(alerts: &[AlertView]) -> String {
     }
     let mut out = String::from("[");
     for (i, alert) in alerts.iter().enumerate() {
-        let one = format!(
-            "\nLabels:{}\nAnnotations:{}",
-            labels_string(&alert.labels),
-            labels_string(&alert.annotations)
-        );
+        let one =
+            format!("\nLabels:{}\nAnnotations:{}", labels_string(&alert.labels), labels_string(&alert.annotations));
         if i > 0 {
             out.push(',');
         }

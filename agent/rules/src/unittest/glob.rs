@@ -61,9 +61,9 @@ fn compile(pattern: &str) -> Result<Vec<Token>, BadPattern> {
 fn matches(tokens: &[Token], name: &[char]) -> bool {
     match tokens.split_first() {
         None => name.is_empty(),
-        Some((Token::Star, rest)) => {
-            (0..=name.len()).take_while(|&i| i == 0 || name.get(i - 1) != Some(&'/')).any(|i| matches(rest, name.get(i..).unwrap_or(&[])))
-        }
+        Some((Token::Star, rest)) => (0..=name.len())
+            .take_while(|&i| i == 0 || name.get(i - 1) != Some(&'/'))
+            .any(|i| matches(rest, name.get(i..).unwrap_or(&[]))),
         Some((token, rest)) => {
             let Some((&c, tail)) = name.split_first() else { return false };
             let one = match token {
@@ -151,7 +151,8 @@ pub(super) fn glob(pattern: &str) -> Result<Vec<String>, BadPattern> {
 /// The entries of `dir` matching `file`, sorted; nothing when `dir` cannot be read.
 fn glob_in(dir: &str, file: &[Token]) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut names: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
         .into_iter()
@@ -197,7 +198,9 @@ mod tests {
 
     #[test]
     fn paths_are_cleaned_like_go() {
-        for (path, want) in [("", "."), ("a//b/./c/", "a/b/c"), ("a/../../b", "../b"), ("/../a", "/a"), ("./x.yml", "x.yml")] {
+        for (path, want) in
+            [("", "."), ("a//b/./c/", "a/b/c"), ("a/../../b", "../b"), ("/../a", "/a"), ("./x.yml", "x.yml")]
+        {
             assert_eq!(clean(path), want, "{path}");
         }
         assert_eq!(dir("x.yml"), ".");

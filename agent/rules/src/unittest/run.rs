@@ -20,13 +20,13 @@ use super::format::{
     parse_unit_test_file, samples_string,
 };
 use super::glob;
-use sonde_instrument::duration::format_go_duration;
-use sonde_promql::series::{SeqValue, parse_metric, parse_series_line};
-use sonde_promql::{Engine, Value, parse};
 use crate::alerts::Alert;
 use crate::file::{Text, load_rule_file};
 use crate::{AlertState, GroupRule, Notifier, QueryFn, RuleGroup};
+use sonde_instrument::duration::format_go_duration;
+use sonde_promql::series::{SeqValue, parse_metric, parse_series_line};
 use sonde_promql::store::{StoreConfig, WindowStore};
+use sonde_promql::{Engine, Value, parse};
 
 /// The evaluation interval when the file sets none (or 0).
 const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(60);
@@ -46,7 +46,8 @@ pub(super) fn test_file(path: &Path, warn: &mut dyn Write) -> Vec<String> {
     let base = glob::dir(&path.to_string_lossy());
     let mut rule_files = Vec::new();
     for Text(pattern) in &file.rule_files {
-        let pattern = if pattern.is_empty() || pattern.starts_with('/') { pattern.clone() } else { glob::join(&base, pattern) };
+        let pattern =
+            if pattern.is_empty() || pattern.starts_with('/') { pattern.clone() } else { glob::join(&base, pattern) };
         match glob::glob(&pattern) {
             Ok(found) if found.is_empty() => {
                 let _ = writeln!(warn, "  WARNING: no file match pattern {pattern}");
@@ -121,7 +122,12 @@ fn sorted_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(Str
 }
 
 /// Runs one test group; its failures.
-fn test_group(tg: &TestGroup, interval: Duration, order: &HashMap<String, usize>, rule_files: &[String]) -> Vec<String> {
+fn test_group(
+    tg: &TestGroup,
+    interval: Duration,
+    order: &HashMap<String, usize>,
+    rule_files: &[String],
+) -> Vec<String> {
     let max_ms = tg
         .alert_rule_test
         .iter()
@@ -194,7 +200,8 @@ fn load_series(tg: &TestGroup, until_ms: i64, store: &TestStore) -> Result<(), S
     let mut order = Vec::new();
     for input in &tg.input_series {
         let line = format!("{} {}", input.series.0, input.values.0);
-        let (labels, values) = parse_series_line(&line).map_err(|err| format!("input series {}: {err}", go_quote(&line)))?;
+        let (labels, values) =
+            parse_series_line(&line).map_err(|err| format!("input series {}: {err}", go_quote(&line)))?;
         if series.insert(labels.clone(), values).is_none() {
             order.push(labels);
         }
@@ -221,12 +228,17 @@ fn load_series(tg: &TestGroup, until_ms: i64, store: &TestStore) -> Result<(), S
 
 /// The rule groups of every rule file, those named in `group_eval_order`
 /// in that order, the others first in file order.
-fn load_groups(tg: &TestGroup, order: &HashMap<String, usize>, rule_files: &[String]) -> Result<Vec<RuleGroup>, Vec<String>> {
+fn load_groups(
+    tg: &TestGroup,
+    order: &HashMap<String, usize>,
+    rule_files: &[String],
+) -> Result<Vec<RuleGroup>, Vec<String>> {
     let notifier: Arc<dyn Notifier> = Arc::new(NoNotifier);
     let external_labels = tg.external_labels.clone().into_strings();
     let mut groups: Vec<RuleGroup> = Vec::new();
     for file in rule_files {
-        let specs = load_rule_file(Path::new(file)).map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        let specs = load_rule_file(Path::new(file))
+            .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         for spec in specs {
             if groups.iter().any(|g| g.file() == spec.file && g.name() == spec.name) {
                 continue;
@@ -290,14 +302,17 @@ fn check_query(case: &PromqlTestCase, store: &TestStore, errors: &mut Vec<String
             return;
         }
     };
-    let mut got: Vec<(Vec<(String, String)>, f64)> =
-        got.iter().map(|(labels, v)| (sorted_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))), *v)).collect();
+    let mut got: Vec<(Vec<(String, String)>, f64)> = got
+        .iter()
+        .map(|(labels, v)| (sorted_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))), *v))
+        .collect();
     let mut expected = Vec::new();
     for sample in &case.exp_samples {
         match parse_metric(&sample.labels.0) {
             Ok(labels) => expected.push((sorted_pairs(labels.iter()), sample.value)),
             Err(err) => {
-                errors.push(format!("    expr: {expr}, time: {time}, err: labels {}: {err}", go_quote(&sample.labels.0)));
+                errors
+                    .push(format!("    expr: {expr}, time: {time}, err: labels {}: {err}", go_quote(&sample.labels.0)));
                 return;
             }
         }

@@ -193,7 +193,10 @@ fn queries_see_samples_up_to_the_last_evaluation_only() {
       value: 3
 ");
     assert!(!ok);
-    assert_eq!(err, "  FAILED:\n    expr: \"up\", time: 1m30s,\n        exp: {__name__=\"up\"} 3E+00\n        got: {__name__=\"up\"} 2E+00\n");
+    assert_eq!(
+        err,
+        "  FAILED:\n    expr: \"up\", time: 1m30s,\n        exp: {__name__=\"up\"} 3E+00\n        got: {__name__=\"up\"} 2E+00\n"
+    );
 }
 
 #[test]
@@ -259,8 +262,11 @@ tests:
 #[test]
 fn a_rule_that_fails_to_evaluate_ends_its_test_group() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bad.yml"), "groups:\n- name: g\n  rules:\n  - alert: C\n    expr: up + on() group_left up\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "groups:\n- name: g\n  rules:\n  - alert: C\n    expr: up + on() group_left up\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("t.yml"),
         "rule_files: [bad.yml]
@@ -290,8 +296,16 @@ fn rule_files_come_from_globs_next_to_the_test_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("rules")).unwrap();
     std::fs::create_dir(dir.path().join("tests")).unwrap();
-    std::fs::write(dir.path().join("rules/a.yml"), "groups:\n- name: a\n  rules:\n  - record: a\n    expr: vector(1)\n").unwrap();
-    std::fs::write(dir.path().join("rules/b.yml"), "groups:\n- name: b\n  rules:\n  - record: b\n    expr: vector(2)\n").unwrap();
+    std::fs::write(
+        dir.path().join("rules/a.yml"),
+        "groups:\n- name: a\n  rules:\n  - record: a\n    expr: vector(1)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("rules/b.yml"),
+        "groups:\n- name: b\n  rules:\n  - record: b\n    expr: vector(2)\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("tests/t.yml"),
         "rule_files: ['../rules/*.yml']

@@ -70,8 +70,7 @@ fn bad_labels_and_missing_addresses_are_rejected_with_a_reason() {
     ]));
     assert_eq!(targets.len(), 1, "{targets:?}");
     assert_eq!(targets[0].url, "http://10.0.0.9:8080/metrics");
-    let got: Vec<(&str, &str, &str)> =
-        rejected.iter().map(|r| (r.origin.name(), r.label, r.reason.as_str())).collect();
+    let got: Vec<(&str, &str, &str)> = rejected.iter().map(|r| (r.origin.name(), r.label, r.reason.as_str())).collect();
     assert_eq!(
         got,
         [
@@ -285,7 +284,8 @@ async fn one_dead_target_does_not_stop_the_others() {
     assert_eq!(body["status"], "success");
     let active = body["data"]["activeTargets"].as_array().unwrap();
     assert_eq!(active.len(), 2, "{body}");
-    let by_job = |job: &str| active.iter().find(|t| t["labels"]["job"] == job).unwrap_or_else(|| panic!("{job}: {body}"));
+    let by_job =
+        |job: &str| active.iter().find(|t| t["labels"]["job"] == job).unwrap_or_else(|| panic!("{job}: {body}"));
     let live = by_job("live-name");
     assert_eq!(live["health"], "up");
     assert_eq!(live["lastError"], "");
