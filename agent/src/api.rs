@@ -25,36 +25,66 @@ use sonde_promql::{Annotations, EvalError, Value};
 use sonde_rules::alerts::Health;
 use sonde_rules::{Alert, AlertState, GroupRule, RuleGroup};
 
+/// The kinds of API error, as Prometheus' `errorType` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is wrong (HTTP 400).
+    BadData,
+    /// The query failed while running (HTTP 422).
+    Execution,
+    /// The answer cannot be given now (HTTP 503).
+    Unavailable,
+    /// A bug (HTTP 500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Prometheus' `errorType`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadData => "bad_data",
+            ErrorKind::Execution => "execution",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status Prometheus answers this kind with.
+    pub fn status(self) -> http::StatusCode {
+        match self {
+            ErrorKind::BadData => http::StatusCode::BAD_REQUEST,
+            ErrorKind::Execution => http::StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// Why a request to the API is refused: Prometheus' `errorType` and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// `bad_data`, `execution`, …
-    pub error_type: &'static str,
+    /// What kind of failure; it chooses the HTTP status.
+    pub kind: ErrorKind,
     /// What is wrong.
     pub message: String,
 }
 
 impl ApiError {
-    /// A `bad_data` error (HTTP 400).
-    pub fn bad_data(message: impl Into<String>) -> Self {
-        ApiError { error_type: "bad_data", message: message.into() }
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError { kind, message: message.into() }
     }
 
-    /// The HTTP status Prometheus answers this error with.
-    pub fn status(&self) -> u16 {
-        match self.error_type {
-            "bad_data" => 400,
-            "execution" => 422,
-            "unavailable" => 503,
-            _ => 500,
-        }
+    /// A `bad_data` error (HTTP 400).
+    pub fn bad_data(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::BadData, message)
     }
 
     /// `{"status":"error","errorType":…,"error":…}`.
     pub fn to_json(&self) -> String {
         go_escape(format!(
             r#"{{"status":"error","errorType":{},"error":{}}}"#,
-            Json::from(self.error_type),
+            Json::from(self.kind.as_str()),
             Json::from(self.message.as_str())
         ))
     }
@@ -67,7 +97,7 @@ impl ApiError {
             EvalError::Unsupported(message) => {
                 ApiError::bad_data(format!("invalid parameter \"query\": not supported by Sonde: {message}"))
             }
-            EvalError::Execution(message) => ApiError { error_type: "execution", message },
+            EvalError::Execution(message) => ApiError::new(ErrorKind::Execution, message),
         }
     }
 }
@@ -624,7 +654,7 @@ fn success<T: Serialize>(data: T) -> String {
     // Strings, maps of strings and numbers: this does not fail.
     match serde_json::to_string(&Success { status: "success", data }) {
         Ok(json) => go_escape(json),
-        Err(err) => ApiError { error_type: "internal", message: format!("encoding the answer: {err}") }.to_json(),
+        Err(err) => ApiError::new(ErrorKind::Internal, format!("encoding the answer: {err}")).to_json(),
     }
 }
 
@@ -675,7 +705,7 @@ mod tests {
         assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
         assert_eq!(parse_time("2015-07-01T22:10:51+02:00"), Ok(1_435_781_451_000));
         let err = parse_time("yesterday").unwrap_err();
-        assert_eq!(err.error_type, "bad_data");
+        assert_eq!(err.kind, ErrorKind::BadData);
         assert!(parse_time("NaN").is_err());
     }
 
@@ -725,11 +755,11 @@ mod tests {
     #[test]
     fn errors_are_shaped_like_prometheus() {
         let err = ApiError::from_eval(EvalError::Parse("1:4: parse error: unexpected end of input".into()));
-        assert_eq!(err.status(), 400);
+        assert_eq!(err.kind.status(), 400);
         let parsed: Json = serde_json::from_str(&err.to_json()).unwrap();
         assert_eq!(parsed["status"], "error");
         assert_eq!(parsed["errorType"], "bad_data");
         assert!(parsed["error"].as_str().unwrap().starts_with("invalid parameter \"query\": 1:4"));
-        assert_eq!(ApiError::from_eval(EvalError::Execution("x".into())).status(), 422);
+        assert_eq!(ApiError::from_eval(EvalError::Execution("x".into())).kind.status(), 422);
     }
 }

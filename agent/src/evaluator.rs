@@ -3,7 +3,7 @@
 //!
 //! Every `--rules.evaluation-interval` (and whenever a group with its own,
 //! shorter `interval` is due) one *cycle* runs on the server's render
-//! thread ([`crate::server::AppState::collect_then`]): the agent's families
+//! thread ([`AppState::collect_then`]): the agent's families
 //! are collected directly, exactly as `/metrics` would serve them (no HTTP),
 //! and appended to the [`WindowStore`] with `job` and `instance` labels;
 //! series gone for 5 minutes are dropped; then each due group is evaluated
@@ -49,9 +49,11 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sonde_exporter::container::MetadataCache;
+use sonde_exporter::server::{AppState, WorkThread};
 use sonde_instrument::{Labels, MetricFamily};
 
 use crate::swarm::{Role, SwarmView};
+use crate::views;
 use sonde_promql::store::{StoreConfig, WindowStore};
 use sonde_promql::{Annotations, Engine, EvalError, Plan, Value};
 use sonde_rules::state::STATE_FILE;
@@ -747,19 +749,30 @@ impl Drop for AbortOnDrop {
 }
 
 /// Runs cycles until the task is dropped: waits for the next due time,
-/// then collects the agent's families on `state`'s render thread and runs
-/// [`Evaluator::cycle`] there. The scrape targets are scraped by a task
-/// of their own ([`targets::run`]) that ends with this one.
-pub async fn run(evaluator: Arc<Evaluator>, state: Arc<crate::server::AppState>) {
+/// collects the agent's families on `state`'s render thread (as a scrape
+/// would), then runs [`Evaluator::cycle`] on a thread of its own, so an
+/// evaluation never holds up a scrape. The scrape targets are scraped by
+/// a task of their own ([`targets::run`]) that ends with this one.
+pub async fn run(evaluator: Arc<Evaluator>, state: Arc<AppState>) {
     // The first cycle must know whether this agent leads.
     let _swarm = cluster::start(&evaluator).await.map(AbortOnDrop);
     let _scrapes = AbortOnDrop(tokio::spawn(targets::run(Arc::clone(&evaluator))));
+    let rules_thread = match WorkThread::start("sonde-rules") {
+        Ok(thread) => thread,
+        Err(err) => {
+            tracing::error!(err = %err, "the rule evaluation thread did not start; no rule is evaluated");
+            return;
+        }
+    };
     let mut lost = false;
     loop {
         let wake = tokio::time::Instant::from_std(evaluator.next_wake());
         tokio::time::sleep_until(wake).await;
         let ev = Arc::clone(&evaluator);
-        let result = state.collect_then(move |families| ev.cycle(&families, now_ms(), Instant::now())).await;
+        let result = match state.collect_then(|families| families).await {
+            Ok(families) => rules_thread.run(move || ev.cycle(&families, now_ms(), Instant::now())).await,
+            Err(err) => Err(err),
+        };
         match result {
             Ok(_) => {
                 if std::mem::take(&mut lost) {
@@ -774,6 +787,44 @@ pub async fn run(evaluator: Arc<Evaluator>, state: Arc<crate::server::AppState>)
                 tokio::time::sleep(evaluator.interval()).await;
             }
         }
+    }
+}
+
+impl views::Queries for Evaluator {
+    fn instant_query(&self, text: &str, t_ms: i64) -> Result<(Value, Annotations), EvalError> {
+        Evaluator::instant_query(self, text, t_ms)
+    }
+
+    fn range_query(
+        &self,
+        text: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        Evaluator::range_query(self, text, start_ms, end_ms, step_ms)
+    }
+}
+
+impl views::RuleGroups for Evaluator {
+    fn with_groups(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = &RuleGroup>)) {
+        Evaluator::with_groups(self, |groups| f(groups));
+    }
+}
+
+impl views::ScrapeTargets for Evaluator {
+    fn target_statuses(&self) -> Vec<TargetStatus> {
+        Evaluator::target_statuses(self)
+    }
+
+    fn scrape_schedule(&self) -> (Duration, Duration) {
+        Evaluator::scrape_schedule(self)
+    }
+}
+
+impl views::SwarmRole for Evaluator {
+    fn role(&self) -> Role {
+        Evaluator::role(self)
     }
 }
 

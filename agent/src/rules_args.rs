@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::ServeArgs;
 use crate::evaluator::{EvaluatorConfig, ScrapeConfig, SwarmConfig, hostname};
+use sonde_exporter::cli::ServeArgs;
 use sonde_instrument::duration::parse_prometheus_duration;
 
 /// The evaluator's flags.

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 
-use common::{Agent, BIN, EXPORTER_BIN, http_get, logfmt_value};
+use common::{Agent, BIN, exporter_bin, http_get, logfmt_value};
 
 const CLEAN: &str = "# HELP sonde_test_value A test value.\n# TYPE sonde_test_value gauge\nsonde_test_value 1\n";
 const UNPARSABLE: &str = "bad{a=\"x} 1\n";
@@ -151,7 +151,7 @@ fn a_port_in_use_is_a_clear_error() {
 
 #[test]
 fn bad_flag_values_are_refused_clearly() {
-    for bin in [BIN, EXPORTER_BIN] {
+    for bin in [BIN, exporter_bin()] {
         for (args, expected) in [
             (&["--log.level", "verbose"][..], "--log.level"),
             (&["--log.format", "xml"], "--log.format"),
@@ -179,7 +179,7 @@ fn bad_flag_values_are_refused_clearly() {
 #[test]
 fn the_exporter_binary_serves_node_metrics_alone() {
     let mut exporter = Agent::start_bin(
-        EXPORTER_BIN,
+        exporter_bin(),
         &[
             "--web.listen-address",
             "127.0.0.1:0",
@@ -212,9 +212,9 @@ fn the_exporter_binary_serves_node_metrics_alone() {
 
 #[test]
 fn the_exporter_binary_has_no_subcommands() {
-    let output = Command::new(EXPORTER_BIN).args(["check", "metrics"]).output().unwrap();
+    let output = Command::new(exporter_bin()).args(["check", "metrics"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    let help = Command::new(EXPORTER_BIN).arg("--help").output().unwrap();
+    let help = Command::new(exporter_bin()).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(help.status.success() && text.starts_with("Sonde's node exporter"), "{text}");
     assert!(!text.contains("Commands:"), "{text}");

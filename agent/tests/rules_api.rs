@@ -210,7 +210,7 @@ fn rules_over_the_agents_own_metrics_and_the_api() {
 #[test]
 fn the_api_is_the_agents_alone() {
     let mut exporter = Agent::start_bin(
-        common::EXPORTER_BIN,
+        common::exporter_bin(),
         &["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults"],
         None,
     );

@@ -15,11 +15,22 @@
 //! Every collector runs in one [`scrape::ScrapeExecutor`], which times it
 //! and reports `sonde_scrape_collector_success` and
 //! `sonde_scrape_collector_duration_seconds` per collector.
+//!
+//! The `sonde-exporter` binary serves them alone, like node_exporter: its
+//! flags ([`cli`]), HTTP server ([`server`]) and wiring ([`run`]) are the
+//! ones `sonde-agent` builds on, adding its rule engine through
+//! [`server::Extension`]; this crate links no rule engine.
 #![deny(missing_docs)]
 
 pub mod cgroup;
+pub mod cli;
 pub mod container;
 mod kernel_file;
+pub mod logging;
 pub mod node;
 pub mod procfs;
+pub mod run;
 pub mod scrape;
+pub mod server;
+mod signal;
+pub mod version;

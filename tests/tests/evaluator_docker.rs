@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use sonde_agent::evaluator::{self, Evaluator, EvaluatorConfig};
-use sonde_agent::server::{self, AppState, ServerConfig};
+use sonde_agent::server::AgentRoutes;
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
 use sonde_exporter::container::{ContainerCollector, ContainerConfig, LabelAllowlist, MetadataCache};
 use sonde_exporter::scrape::ScrapeExecutor;
+use sonde_exporter::server::{self, AppState, ServerConfig};
 use sonde_tests::engine::{Containers, WAIT, docker_available, unique_name, wait_for, workload_image};
 use sonde_tests::http_get as get;
 
@@ -49,8 +50,9 @@ fn rules_from_the_labels_of_a_real_container() {
             ..EvaluatorConfig::default()
         };
         let evaluator = Arc::new(Evaluator::new(config, Some(cache)));
-        let state =
-            Arc::new(AppState::new(ServerConfig::default(), executor).unwrap().with_evaluator(Arc::clone(&evaluator)));
+        let state = AppState::new(ServerConfig::default(), executor).unwrap();
+        let routes = AgentRoutes::for_evaluator(&evaluator, state.page_info()).unwrap();
+        let state = Arc::new(state.with_extension(Arc::new(routes)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(server::serve(listener, Arc::clone(&state), std::future::pending()));

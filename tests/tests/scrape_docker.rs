@@ -19,10 +19,11 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use sonde_agent::evaluator::{self, Evaluator, EvaluatorConfig};
-use sonde_agent::server::{self, AppState, ServerConfig};
+use sonde_agent::server::AgentRoutes;
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
 use sonde_exporter::container::{LabelAllowlist, MetadataCache};
 use sonde_exporter::scrape::ScrapeExecutor;
+use sonde_exporter::server::{self, AppState, ServerConfig};
 use sonde_tests::engine::{
     Containers, Service, Swarm, WAIT, docker, docker_available, try_docker, unique_name, wait_for, workload_image,
 };
@@ -55,11 +56,9 @@ fn start_agent(runtime: &tokio::runtime::Runtime, storage: &Path, rule_files: Ve
             ..EvaluatorConfig::default()
         };
         let evaluator = Arc::new(Evaluator::new(config, Some(cache)));
-        let state = Arc::new(
-            AppState::new(ServerConfig::default(), ScrapeExecutor::new())
-                .unwrap()
-                .with_evaluator(Arc::clone(&evaluator)),
-        );
+        let state = AppState::new(ServerConfig::default(), ScrapeExecutor::new()).unwrap();
+        let routes = AgentRoutes::for_evaluator(&evaluator, state.page_info()).unwrap();
+        let state = Arc::new(state.with_extension(Arc::new(routes)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(server::serve(listener, Arc::clone(&state), std::future::pending()));

@@ -14,8 +14,16 @@ use std::time::{Duration, Instant};
 
 /// The agent binary.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_sonde-agent");
-/// The exporter-only binary.
-pub(crate) const EXPORTER_BIN: &str = env!("CARGO_BIN_EXE_sonde-exporter");
+/// The exporter-only binary, a binary of the `sonde-exporter` package:
+/// cargo builds it beside the agent's for `cargo test --workspace`.
+pub(crate) fn exporter_bin() -> &'static str {
+    static PATH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let path = Path::new(BIN).with_file_name("sonde-exporter");
+        assert!(path.exists(), "{} is not built: run the tests with --workspace", path.display());
+        path.display().to_string()
+    });
+    &PATH
+}
 
 /// Bound on every wait so a broken binary fails the test instead of hanging
 /// it; not a performance threshold.

@@ -1,8 +1,8 @@
 //! `/metrics`: formats, negotiation, compression, self metrics.
 
 use http::Method;
-use sonde_agent::server::ServerConfig;
 use sonde_exporter::scrape::{CollectorError, ScrapeCollector, ScrapeExecutor};
+use sonde_exporter::server::ServerConfig;
 use sonde_instrument::format::{OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 use sonde_instrument::{Format, Labels, MetricFamily};
 use sonde_tests::{FixedCollector, PROMETHEUS_ACCEPT, TestServer, executor_with, gunzip};

@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 use http::Method;
-use sonde_agent::server::ServerConfig;
 use sonde_exporter::scrape::ScrapeExecutor;
+use sonde_exporter::server::ServerConfig;
 use std::sync::Arc;
 
 use sonde_tests::{GateCollector, TestServer, executor_with, raw_exchange};
@@ -72,7 +72,7 @@ async fn request_bodies_are_capped() {
 
     // Chunked, so only reading finds out.
     let mut request = b"GET /-/healthy HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-    let chunk = vec![b'x'; sonde_agent::server::MAX_REQUEST_BODY + 100];
+    let chunk = vec![b'x'; sonde_exporter::server::MAX_REQUEST_BODY + 100];
     request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
     request.extend_from_slice(&chunk);
     request.extend_from_slice(b"\r\n0\r\n\r\n");

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use sonde_agent::server::ServerConfig;
 use sonde_exporter::scrape::ScrapeExecutor;
+use sonde_exporter::server::ServerConfig;
 use sonde_tests::{GateCollector, TestServer, executor_with, within};
 use tokio::net::TcpStream;
 

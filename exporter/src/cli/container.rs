@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use crate::container::DEFAULT_LABEL_ALLOWLIST;
+use crate::container::LabelAllowlist;
+use crate::container::docker::DockerConfig;
 use clap::Args;
-use sonde_exporter::container::DEFAULT_LABEL_ALLOWLIST;
-use sonde_exporter::container::LabelAllowlist;
-use sonde_exporter::container::docker::DockerConfig;
 
 use sonde_instrument::duration::parse_go_duration;
 

@@ -19,7 +19,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// A thread that runs jobs one at a time, in order.
 #[derive(Debug)]
-pub struct RenderThread {
+pub struct WorkThread {
     // `Sender` is `Send` but not `Sync`; the lock is held only to queue.
     jobs: Mutex<Sender<Job>>,
 }
@@ -30,8 +30,8 @@ pub struct RenderThread {
 #[error("the render thread lost the job")]
 pub struct JobLost;
 
-impl RenderThread {
-    /// Starts the thread; it ends when the `RenderThread` is dropped.
+impl WorkThread {
+    /// Starts the thread; it ends when the `WorkThread` is dropped.
     pub fn start(name: &str) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new().name(name.to_owned()).spawn(move || {
@@ -41,7 +41,7 @@ impl RenderThread {
                 let _ = catch_unwind(AssertUnwindSafe(job));
             }
         })?;
-        Ok(RenderThread { jobs: Mutex::new(jobs) })
+        Ok(WorkThread { jobs: Mutex::new(jobs) })
     }
 
     /// Runs `job` on the thread and waits for its result without blocking
@@ -69,7 +69,7 @@ mod tests {
 
     #[tokio::test]
     async fn jobs_run_on_one_thread_in_order_and_survive_a_panic() {
-        let thread = RenderThread::start("test-render").unwrap();
+        let thread = WorkThread::start("test-work").unwrap();
         let first = thread.run(|| std::thread::current().id()).await.unwrap();
         let lost = thread.run(|| -> u8 { panic!("a bug in a job") }).await;
         assert_eq!(lost, Err(JobLost));

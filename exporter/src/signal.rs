@@ -10,7 +10,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// signals as soon as it sees the "listening" line gets a clean shutdown
 /// rather than the default action (death by signal).
 #[derive(Debug)]
-pub struct ShutdownSignals {
+pub(crate) struct ShutdownSignals {
     interrupt: Option<Signal>,
     terminate: Option<Signal>,
 }
@@ -20,7 +20,7 @@ impl ShutdownSignals {
     ///
     /// A handler that cannot be installed is logged and never fires, rather
     /// than stopping the agent at once.
-    pub fn install() -> ShutdownSignals {
+    pub(crate) fn install() -> ShutdownSignals {
         ShutdownSignals {
             interrupt: install(SignalKind::interrupt(), "SIGINT"),
             terminate: install(SignalKind::terminate(), "SIGTERM"),
@@ -28,7 +28,7 @@ impl ShutdownSignals {
     }
 
     /// Resolves with the signal's name on the first SIGINT or SIGTERM.
-    pub async fn recv(mut self) -> &'static str {
+    pub(crate) async fn recv(mut self) -> &'static str {
         tokio::select! {
             () = wait(self.interrupt.as_mut()) => "SIGINT",
             () = wait(self.terminate.as_mut()) => "SIGTERM",

@@ -11,10 +11,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::node::{COLLECTORS, DeviceFilter, NodeConfig};
 use clap::builder::TypedValueParser as _;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use sonde_exporter::node::{COLLECTORS, DeviceFilter, NodeConfig};
 
 use sonde_instrument::duration::{format_go_duration, parse_go_duration};
 
@@ -263,8 +263,8 @@ impl clap::FromArgMatches for NodeArgs {
 mod tests {
     use std::path::Path;
 
+    use crate::node::{DEFAULT_DISKSTATS_DEVICE_EXCLUDE, DEFAULT_NETDEV_DEVICE_EXCLUDE};
     use clap::{CommandFactory as _, Parser};
-    use sonde_exporter::node::{DEFAULT_DISKSTATS_DEVICE_EXCLUDE, DEFAULT_NETDEV_DEVICE_EXCLUDE};
 
     use super::*;
 
@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(config.diskstats_devices, DeviceFilter { include: Some("^sd".into()), exclude: None });
         assert_eq!(config.netdev_devices.exclude.as_deref(), Some(DEFAULT_NETDEV_DEVICE_EXCLUDE));
         // The executor accepts what the flags produce.
-        assert!(sonde_exporter::node::executor(&config).is_ok());
+        assert!(crate::node::executor(&config).is_ok());
         let config = parse(&["--collector.netdev.device-exclude", "^veth"]).unwrap();
         assert_eq!(config.netdev_devices, DeviceFilter { include: None, exclude: Some("^veth".into()) });
     }

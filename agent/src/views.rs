@@ -1,0 +1,92 @@
+//! What the HTTP side sees of the evaluator: small read-only views, as
+//! Prometheus' API sees a query engine, a rules retriever and a targets
+//! retriever and never the rule manager. The server, the API and the
+//! status page depend on these traits; the evaluator's parts implement
+//! them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sonde_promql::{Annotations, EvalError, Value};
+use sonde_rules::RuleGroup;
+
+use crate::evaluator::TargetStatus;
+use crate::swarm::Role;
+
+/// Ad-hoc PromQL over the window queries go to.
+pub trait Queries: Send + Sync {
+    /// An instant query at `t_ms`.
+    fn instant_query(&self, text: &str, t_ms: i64) -> Result<(Value, Annotations), EvalError>;
+    /// A range query from `start_ms` to `end_ms` every `step_ms`.
+    fn range_query(
+        &self,
+        text: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<(Value, Annotations), EvalError>;
+}
+
+/// The rule groups and their alerts.
+pub trait RuleGroups: Send + Sync {
+    /// Calls `f` with the groups, in evaluation order.
+    fn with_groups(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = &RuleGroup>));
+}
+
+/// The scrape targets and their last scrape.
+pub trait ScrapeTargets: Send + Sync {
+    /// Every target with its last scrape.
+    fn target_statuses(&self) -> Vec<TargetStatus>;
+    /// The scrape interval and timeout.
+    fn scrape_schedule(&self) -> (Duration, Duration);
+}
+
+/// This node's Swarm role.
+pub trait SwarmRole: Send + Sync {
+    /// The role, as last seen.
+    fn role(&self) -> Role;
+}
+
+/// The views the server is given.
+#[derive(Clone)]
+pub struct Views {
+    /// `/api/v1/query`, `/api/v1/query_range`.
+    pub queries: Arc<dyn Queries>,
+    /// `/api/v1/rules`, `/api/v1/alerts`, the status page.
+    pub rules: Arc<dyn RuleGroups>,
+    /// `/api/v1/targets`, the status page.
+    pub targets: Arc<dyn ScrapeTargets>,
+    /// The status page.
+    pub role: Arc<dyn SwarmRole>,
+}
+
+impl std::fmt::Debug for Views {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Views").finish_non_exhaustive()
+    }
+}
+
+impl Views {
+    /// Every view from one object that implements them all.
+    pub fn of<T: Queries + RuleGroups + ScrapeTargets + SwarmRole + 'static>(all: Arc<T>) -> Self {
+        Views { queries: all.clone(), rules: all.clone(), targets: all.clone(), role: all }
+    }
+
+    /// [`RuleGroups::with_groups`] returning what `f` returns.
+    pub fn groups<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &RuleGroup>) -> T) -> T {
+        let mut f = Some(f);
+        let mut out = None;
+        self.rules.with_groups(&mut |groups| {
+            if let Some(f) = f.take() {
+                out = Some(f(groups));
+            }
+        });
+        // `with_groups` always calls back once; an implementation that did
+        // not would be a bug, and an empty iterator is the honest answer.
+        match out {
+            Some(out) => out,
+            None => (f.take().map(|f| f(&mut std::iter::empty())))
+                .unwrap_or_else(|| unreachable!("the callback ran but left no answer")),
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! The one HTTP listener: metrics, the page at `/`, health and readiness,
+//! and the routes of an [`Extension`] (`sonde-agent` adds its API and
+//! status page this way; `sonde-exporter` has none).
+//!
+//! [`serve`] runs the accept loop until its shutdown future resolves, then
+//! stops accepting, lets in-flight requests finish within a grace period and
+//! returns. Tests run it in-process on a port-0 listener.
+//!
+//! Scrapes are rendered on one [`WorkThread`] of their own, which nothing
+//! else queues on: an extension runs its own work elsewhere, so a scrape
+//! never waits behind a query or a rule evaluation.
+
+pub mod landing;
+mod self_metrics;
+mod work_thread;
+
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use sonde_instrument::http::{Negotiation, encode_body, exposition_response, text_response};
+use sonde_instrument::{Collector, Format, MetricFamily};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use self_metrics::{ExpositionStats, SelfMetrics};
+pub use work_thread::{JobLost, WorkThread};
+
+use crate::scrape::ScrapeExecutor;
+use crate::version;
+use landing::PageInfo;
+
+/// Routes and metrics a binary adds to the server: `sonde-agent`'s API
+/// and status page. Its routes are looked up after the telemetry path and
+/// the health endpoints, before the exporter's own `/`.
+pub trait Extension: Send + Sync + Debug + 'static {
+    /// The families it adds to `/metrics` (called on the render thread).
+    fn collect(&self, out: &mut Vec<MetricFamily>);
+
+    /// Whether `path` is one of its routes, and which methods it takes.
+    fn route(&self, path: &str) -> Option<Methods>;
+
+    /// Answers a request for one of its routes (body already read, within
+    /// [`MAX_QUERY_BODY`] for POST, [`MAX_REQUEST_BODY`] otherwise).
+    fn handle(self: Arc<Self>, request: Request<Bytes>) -> BoxFuture<'static, Response<Full<Bytes>>>;
+}
+
+/// The methods a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Methods {
+    /// `GET` and `HEAD`.
+    Get,
+    /// `GET`, `HEAD` and a form `POST` (`/api/v1/query`).
+    GetAndPost,
+}
+
+/// Request bodies larger than this are refused: only `/api/v1/query`
+/// takes a body, so anything beyond a stray few bytes is a misbehaving
+/// client.
+pub const MAX_REQUEST_BODY: usize = 4096;
+
+/// The largest form body `POST /api/v1/query` accepts.
+pub const MAX_QUERY_BODY: usize = 64 * 1024;
+
+/// How the server behaves; [`crate::cli::WebArgs::server_config`] fills it
+/// from flags.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where metrics are served, e.g. `/metrics`.
+    pub telemetry_path: String,
+    /// Scrapes served at once; more get 503. 0 means no limit.
+    pub max_requests: usize,
+    /// How long in-flight requests may take to finish after shutdown starts.
+    pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's (small) body.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            telemetry_path: "/metrics".to_owned(),
+            max_requests: 40,
+            // Below Docker's 10 s between SIGTERM and SIGKILL, so the agent
+            // gets to log its own exit.
+            shutdown_grace: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything a request handler needs, shared by all connections.
+#[derive(Debug)]
+pub struct AppState {
+    config: ServerConfig,
+    /// Every timed collector (node, and containers next); it reports
+    /// `sonde_scrape_collector_*` and contains their failures and panics.
+    executor: ScrapeExecutor,
+    /// The agent's own metrics, which cannot fail.
+    self_metrics: SelfMetrics,
+    stats: Arc<ExpositionStats>,
+    ready: AtomicBool,
+    scrape_slots: Option<Arc<Semaphore>>,
+    render_thread: WorkThread,
+    /// What the binary adds: routes and metrics.
+    extension: Option<Arc<dyn Extension>>,
+}
+
+impl AppState {
+    /// State serving `executor`'s collectors plus the agent's self metrics.
+    ///
+    /// Fails only when the render thread cannot be started.
+    pub fn new(config: ServerConfig, executor: ScrapeExecutor) -> std::io::Result<Self> {
+        let stats = Arc::new(ExpositionStats::default());
+        let self_metrics = SelfMetrics::new(Arc::clone(&stats));
+        let scrape_slots = (config.max_requests > 0).then(|| Arc::new(Semaphore::new(config.max_requests)));
+        let render_thread = WorkThread::start("sonde-render")?;
+        Ok(AppState {
+            config,
+            executor,
+            self_metrics,
+            stats,
+            ready: AtomicBool::new(false),
+            scrape_slots,
+            render_thread,
+            extension: None,
+        })
+    }
+
+    /// Adds `extension`'s routes and metrics.
+    pub fn with_extension(mut self, extension: Arc<dyn Extension>) -> Self {
+        self.extension = Some(extension);
+        self
+    }
+
+    /// What the page at `/` says about this program.
+    pub fn page_info(&self) -> PageInfo {
+        PageInfo {
+            version: version::VERSION,
+            revision: version::REVISION,
+            telemetry_path: self.config.telemetry_path.clone(),
+            collectors: self.executor.collector_names().collect(),
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// What the encoder dropped so far.
+    pub fn exposition_stats(&self) -> &ExpositionStats {
+        &self.stats
+    }
+
+    /// True while the server accepts and serves requests.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Marks the server ready (serving) or not (starting, shutting down).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Collects every family and encodes it, gzipped on request. Blocking:
+    /// collectors read files, so callers run it off the async threads.
+    pub fn render(&self, format: Format, gzip: bool) -> std::io::Result<Vec<u8>> {
+        let mut families: Vec<MetricFamily> = Vec::new();
+        self.collect_all(&mut families);
+        let (body, report) = encode_body(&families, Negotiation { format, gzip })?;
+        self.stats.record(&report);
+        Ok(body)
+    }
+
+    /// Collects every family `/metrics` serves: the collectors, the self
+    /// metrics and the extension's. Blocking, like [`AppState::render`].
+    pub fn collect_all(&self, out: &mut Vec<MetricFamily>) {
+        self.executor.collect(out);
+        self.self_metrics.collect(out);
+        if let Some(extension) = &self.extension {
+            extension.collect(out);
+        }
+    }
+
+    /// Collects every family (as a scrape would, without HTTP) on the
+    /// render thread, then runs `then` with them on that thread: how the
+    /// evaluator feeds its window store.
+    pub async fn collect_then<T, F>(self: &Arc<Self>, then: F) -> Result<T, JobLost>
+    where
+        T: Send + 'static,
+        F: FnOnce(Vec<MetricFamily>) -> T + Send + 'static,
+    {
+        let state = Arc::clone(self);
+        self.render_thread
+            .run(move || {
+                let mut families = Vec::new();
+                state.collect_all(&mut families);
+                then(families)
+            })
+            .await
+    }
+
+    /// Answers one request. Never fails: every problem becomes a status.
+    pub async fn handle<B>(self: &Arc<Self>, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let route = self.route(request.uri().path());
+        if route == Route::NotFound {
+            return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
+        }
+        let takes_post = route == Route::Extension(Methods::GetAndPost);
+        let method = request.method();
+        if !(matches!(*method, Method::GET | Method::HEAD) || (takes_post && *method == Method::POST)) {
+            let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
+            let allow = if takes_post { "GET, HEAD, POST" } else { "GET, HEAD" };
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            return response;
+        }
+        let (parts, body) = request.into_parts();
+        let limit = if takes_post { MAX_QUERY_BODY } else { MAX_REQUEST_BODY };
+        let body = match self.read_body(&parts.headers, body, limit).await {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        match route {
+            Route::Extension(_) => match &self.extension {
+                Some(extension) => Arc::clone(extension).handle(Request::from_parts(parts, body)).await,
+                None => text_response(StatusCode::NOT_FOUND, "404 page not found\n"),
+            },
+            Route::Telemetry => self.metrics(&parts.headers).await,
+            Route::Landing => self.landing(),
+            Route::Healthy => text_response(StatusCode::OK, "Sonde Agent is Healthy.\n"),
+            Route::Ready if self.is_ready() => text_response(StatusCode::OK, "Sonde Agent is Ready.\n"),
+            Route::Ready => text_response(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n"),
+            Route::NotFound => text_response(StatusCode::NOT_FOUND, "404 page not found\n"),
+        }
+    }
+
+    fn route(&self, path: &str) -> Route {
+        if path == self.config.telemetry_path {
+            return Route::Telemetry;
+        }
+        match path {
+            "/-/healthy" => return Route::Healthy,
+            "/-/ready" => return Route::Ready,
+            _ => {}
+        }
+        if let Some(methods) = self.extension.as_ref().and_then(|e| e.route(path)) {
+            return Route::Extension(methods);
+        }
+        match path {
+            "/" => Route::Landing,
+            _ => Route::NotFound,
+        }
+    }
+
+    /// Reads a body of at most `limit` bytes (so the connection can be
+    /// reused, and for the query form); refuses larger or slow ones.
+    async fn read_body<B>(&self, headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, Response<Full<Bytes>>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let too_large = || {
+            let mut response = text_response(StatusCode::PAYLOAD_TOO_LARGE, "413 request body too large\n");
+            // The rest of the body is still on the wire; the connection
+            // cannot carry another request.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        };
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(too_large());
+        }
+        let collect = Limited::new(body, limit).collect();
+        match tokio::time::timeout(self.config.body_read_timeout, collect).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(err)) if err.is::<LengthLimitError>() => Err(too_large()),
+            Ok(Err(_)) | Err(_) => {
+                let mut response = text_response(StatusCode::BAD_REQUEST, "400 could not read request body\n");
+                response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                Err(response)
+            }
+        }
+    }
+
+    async fn metrics(self: &Arc<Self>, headers: &HeaderMap) -> Response<Full<Bytes>> {
+        let permit = match &self.scrape_slots {
+            None => None,
+            Some(slots) => match Arc::clone(slots).try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    return text_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too many scrapes in flight; raise --web.max-requests\n",
+                    );
+                }
+            },
+        };
+        let negotiation = Negotiation::from_headers(headers);
+
+        let state = Arc::clone(self);
+        let rendered = self
+            .render_thread
+            .run(move || {
+                let _permit = permit;
+                state.render(negotiation.format, negotiation.gzip)
+            })
+            .await;
+
+        let body = match rendered {
+            Ok(Ok(body)) => body,
+            Ok(Err(err)) => {
+                tracing::error!(err = %err, "compressing the response failed");
+                return text_response(StatusCode::INTERNAL_SERVER_ERROR, "500 internal server error\n");
+            }
+            Err(err) => {
+                // A panic in the encoder (a bug) costs this scrape only.
+                tracing::error!(err = %err, "rendering metrics failed");
+                return text_response(StatusCode::INTERNAL_SERVER_ERROR, "500 internal server error\n");
+            }
+        };
+
+        exposition_response(body, negotiation)
+    }
+
+    /// `/`: the exporter's page (the extension serves its own instead
+    /// when it claims `/`).
+    fn landing(&self) -> Response<Full<Bytes>> {
+        html_response(landing::render(&self.page_info(), &[], ""))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Telemetry,
+    Landing,
+    Healthy,
+    Ready,
+    Extension(Methods),
+    NotFound,
+}
+
+/// An HTML page, 200.
+pub fn html_response(page: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(page)));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops
+/// accepting, waits up to the grace period for in-flight requests and
+/// returns.
+pub async fn serve<F>(listener: TcpListener, state: Arc<AppState>, shutdown: F)
+where
+    F: Future<Output = ()>,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(state.config.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+
+    match listener.local_addr() {
+        Ok(address) => {
+            tracing::info!(address = %address, telemetry_path = %state.config.telemetry_path, "listening");
+        }
+        Err(err) => tracing::warn!(err = %err, "listening on an unknown address"),
+    }
+    state.set_ready(true);
+
+    tokio::pin!(shutdown);
+    // Accept errors (out of file descriptors, mostly) are retried after a
+    // pause; the flag keeps it to one warning per episode.
+    let mut accept_failing = false;
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(connection) => {
+                if std::mem::take(&mut accept_failing) {
+                    tracing::info!("accepting connections again");
+                }
+                connection
+            }
+            Err(err) => {
+                if !std::mem::replace(&mut accept_failing, true) {
+                    tracing::warn!(err = %err, "accepting a connection failed");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let handler_state = Arc::clone(&state);
+        let service = service_fn(move |request| {
+            let state = Arc::clone(&handler_state);
+            async move { Ok::<_, Infallible>(state.handle(request).await) }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(peer = %peer, err = %err, "connection ended with an error");
+            }
+        });
+    }
+
+    // Closed before readiness drops, so anyone who sees "not ready" also
+    // sees new connections refused.
+    drop(listener);
+    state.set_ready(false);
+    let grace = state.config.shutdown_grace;
+    tracing::info!(
+        connections = graceful.count() as u64,
+        grace_period_seconds = grace.as_secs_f64(),
+        "shutting down: stopped accepting, finishing in-flight requests"
+    );
+    match tokio::time::timeout(grace, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections closed"),
+        Err(_) => tracing::warn!(
+            grace_period_seconds = grace.as_secs_f64(),
+            "grace period over; abandoning requests still in flight"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Empty;
+
+    fn state() -> Arc<AppState> {
+        Arc::new(AppState::new(ServerConfig::default(), ScrapeExecutor::new()).unwrap())
+    }
+
+    fn get(path: &str) -> Request<Empty<Bytes>> {
+        Request::get(path).body(Empty::new()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn ready_follows_the_serving_state() {
+        let state = state();
+        assert_eq!(state.handle(get("/-/ready")).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+        state.set_ready(true);
+        assert_eq!(state.handle(get("/-/ready")).await.status(), StatusCode::OK);
+        state.set_ready(false);
+        assert_eq!(state.handle(get("/-/ready")).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(state.handle(get("/-/healthy")).await.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_methods() {
+        let state = state();
+        assert_eq!(state.handle(get("/nope")).await.status(), StatusCode::NOT_FOUND);
+        let post = Request::post("/metrics").body(Empty::<Bytes>::new()).unwrap();
+        let response = state.handle(post).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "GET, HEAD");
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_are_refused() {
+        let state = state();
+        let request =
+            Request::get("/-/healthy").body(Full::new(Bytes::from(vec![b'x'; MAX_REQUEST_BODY + 1]))).unwrap();
+        assert_eq!(state.handle(request).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let request = Request::get("/-/healthy").body(Full::new(Bytes::from_static(b"small"))).unwrap();
+        assert_eq!(state.handle(request).await.status(), StatusCode::OK);
+    }
+}
