@@ -57,7 +57,7 @@ use crate::views;
 use sonde_promql::store::{StoreConfig, WindowStore};
 use sonde_promql::{Annotations, Engine, EvalError, Plan, Value};
 use sonde_rules::state::STATE_FILE;
-use sonde_rules::{GroupSpec, LabelError, LogNotifier, Notifier, RuleGroup, SavedState, load_rule_file};
+use sonde_rules::{GroupSpec, LabelError, Notifier, RuleGroup, SavedState, load_rule_file};
 
 pub use cluster::SwarmConfig;
 pub use query::StoreQuery;
@@ -234,7 +234,9 @@ pub struct Evaluator {
     swarm_failures: AtomicU64,
     plans: Mutex<HashMap<String, Result<Arc<Plan>, EvalError>>>,
     rules: Mutex<Rules>,
-    notifier: Arc<LogNotifier>,
+    /// Where due alerts go: a queue that never waits (the agent's
+    /// [`crate::signals::AlertQueue`]).
+    notifier: Arc<dyn Notifier>,
     /// Every `--rules.file` with its number of errors (0 when it loaded).
     file_errors: Vec<(String, usize)>,
     containers: Option<MetadataCache>,
@@ -256,12 +258,12 @@ impl Evaluator {
     /// Loads the rule files (logging those that do not load), restores the
     /// saved alert state and sizes the store. `containers`, when the
     /// container collector runs, is where rules from `com.df.*` labels are
-    /// read. Never fails: a broken rule file or state file is logged and
-    /// the agent goes on without it.
-    pub fn new(config: EvaluatorConfig, containers: Option<MetadataCache>) -> Self {
+    /// read; due alerts go to `notifier`, which must not wait. Never fails:
+    /// a broken rule file or state file is logged and the agent goes on
+    /// without it.
+    pub fn new(config: EvaluatorConfig, containers: Option<MetadataCache>, notifier: Arc<dyn Notifier>) -> Self {
         let now = Instant::now();
         let t_ms = now_ms();
-        let notifier = Arc::new(LogNotifier::new());
         let state_path = config.storage_path.join(STATE_FILE);
         let restore_from = match SavedState::load(&state_path) {
             Ok(state) => state,
@@ -283,11 +285,7 @@ impl Evaluator {
                     file_errors.push((file, 0));
                     match scope {
                         Scope::Node => groups.extend(specs.into_iter().map(|spec| {
-                            let group = RuleGroup::new(
-                                spec,
-                                config.evaluation_interval,
-                                Arc::clone(&notifier) as Arc<dyn Notifier>,
-                            );
+                            let group = RuleGroup::new(spec, config.evaluation_interval, Arc::clone(&notifier));
                             Scheduled::new(group, None, Scope::Node, now)
                         })),
                         Scope::Cluster => cluster_files.extend(specs),
@@ -306,11 +304,7 @@ impl Evaluator {
         let cluster_files_active = config.swarm.is_none();
         if cluster_files_active {
             groups.extend(cluster_files.iter().map(|spec| {
-                let group = RuleGroup::new(
-                    spec.clone(),
-                    config.evaluation_interval,
-                    Arc::clone(&notifier) as Arc<dyn Notifier>,
-                );
+                let group = RuleGroup::new(spec.clone(), config.evaluation_interval, Arc::clone(&notifier));
                 Scheduled::new(group, None, Scope::Cluster, now)
             }));
         }
@@ -357,12 +351,6 @@ impl Evaluator {
             evaluator.rules_changed(&rules);
         }
         evaluator
-    }
-
-    /// The notifier the groups hand their alerts to; it also reports
-    /// `sonde_alerts_firing`.
-    pub fn notifier(&self) -> &Arc<LogNotifier> {
-        &self.notifier
     }
 
     /// The labels added to the agent's own series (`job`, `instance`).
@@ -465,7 +453,7 @@ impl Evaluator {
         tracing::info!(role = role.as_str(), groups = rules.cluster_files.len(), "evaluating the cluster rules here");
         for spec in rules.cluster_files.clone() {
             let name = spec.name.clone();
-            let mut group = RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier) as Arc<dyn Notifier>);
+            let mut group = RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier));
             // Once only, as for rules from labels.
             if let Some(saved) = &mut rules.restore_from {
                 group.restore(saved, t_ms);
@@ -544,7 +532,7 @@ impl Evaluator {
                 limit: 0,
                 rules: alert_rules.into_iter().map(sonde_rules::Rule::Alert).collect(),
             };
-            let mut group = RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier) as Arc<dyn Notifier>);
+            let mut group = RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier));
             let mut scheduled = match previous {
                 Some(previous) => {
                     let mut s = Scheduled::new(group, Some(service.clone()), scope, previous.next_at.min(now));

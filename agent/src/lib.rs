@@ -16,6 +16,7 @@ pub mod evaluator;
 pub mod rules_args;
 pub mod run;
 pub mod server;
+pub mod signals;
 pub mod status_page;
 pub mod swarm;
 pub mod tools;

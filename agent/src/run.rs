@@ -5,11 +5,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use sonde_exporter::run::{Addon, AddonFactory, run_with};
+use sonde_instrument::{Collector, MetricFamily};
 
 use crate::cli::{CheckCommand, Cli, Command, TestCommand};
 use crate::evaluator::{self, Evaluator};
 use crate::server::AgentRoutes;
+use crate::signals::{Dispatcher, LogReceiver};
 use crate::tools;
+use crate::views::Views;
 
 /// `sonde-agent`'s whole program. A function of the library so that the
 /// test suite can put the very same program into a container image.
@@ -25,14 +28,30 @@ pub fn agent_main() -> ExitCode {
         None => {
             let config = cli.rules.evaluator_config(&cli.server);
             let addon: AddonFactory<'_> = Box::new(move |context| {
-                let evaluator = Arc::new(Evaluator::new(config, context.containers));
-                let routes = AgentRoutes::for_evaluator(&evaluator, context.page);
+                // Due alerts leave the evaluation through a queue; the
+                // dispatcher hands them to the receivers.
+                let (queue, dispatcher) = Dispatcher::start(vec![Arc::new(LogReceiver::new())]);
+                let evaluator = Arc::new(Evaluator::new(config, context.containers, Arc::new(queue)));
+                let metrics = Arc::new(Collectors(vec![evaluator.clone(), dispatcher]));
+                let routes = AgentRoutes::new(Views::of(Arc::clone(&evaluator)), metrics, context.page)?;
                 Ok(Addon {
-                    extension: Arc::new(routes?),
+                    extension: Arc::new(routes),
                     start: Box::new(move |state| vec![tokio::spawn(evaluator::run(evaluator, state))]),
                 })
             });
             run_with("sonde-agent", &cli.server, Some(addon))
+        }
+    }
+}
+
+/// Several collectors as one: the agent's metrics are the evaluator's and
+/// the dispatcher's.
+struct Collectors(Vec<Arc<dyn Collector + Send + Sync>>);
+
+impl Collector for Collectors {
+    fn collect(&self, out: &mut Vec<MetricFamily>) {
+        for collector in &self.0 {
+            collector.collect(out);
         }
     }
 }

@@ -213,6 +213,7 @@ mod tests {
 
     use super::*;
     use crate::evaluator::EvaluatorConfig;
+    use sonde_rules::LogNotifier;
 
     fn get(path: &str) -> Request<Empty<Bytes>> {
         Request::get(path).body(Empty::new()).unwrap()
@@ -225,7 +226,7 @@ mod tests {
     fn with_routes() -> Arc<AppState> {
         let dir = std::env::temp_dir().join("sonde-server-test-unused");
         let config = EvaluatorConfig { storage_path: dir, ..Default::default() };
-        let evaluator = Arc::new(Evaluator::new(config, None));
+        let evaluator = Arc::new(Evaluator::new(config, None, Arc::new(LogNotifier::new())));
         let state = AppState::new(ServerConfig::default(), ScrapeExecutor::new()).unwrap();
         let routes = AgentRoutes::for_evaluator(&evaluator, state.page_info()).unwrap();
         Arc::new(state.with_extension(Arc::new(routes)))

@@ -113,6 +113,7 @@ mod tests {
     use std::sync::Arc;
 
     use crate::evaluator::{Evaluator, EvaluatorConfig, now_ms};
+    use sonde_rules::LogNotifier;
 
     fn info() -> PageInfo {
         PageInfo {
@@ -137,7 +138,7 @@ mod tests {
             storage_path: dir.path().join("data"),
             ..EvaluatorConfig::default()
         };
-        let evaluator = Arc::new(Evaluator::new(config, None));
+        let evaluator = Arc::new(Evaluator::new(config, None, Arc::new(LogNotifier::new())));
         let views = Views::of(Arc::clone(&evaluator));
         let before = render(&info(), &views);
         assert!(before.contains("<td>g&lt;1&gt;</td>"), "names are escaped: {before}");

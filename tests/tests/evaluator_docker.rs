@@ -7,6 +7,7 @@
 // Test helpers fail the test by panicking.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+use sonde_rules::LogNotifier;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -49,7 +50,7 @@ fn rules_from_the_labels_of_a_real_container() {
             instance: "node-1".to_owned(),
             ..EvaluatorConfig::default()
         };
-        let evaluator = Arc::new(Evaluator::new(config, Some(cache)));
+        let evaluator = Arc::new(Evaluator::new(config, Some(cache), Arc::new(LogNotifier::new())));
         let state = AppState::new(ServerConfig::default(), executor).unwrap();
         let routes = AgentRoutes::for_evaluator(&evaluator, state.page_info()).unwrap();
         let state = Arc::new(state.with_extension(Arc::new(routes)));

@@ -12,6 +12,7 @@
 // Test helpers fail the test by panicking.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+use sonde_rules::LogNotifier;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -55,7 +56,7 @@ fn start_agent(runtime: &tokio::runtime::Runtime, storage: &Path, rule_files: Ve
             instance: "node-1".to_owned(),
             ..EvaluatorConfig::default()
         };
-        let evaluator = Arc::new(Evaluator::new(config, Some(cache)));
+        let evaluator = Arc::new(Evaluator::new(config, Some(cache), Arc::new(LogNotifier::new())));
         let state = AppState::new(ServerConfig::default(), ScrapeExecutor::new()).unwrap();
         let routes = AgentRoutes::for_evaluator(&evaluator, state.page_info()).unwrap();
         let state = Arc::new(state.with_extension(Arc::new(routes)));

@@ -121,6 +121,5 @@ impl Collector for Evaluator {
             );
         }
         self.targets.collect(out);
-        self.notifier.collect(out);
     }
 }

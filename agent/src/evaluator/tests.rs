@@ -1,3 +1,5 @@
+use sonde_rules::LogNotifier;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sonde_exporter::container::{ContainerInfo, LabelAllowlist, MetadataCache};
@@ -55,7 +57,7 @@ fn alerts(evaluator: &Evaluator) -> Vec<(String, AlertState, i64)> {
 fn the_agents_own_samples_get_job_and_instance() {
     let t0 = now_ms();
     let dir = tempfile::tempdir().unwrap();
-    let evaluator = Evaluator::new(config(dir.path(), &[]), None);
+    let evaluator = Evaluator::new(config(dir.path(), &[]), None, Arc::new(LogNotifier::new()));
     assert_eq!(evaluator.cycle(&families(1.0), t0, Instant::now()), 0);
     let (value, _) = evaluator.instant_query("up_gauge", t0).unwrap();
     let Value::Vector(samples) = value else { panic!("{value:?}") };
@@ -80,7 +82,7 @@ fn an_alert_fires_pends_and_survives_a_restart() {
         "rules.yml",
         "groups:\n- name: self\n  rules:\n  - alert: Up\n    expr: up_gauge == 1\n  - alert: UpLong\n    expr: up_gauge == 1\n    for: 1h\n  - record: job:up_gauge:sum\n    expr: sum by (job) (rate(up_gauge[10m]))\n",
     );
-    let evaluator = Evaluator::new(config(dir.path(), std::slice::from_ref(&file)), None);
+    let evaluator = Evaluator::new(config(dir.path(), std::slice::from_ref(&file)), None, Arc::new(LogNotifier::new()));
     let start = Instant::now();
     assert_eq!(evaluator.cycle(&families(1.0), t0, start), 1);
     let mut seen = alerts(&evaluator);
@@ -98,7 +100,7 @@ fn an_alert_fires_pends_and_survives_a_restart() {
     assert_eq!(evaluator.cycle(&families(1.0), t0 + 15_000, start + Duration::from_secs(15)), 1);
     drop(evaluator);
 
-    let restarted = Evaluator::new(config(dir.path(), &[file]), None);
+    let restarted = Evaluator::new(config(dir.path(), &[file]), None, Arc::new(LogNotifier::new()));
     let mut seen = alerts(&restarted);
     seen.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(seen, [("Up".to_owned(), AlertState::Firing, t0), ("UpLong".to_owned(), AlertState::Pending, t0)]);
@@ -114,7 +116,11 @@ fn a_broken_rule_file_is_left_out() {
     let good = write(dir.path(), "good.yml", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up_gauge > 5\n");
     let bad = write(dir.path(), "bad.yml", "groups:\n- name: g\n  rules:\n  - alert: B\n    expr: up_gauge >\n");
     let missing = dir.path().join("missing.yml");
-    let evaluator = Evaluator::new(config(dir.path(), &[good.clone(), bad.clone(), missing.clone()]), None);
+    let evaluator = Evaluator::new(
+        config(dir.path(), &[good.clone(), bad.clone(), missing.clone()]),
+        None,
+        Arc::new(LogNotifier::new()),
+    );
     assert_eq!(evaluator.cycle(&families(1.0), t0, Instant::now()), 1);
     let out = metrics(&evaluator);
     let errors = |file: &Path| find_value(&out, "sonde_rule_file_errors", "file", &file.display().to_string());
@@ -133,7 +139,7 @@ fn a_failing_rule_is_counted() {
     // Valid PromQL outside Sonde's subset fails at evaluation.
     let file =
         write(dir.path(), "r.yml", "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up_gauge offset 5m > 0\n");
-    let evaluator = Evaluator::new(config(dir.path(), std::slice::from_ref(&file)), None);
+    let evaluator = Evaluator::new(config(dir.path(), std::slice::from_ref(&file)), None, Arc::new(LogNotifier::new()));
     evaluator.cycle(&families(1.0), t0, Instant::now());
     let out = metrics(&evaluator);
     let key = format!("{};g", file.display());
@@ -146,7 +152,7 @@ fn the_series_cap_refuses_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), &[]);
     cfg.max_series = 2;
-    let evaluator = Evaluator::new(cfg, None);
+    let evaluator = Evaluator::new(cfg, None, Arc::new(LogNotifier::new()));
     let mut family = MetricFamily::gauge("many", "Many series.");
     for i in 0..5 {
         family.push(Labels::new().with("i", i.to_string()), 1.0);
@@ -174,7 +180,7 @@ fn rules_come_and_go_with_container_labels() {
     let t0 = now_ms();
     let dir = tempfile::tempdir().unwrap();
     let cache = MetadataCache::new(LabelAllowlist::default());
-    let evaluator = Evaluator::new(config(dir.path(), &[]), Some(cache.clone()));
+    let evaluator = Evaluator::new(config(dir.path(), &[]), Some(cache.clone()), Arc::new(LogNotifier::new()));
     cache.upsert(container(
         "a",
         &[
@@ -280,7 +286,7 @@ fn only_the_leader_evaluates_cluster_rules() {
     );
     let node =
         write(dir.path(), "node.yml", "groups:\n- name: node\n  rules:\n  - alert: NodeUp\n    expr: up_gauge == 1\n");
-    let evaluator = Evaluator::new(swarm_config(dir.path(), &[cluster], &[node]), None);
+    let evaluator = Evaluator::new(swarm_config(dir.path(), &[cluster], &[node]), None, Arc::new(LogNotifier::new()));
     let start = Instant::now();
     let at = |s: u64| (t0 + i64::try_from(s).unwrap() * 1000, start + Duration::from_secs(s));
 
@@ -329,7 +335,8 @@ fn the_leader_builds_rules_from_service_labels_with_their_replicas() {
     let t0 = now_ms();
     let dir = tempfile::tempdir().unwrap();
     let cache = MetadataCache::new(LabelAllowlist::default());
-    let evaluator = Evaluator::new(swarm_config(dir.path(), &[], &[]), Some(cache.clone()));
+    let evaluator =
+        Evaluator::new(swarm_config(dir.path(), &[], &[]), Some(cache.clone()), Arc::new(LogNotifier::new()));
     // The same service's containers carry other alert labels: node rules
     // on a worker, replaced by the service's own labels on the leader.
     cache.upsert(container(
@@ -387,7 +394,7 @@ fn without_swarm_awareness_every_rule_runs_here() {
         write(dir.path(), "node.yml", "groups:\n- name: node\n  rules:\n  - alert: NodeUp\n    expr: up_gauge == 1\n");
     let mut cfg = config(dir.path(), &[cluster]);
     cfg.node_rule_files = vec![node];
-    let evaluator = Evaluator::new(cfg, None);
+    let evaluator = Evaluator::new(cfg, None, Arc::new(LogNotifier::new()));
     // Before any cycle too: the groups are there from the start.
     assert_eq!(group_names(&evaluator), ["cluster", "node"]);
     assert_eq!(evaluator.cycle(&families(1.0), t0, Instant::now()), 2);

@@ -1,5 +1,7 @@
+use sonde_rules::LogNotifier;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::Arc;
 
 use sonde_exporter::container::{ContainerInfo, LabelAllowlist, NetworkAddress};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -169,7 +171,7 @@ impl Drop for FakeTarget {
 fn evaluator(dir: &Path, cache: &MetadataCache) -> Arc<Evaluator> {
     let config =
         EvaluatorConfig { storage_path: dir.to_owned(), instance: "node-1".to_owned(), ..EvaluatorConfig::default() };
-    Arc::new(Evaluator::new(config, Some(cache.clone())))
+    Arc::new(Evaluator::new(config, Some(cache.clone()), Arc::new(LogNotifier::new())))
 }
 
 fn query(evaluator: &Evaluator, expr: &str) -> Vec<(String, f64)> {
