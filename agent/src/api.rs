@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::evaluator::TargetStatus;
+use sonde_instrument::strconv::{FloatFormat, format_float};
 use sonde_promql::store::LabelSet;
 use sonde_promql::{Annotations, EvalError, Value};
 use sonde_rules::alerts::Health;
@@ -166,29 +167,14 @@ pub fn format_value(v: f64) -> String {
     if v.is_nan() || v.is_infinite() || (abs != 0.0 && !(1e-6..1e21).contains(&abs)) {
         format_alert_value(v)
     } else {
-        // Rust's `Display` is the shortest round-trip digits, never in
-        // exponent form: Go's 'f' with precision -1.
-        v.to_string()
+        format_float(v, FloatFormat::F, None)
     }
 }
 
 /// An alert value as Prometheus' alerts API writes it: Go's
 /// `strconv.FormatFloat(v, 'e', -1, 64)` (`1e+00`, `1.5e-07`).
 pub fn format_alert_value(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    // Rust's `{:e}` gives the shortest round-trip mantissa: `1.5e-7`.
-    let text = format!("{v:e}");
-    let Some((mantissa, exponent)) = text.split_once('e') else { return text };
-    let (sign, digits) = match exponent.strip_prefix('-') {
-        Some(digits) => ('-', digits),
-        None => ('+', exponent),
-    };
-    format!("{mantissa}e{sign}{digits:0>2}")
+    format_float(v, FloatFormat::E, None)
 }
 
 /// A sample timestamp as Prometheus writes it: seconds, and the
@@ -283,7 +269,7 @@ pub fn query_success(value: &Value, annotations: &Annotations, t_ms: i64) -> Str
             out.push_str(r#""scalar","result":["#);
             out.push_str(&(t_ms as f64 / 1000.0).to_string());
             out.push(',');
-            let text = if v.is_nan() || v.is_infinite() { format_value(*v) } else { v.to_string() };
+            let text = format_float(*v, FloatFormat::F, None);
             json_string(&mut out, &text);
             out.push(']');
         }

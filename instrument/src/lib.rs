@@ -70,6 +70,7 @@ pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod process;
+pub mod strconv;
 
 pub use encode::{EncodeReport, encode};
 pub use format::{Format, accepts_gzip, negotiate};

@@ -15,8 +15,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::template_format::{go_g, humanize, humanize_duration, humanize_percentage, humanize1024, printf};
+use super::template_format::{humanize, humanize_duration, humanize_percentage, humanize1024, printf};
 use super::template_parse::{find_action_end, parse_action};
+use sonde_instrument::strconv::{FloatFormat, format_float};
 
 /// Why a template does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,7 +147,7 @@ impl Value {
     pub(crate) fn go_type_and_value(&self) -> String {
         match self {
             Value::Str(s) => format!("string={s}"),
-            Value::Num(n) => format!("float64={}", go_g(*n, None)),
+            Value::Num(n) => format!("float64={}", format_float(*n, FloatFormat::G, None)),
             Value::Bool(b) => format!("bool={b}"),
             Value::Map(_) => format!("map[string]string={self}"),
         }
@@ -157,7 +158,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Str(s) => f.write_str(s),
-            Value::Num(n) => f.write_str(&go_g(*n, None)),
+            Value::Num(n) => f.write_str(&format_float(*n, FloatFormat::G, None)),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Map(map) => {
                 f.write_str("map[")?;

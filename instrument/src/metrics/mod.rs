@@ -27,7 +27,7 @@ pub use family::Family;
 #[cfg(feature = "http")]
 pub(crate) use family::hash_values;
 pub use gauge::{FloatGauge, Gauge};
-pub use histogram::{DEFAULT_BUCKETS, Histogram, format_bound};
+pub use histogram::{DEFAULT_BUCKETS, Histogram};
 pub use registry::Registry;
 pub use summary::{
     COMMON_OBJECTIVES, DEFAULT_AGE_BUCKETS, DEFAULT_MAX_AGE, DEFAULT_SIGNIFICANT_FIGURES, DEFAULT_UNIT_SCALE, Summary,
