@@ -6,6 +6,7 @@ use super::functions as f;
 use super::plan::{AggOp, Aggregate, BinOp, Binary, Call, Card, Func, Node, Plan, Selector};
 use super::{Annotations, EvalError, Sample, Series, Value};
 use crate::store::{LabelSet, METRIC_NAME, WindowStore, hash_pairs, is_stale};
+use sonde_instrument::model::is_valid_label_name;
 use sonde_instrument::strconv::{FloatFormat, format_float};
 
 /// An intermediate value.
@@ -152,15 +153,6 @@ fn signature(ls: &LabelSet, on: bool, names: &[String]) -> u64 {
     } else {
         hash_pairs(ls.iter().filter(|(n, _)| *n != METRIC_NAME && !contains(names, n)))
     }
-}
-
-fn is_valid_label_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Prometheus' `InvalidQuantileWarning`, the value written with Go's `%g`.

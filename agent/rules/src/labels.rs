@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use super::file::template_problems;
 use super::shortcuts::expand;
-use super::{AlertRule, check_expr, is_valid_label_name};
+use super::{AlertRule, check_expr};
 use sonde_instrument::duration::parse_prometheus_duration;
+use sonde_instrument::model::is_valid_label_name;
 
 const PREFIX: &str = "com.df.";
 const FIELDS: [&str; 5] = ["alertName", "alertIf", "alertFor", "alertLabels", "alertAnnotations"];

@@ -107,20 +107,6 @@ impl Rule {
     }
 }
 
-/// True for a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// True for a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn is_valid_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
 /// Checks that `expr` parses as PromQL; the parser's message otherwise.
 pub fn check_expr(expr: &str) -> Result<(), String> {
     promql_parser::parser::parse(expr).map(drop)
