@@ -203,29 +203,17 @@ pub fn format_rfc3339(t_ms: i64) -> String {
 }
 
 fn json_string(out: &mut String, s: &str) {
-    // A `str` always serializes.
-    out.push_str(&go_escape(serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())));
+    sonde_instrument::json::write_string_html(out, s);
 }
 
 /// Escapes JSON text the way Go's `encoding/json` does by default (and
 /// Prometheus with it): `<`, `>`, `&`, U+2028 and U+2029 as `\u` escapes.
 /// They can only occur inside strings, so the whole text is safe to scan.
 fn go_escape(json: String) -> String {
-    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return json;
+    match sonde_instrument::json::html_escape(&json) {
+        std::borrow::Cow::Owned(escaped) => escaped,
+        std::borrow::Cow::Borrowed(_) => json,
     }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Writes each of `items` with `write`, separated by commas.

@@ -214,7 +214,9 @@ impl Line<'_> {
 }
 
 fn json_string(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
+    let mut out = String::with_capacity(text.len() + 2);
+    sonde_instrument::json::write_string(&mut out, text);
+    out
 }
 
 /// Writes a logfmt value, quoted only when it has to be, as go-logfmt does.

@@ -65,6 +65,7 @@ pub mod encode;
 pub mod format;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod json;
 pub mod lint;
 pub mod metrics;
 pub mod model;
