@@ -159,11 +159,14 @@ fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(deserial
     Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
 }
 
+/// A unit-test file that is not the YAML promtool reads.
+#[derive(Debug, thiserror::Error)]
+#[error("yaml: {0}")]
+pub(super) struct UnitTestFileError(#[from] serde_norway::Error);
+
 /// Parses a unit-test file's text; an empty document is an empty file.
-pub(super) fn parse_unit_test_file(text: &str) -> Result<UnitTestFile, String> {
-    serde_norway::from_str::<Option<UnitTestFile>>(text)
-        .map(Option::unwrap_or_default)
-        .map_err(|err| format!("yaml: {err}"))
+pub(super) fn parse_unit_test_file(text: &str) -> Result<UnitTestFile, UnitTestFileError> {
+    Ok(serde_norway::from_str::<Option<UnitTestFile>>(text)?.unwrap_or_default())
 }
 
 /// A string quoted as Go's `strconv.Quote` (and `%q`) quotes it.
@@ -317,7 +320,7 @@ mod tests {
         ] {
             assert!(parse_unit_test_file(bad).is_err(), "{bad:?} was accepted");
         }
-        let err = parse_unit_test_file("tests:\n- promql_expr_test:\n  - eval_time: 10\n").unwrap_err();
+        let err = parse_unit_test_file("tests:\n- promql_expr_test:\n  - eval_time: 10\n").unwrap_err().to_string();
         assert!(err.contains("not a valid duration string: \"10\""), "{err}");
     }
 
