@@ -53,11 +53,11 @@
 //! assert_eq!(format_float(2.0, G, Some(4)), "2");
 //! ```
 //!
-//! Two writers of floats deliberately do not mirror Go and so do not use
-//! this module: the exposition encoder ([`encode`](mod@crate::encode))
-//! writes the shortest text that parses back to the same `f64`, integers
-//! without an exponent (`16777216`, where client_golang writes
-//! `1.6777216e+07`), and JSON numbers are written by `serde_json`.
+//! Floats that are not Go's `strconv` text do not use this module: the
+//! exposition encoder ([`encode`](mod@crate::encode)) writes the shortest
+//! text that parses back to the same `f64`, integers without an exponent
+//! (`16777216`, where client_golang writes `1.6777216e+07`), on purpose and
+//! faster; JSON numbers follow JSON (`serde_json`).
 
 use std::fmt::{self, Write as _};
 

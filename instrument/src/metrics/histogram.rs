@@ -32,14 +32,19 @@ impl Layout {
         if finite.is_empty() || !increasing || finite.iter().any(|b| !b.is_finite()) {
             return Err(MetricError::InvalidBuckets(bounds.to_vec()));
         }
+        Ok(Arc::new(Layout::checked(finite)))
+    }
+
+    /// The layout of finite, increasing `bounds`.
+    fn checked(bounds: &[f64]) -> Self {
         // client_golang writes bounds with strconv.FormatFloat(b, 'g', -1, 64).
-        let le = finite
+        let le = bounds
             .iter()
             .copied()
             .chain([f64::INFINITY])
             .map(|bound| format_float(bound, FloatFormat::G, None))
             .collect();
-        Ok(Arc::new(Layout { bounds: finite.into(), le }))
+        Layout { bounds: bounds.into(), le }
     }
 }
 
@@ -90,13 +95,7 @@ impl Default for Histogram {
 impl Histogram {
     /// A histogram with [`DEFAULT_BUCKETS`].
     pub fn new() -> Self {
-        let le = DEFAULT_BUCKETS
-            .iter()
-            .copied()
-            .chain([f64::INFINITY])
-            .map(|bound| format_float(bound, FloatFormat::G, None))
-            .collect();
-        Self::from_layout(Arc::new(Layout { bounds: DEFAULT_BUCKETS.into(), le }))
+        Self::from_layout(Arc::new(Layout::checked(&DEFAULT_BUCKETS)))
     }
 
     /// A histogram with the given upper bounds, strictly increasing and
