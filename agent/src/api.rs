@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::evaluator::TargetStatus;
+use sonde_instrument::strconv::{FloatFormat, format_float};
 use sonde_promql::store::LabelSet;
 use sonde_promql::{Annotations, EvalError, Value};
 use sonde_rules::alerts::Health;
@@ -196,29 +197,14 @@ pub fn format_value(v: f64) -> String {
     if v.is_nan() || v.is_infinite() || (abs != 0.0 && !(1e-6..1e21).contains(&abs)) {
         format_alert_value(v)
     } else {
-        // Rust's `Display` is the shortest round-trip digits, never in
-        // exponent form: Go's 'f' with precision -1.
-        v.to_string()
+        format_float(v, FloatFormat::F, None)
     }
 }
 
 /// An alert value as Prometheus' alerts API writes it: Go's
 /// `strconv.FormatFloat(v, 'e', -1, 64)` (`1e+00`, `1.5e-07`).
 pub fn format_alert_value(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    // Rust's `{:e}` gives the shortest round-trip mantissa: `1.5e-7`.
-    let text = format!("{v:e}");
-    let Some((mantissa, exponent)) = text.split_once('e') else { return text };
-    let (sign, digits) = match exponent.strip_prefix('-') {
-        Some(digits) => ('-', digits),
-        None => ('+', exponent),
-    };
-    format!("{mantissa}e{sign}{digits:0>2}")
+    format_float(v, FloatFormat::E, None)
 }
 
 /// A sample timestamp as Prometheus writes it: seconds, and the
@@ -247,29 +233,17 @@ pub fn format_rfc3339(t_ms: i64) -> String {
 }
 
 fn json_string(out: &mut String, s: &str) {
-    // A `str` always serializes.
-    out.push_str(&go_escape(serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())));
+    sonde_instrument::json::write_string_html(out, s);
 }
 
 /// Escapes JSON text the way Go's `encoding/json` does by default (and
 /// Prometheus with it): `<`, `>`, `&`, U+2028 and U+2029 as `\u` escapes.
 /// They can only occur inside strings, so the whole text is safe to scan.
 fn go_escape(json: String) -> String {
-    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return json;
+    match sonde_instrument::json::html_escape(&json) {
+        std::borrow::Cow::Owned(escaped) => escaped,
+        std::borrow::Cow::Borrowed(_) => json,
     }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Writes each of `items` with `write`, separated by commas.
@@ -313,7 +287,7 @@ pub fn query_success(value: &Value, annotations: &Annotations, t_ms: i64) -> Str
             out.push_str(r#""scalar","result":["#);
             out.push_str(&(t_ms as f64 / 1000.0).to_string());
             out.push(',');
-            let text = if v.is_nan() || v.is_infinite() { format_value(*v) } else { v.to_string() };
+            let text = format_float(*v, FloatFormat::F, None);
             json_string(&mut out, &text);
             out.push(']');
         }

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use clap::ValueEnum;
+use sonde_instrument::strconv::{FloatFormat, format_float};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
@@ -181,7 +182,8 @@ impl Line<'_> {
                 Value::Text(text) => write_logfmt_value(w, text)?,
                 Value::I64(v) => write!(w, "{v}")?,
                 Value::U64(v) => write!(w, "{v}")?,
-                Value::F64(v) => write!(w, "{v}")?,
+                // go-logfmt writes a float64 with `%v`.
+                Value::F64(v) => w.write_str(&format_float(*v, FloatFormat::G, None))?,
                 Value::Bool(v) => write!(w, "{v}")?,
             }
         }
@@ -212,7 +214,9 @@ impl Line<'_> {
 }
 
 fn json_string(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
+    let mut out = String::with_capacity(text.len() + 2);
+    sonde_instrument::json::write_string(&mut out, text);
+    out
 }
 
 /// Writes a logfmt value, quoted only when it has to be, as go-logfmt does.
@@ -297,6 +301,12 @@ mod tests {
                 r#"level=warn msg="collector failed" err="broken pipe" path="""#,
             ]
         );
+    }
+
+    #[test]
+    fn logfmt_floats_are_written_like_go() {
+        let out = capture(LogFormat::Logfmt, || tracing::info!(seconds = 1.5e-5, ratio = 0.25, big = 1e21, "took"));
+        assert_eq!(strip_ts(out.trim_end()), "level=info msg=took seconds=1.5e-05 ratio=0.25 big=1e+21");
     }
 
     #[test]

@@ -75,8 +75,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use prometheus::core::Desc;
 use prometheus::proto;
 
-use crate::metrics::format_bound;
 use crate::model::{Collector, Label, Labels, MetricFamily, MetricType, Sample, Suffix};
+use crate::strconv::{FloatFormat, format_float};
 
 /// A Sonde [`Collector`] that gathers a `prometheus::Registry` at each
 /// scrape and converts its families with [`from_prometheus`].
@@ -255,7 +255,7 @@ pub fn from_prometheus(families: &[proto::MetricFamily], out: &mut Vec<MetricFam
                     let base = labels(m);
                     let summary = m.get_summary();
                     for q in summary.get_quantile() {
-                        let labels = with_label(&base, "quantile", format_bound(q.quantile()));
+                        let labels = with_label(&base, "quantile", format_float(q.quantile(), FloatFormat::G, None));
                         family.push_sample(sample(m, Suffix::None, labels, q.value()));
                     }
                     family.push_sample(sample(m, Suffix::Sum, base.clone(), summary.sample_sum()));
@@ -282,7 +282,7 @@ fn push_histogram(family: &mut MetricFamily, m: &proto::Metric) {
     for bucket in histogram.get_bucket() {
         let bound = bucket.upper_bound();
         saw_inf |= bound == f64::INFINITY;
-        let labels = with_label(&base, "le", format_bound(bound));
+        let labels = with_label(&base, "le", format_float(bound, FloatFormat::G, None));
         family.push_sample(sample(m, Suffix::Bucket, labels, bucket.cumulative_count() as f64));
     }
     if !saw_inf {

@@ -65,11 +65,13 @@ pub mod encode;
 pub mod format;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod json;
 pub mod lint;
 pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod process;
+pub mod strconv;
 
 pub use encode::{EncodeReport, encode};
 pub use format::{Format, accepts_gzip, negotiate};

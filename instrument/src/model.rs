@@ -308,6 +308,61 @@ impl MetricFamily {
     }
 }
 
+/// True for a valid metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*` (Prometheus'
+/// `model.IsValidMetricName`): the one check every part of Sonde uses.
+///
+/// ```
+/// use sonde_instrument::model::is_valid_metric_name;
+///
+/// assert!(is_valid_metric_name("http_requests_total"));
+/// assert!(is_valid_metric_name("job:errors:rate5m"));
+/// assert!(!is_valid_metric_name("5xx"));
+/// assert!(!is_valid_metric_name("a-b"));
+/// assert!(!is_valid_metric_name(""));
+/// ```
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(is_metric_name_start) && bytes.all(is_metric_name_byte)
+}
+
+/// True for a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*` (Prometheus'
+/// `model.LabelName.IsValid`). Names starting with `__` are valid but
+/// reserved for Prometheus itself; whoever cares checks that apart.
+///
+/// ```
+/// use sonde_instrument::model::is_valid_label_name;
+///
+/// assert!(is_valid_label_name("instance"));
+/// assert!(is_valid_label_name("__name__"));
+/// assert!(!is_valid_label_name("a:b"));
+/// assert!(!is_valid_label_name("0x"));
+/// assert!(!is_valid_label_name(""));
+/// ```
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(is_label_name_start) && bytes.all(is_label_name_byte)
+}
+
+/// The first byte of a metric name: `[a-zA-Z_:]`.
+pub(crate) fn is_metric_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b':'
+}
+
+/// A later byte of a metric name: `[a-zA-Z0-9_:]`.
+pub(crate) fn is_metric_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+}
+
+/// The first byte of a label name: `[a-zA-Z_]`.
+pub(crate) fn is_label_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+/// A later byte of a label name: `[a-zA-Z0-9_]`.
+pub(crate) fn is_label_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 /// The value of the first sample of family `name` whose label `label` is
 /// `value`: the lookup tests and debugging tools make over collected output.
 pub fn find_value(families: &[MetricFamily], name: &str, label: &str, value: &str) -> Option<f64> {

@@ -8,8 +8,9 @@ use prometheus::core::{Collector as _, Desc};
 use prometheus::{Encoder as _, proto};
 use sonde_instrument::bridge::{PrometheusRegistryCollector, SondeCollector, from_prometheus, to_prometheus};
 use sonde_instrument::encode::encode_to_string;
-use sonde_instrument::metrics::{Counter, Family, FloatGauge, Gauge, Histogram, Registry, Summary, format_bound};
+use sonde_instrument::metrics::{Counter, Family, FloatGauge, Gauge, Histogram, Registry, Summary};
 use sonde_instrument::parse::{parse_openmetrics, parse_text};
+use sonde_instrument::strconv::{FloatFormat, format_float};
 use sonde_instrument::{Collector, Format, MetricFamily, MetricType, Suffix};
 
 /// A label value with every character text 0.0.4 escapes.
@@ -29,7 +30,7 @@ fn samples(text: &str) -> Vec<String> {
                 .iter()
                 .map(|l| {
                     let value = if l.name == "le" || l.name == "quantile" {
-                        format_bound(l.value.parse::<f64>().unwrap())
+                        format_float(l.value.parse::<f64>().unwrap(), FloatFormat::G, None)
                     } else {
                         l.value.clone()
                     };

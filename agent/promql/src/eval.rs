@@ -6,6 +6,8 @@ use super::functions as f;
 use super::plan::{AggOp, Aggregate, BinOp, Binary, Call, Card, Func, Node, Plan, Selector};
 use super::{Annotations, EvalError, Sample, Series, Value};
 use crate::store::{LabelSet, METRIC_NAME, WindowStore, hash_pairs, is_stale};
+use sonde_instrument::model::is_valid_label_name;
+use sonde_instrument::strconv::{FloatFormat, format_float};
 
 /// An intermediate value.
 enum Val {
@@ -153,26 +155,9 @@ fn signature(ls: &LabelSet, on: bool, names: &[String]) -> u64 {
     }
 }
 
-fn is_valid_label_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
-fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
+/// Prometheus' `InvalidQuantileWarning`, the value written with Go's `%g`.
+fn quantile_warning(q: f64) -> String {
+    format!("quantile value should be between 0 and 1, got {}", format_float(q, FloatFormat::G, None))
 }
 
 fn elem_binop(op: BinOp, l: f64, r: f64) -> (f64, bool) {
@@ -341,7 +326,7 @@ impl Ctx<'_> {
         }
         let input = self.eval_vector(&a.expr)?;
         if a.op == AggOp::Quantile && (param_f.is_nan() || !(0.0..=1.0).contains(&param_f)) {
-            self.annos.warnings.push(format!("quantile value should be between 0 and 1, got {param_f}"));
+            self.annos.warnings.push(quantile_warning(param_f));
         }
         let mut grouping = a.grouping.clone();
         if a.op == AggOp::CountValues {
@@ -371,7 +356,8 @@ impl Ctx<'_> {
         let mut groups: Vec<Group> = Vec::new();
         for s in input {
             let labels = if a.op == AggOp::CountValues {
-                s.labels.with(&param_s, &format_float(s.value))
+                // Prometheus: strconv.FormatFloat(v, 'f', -1, 64).
+                s.labels.with(&param_s, &format_float(s.value, FloatFormat::F, None))
             } else {
                 s.labels.clone()
             };
@@ -544,7 +530,7 @@ impl Ctx<'_> {
                     None => return exec_err("quantile_over_time needs 2 arguments"),
                 };
                 if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                    self.annos.warnings.push(format!("quantile value should be between 0 and 1, got {q}"));
+                    self.annos.warnings.push(quantile_warning(q));
                 }
                 (c.args.get(1), q)
             }
@@ -638,7 +624,7 @@ impl Ctx<'_> {
         let q = self.eval_scalar(qn)?;
         let input = self.eval_vector(vn)?;
         if q.is_nan() || !(0.0..=1.0).contains(&q) {
-            self.annos.warnings.push(format!("quantile value should be between 0 and 1, got {q}"));
+            self.annos.warnings.push(quantile_warning(q));
         }
         struct Group {
             labels: LabelSet,

@@ -158,15 +158,18 @@ pub fn parse_file(text: &str) -> Result<Vec<Command>, SeriesError> {
                 }
                 cmds.push(Command::Load { line: lineno, step_ms, series, with_nhcb: head == "load_with_nhcb" });
             }
-            h if h.starts_with("eval") => cmds.push(Command::Eval(parse_eval(lineno, line, &block).map_err(err)?)),
+            h if h.starts_with("eval") => {
+                cmds.push(Command::Eval(parse_eval(lineno, line, &block).map_err(|e| err(e.0))?));
+            }
             other => return Err(err(format!("unknown command {other:?}"))),
         }
     }
     Ok(cmds)
 }
 
-fn parse_eval(lineno: usize, line: &str, block: &[&str]) -> Result<EvalCmd, String> {
-    let (head, rest) = line.split_once(char::is_whitespace).ok_or("eval without arguments")?;
+fn parse_eval(lineno: usize, line: &str, block: &[&str]) -> Result<EvalCmd, SeriesError> {
+    let bad = |message: &str| SeriesError(message.to_owned());
+    let (head, rest) = line.split_once(char::is_whitespace).ok_or_else(|| bad("eval without arguments"))?;
     let mut cmd = EvalCmd {
         line: lineno,
         expr: String::new(),
@@ -179,28 +182,28 @@ fn parse_eval(lineno: usize, line: &str, block: &[&str]) -> Result<EvalCmd, Stri
         unreadable: None,
     };
     if !matches!(head, "eval" | "eval_fail" | "eval_warn" | "eval_info" | "eval_ordered") {
-        return Err(format!("unknown command {head:?}"));
+        return Err(SeriesError(format!("unknown command {head:?}")));
     }
     let rest = rest.trim();
     if let Some(r) = rest.strip_prefix("instant") {
         let r = r.trim_start();
-        let r = r.strip_prefix("at").ok_or("expected `at`")?.trim_start();
-        let (at, expr) = r.split_once(char::is_whitespace).ok_or("missing expression")?;
-        cmd.kind = EvalKind::Instant { at_ms: parse_test_duration(at).map_err(|e| e.0)? };
+        let r = r.strip_prefix("at").ok_or_else(|| bad("expected `at`"))?.trim_start();
+        let (at, expr) = r.split_once(char::is_whitespace).ok_or_else(|| bad("missing expression"))?;
+        cmd.kind = EvalKind::Instant { at_ms: parse_test_duration(at)? };
         cmd.expr = expr.trim().to_string();
     } else if let Some(r) = rest.strip_prefix("range") {
-        let r = r.trim_start().strip_prefix("from").ok_or("expected `from`")?.trim_start();
-        let (from, r) = r.split_once(" to ").ok_or("expected `to`")?;
-        let (to, r) = r.trim().split_once(" step ").ok_or("expected `step`")?;
-        let (step, expr) = r.trim().split_once(char::is_whitespace).ok_or("missing expression")?;
+        let r = r.trim_start().strip_prefix("from").ok_or_else(|| bad("expected `from`"))?.trim_start();
+        let (from, r) = r.split_once(" to ").ok_or_else(|| bad("expected `to`"))?;
+        let (to, r) = r.trim().split_once(" step ").ok_or_else(|| bad("expected `step`"))?;
+        let (step, expr) = r.trim().split_once(char::is_whitespace).ok_or_else(|| bad("missing expression"))?;
         cmd.kind = EvalKind::Range {
-            start_ms: parse_test_duration(from).map_err(|e| e.0)?,
-            end_ms: parse_test_duration(to).map_err(|e| e.0)?,
-            step_ms: parse_test_duration(step).map_err(|e| e.0)?,
+            start_ms: parse_test_duration(from)?,
+            end_ms: parse_test_duration(to)?,
+            step_ms: parse_test_duration(step)?,
         };
         cmd.expr = expr.trim().to_string();
     } else {
-        return Err(format!("bad eval line {line:?}"));
+        return Err(SeriesError(format!("bad eval line {line:?}")));
     }
     let mut series = Vec::new();
     for l in block {
@@ -222,13 +225,13 @@ fn parse_eval(lineno: usize, line: &str, block: &[&str]) -> Result<EvalCmd, Stri
             cmd.expected = Expected::Scalar(v);
             continue;
         }
-        let (metric, rest) = split_metric(l).map_err(|e| e.0)?;
-        let labels = parse_metric(metric).map_err(|e| e.0)?;
+        let (metric, rest) = split_metric(l)?;
+        let labels = parse_metric(metric)?;
         if tokenize_values(rest).iter().any(|t| is_native_histogram_token(t)) {
             cmd.unreadable = Some("native histograms in the expected result".into());
             continue;
         }
-        let values = parse_series_values(rest).map_err(|e| e.0)?;
+        let values = parse_series_values(rest)?;
         series.push((labels, values));
     }
     if !series.is_empty() {

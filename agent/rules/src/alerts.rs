@@ -13,8 +13,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sonde_instrument::Labels;
 
-use super::template::{Template, TemplateData};
+use super::template::{Template, TemplateData, TemplateError};
 use super::{AlertRule, QueryFn, RecordRule};
+use sonde_promql::EvalError;
 
 /// How long a resolved alert is kept and re-sent (Prometheus' `resolvedRetention`).
 pub const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
@@ -123,13 +124,44 @@ pub enum Health {
     Err(String),
 }
 
+/// Why one evaluation of a rule failed; the text is the rule's health, as
+/// Prometheus words it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleEvalError {
+    /// The rule's query failed.
+    #[error(transparent)]
+    Query(#[from] EvalError),
+    /// Two elements have the same labels once the alert's labels are set.
+    #[error("vector contains metrics with the same labelset after applying alert labels")]
+    DuplicateAlertLabels,
+    /// Two elements have the same labels once the recording rule's labels are set.
+    #[error("vector contains metrics with the same labelset after applying rule labels")]
+    DuplicateRuleLabels,
+    /// More active alerts than the group's `limit`.
+    #[error("exceeded limit of {limit} with {count} alerts")]
+    TooManyAlerts {
+        /// The group's limit.
+        limit: usize,
+        /// The active alerts.
+        count: usize,
+    },
+    /// More series than the group's `limit`.
+    #[error("exceeded limit of {limit} with {count} series")]
+    TooManySeries {
+        /// The group's limit.
+        limit: usize,
+        /// The series the rule produced.
+        count: usize,
+    },
+}
+
 /// A template parsed once; a parse error renders as Prometheus renders one.
 #[derive(Debug, Clone)]
-struct Compiled(String, Result<Template, String>);
+struct Compiled(String, Result<Template, TemplateError>);
 
 impl Compiled {
     fn new(name: &str, text: &str) -> Self {
-        Compiled(name.to_owned(), Template::parse(text).map_err(|e| e.to_string()))
+        Compiled(name.to_owned(), Template::parse(text))
     }
 
     fn render(&self, data: &TemplateData<'_>) -> String {
@@ -180,7 +212,7 @@ impl AlertingRule {
         offset_ms: i64,
         limit: usize,
         ctx: &EvalContext<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RuleEvalError> {
         let samples = query.query(&self.rule.expr, t_ms - offset_ms)?;
         let mut current: BTreeMap<String, Alert> = BTreeMap::new();
         for (labels, value) in samples {
@@ -217,7 +249,7 @@ impl AlertingRule {
                 valid_until_ms: 0,
             };
             if current.insert(key, alert).is_some() {
-                return Err("vector contains metrics with the same labelset after applying alert labels".to_owned());
+                return Err(RuleEvalError::DuplicateAlertLabels);
             }
         }
         let for_ms = duration_ms(self.rule.for_duration);
@@ -269,7 +301,7 @@ impl AlertingRule {
         });
         if limit > 0 && active_count > limit {
             self.active.clear();
-            return Err(format!("exceeded limit of {limit} with {active_count} alerts"));
+            return Err(RuleEvalError::TooManyAlerts { limit, count: active_count });
         }
         let series: Vec<(Labels, f64)> = self
             .active
@@ -321,7 +353,13 @@ impl RecordingRule {
         &self.health
     }
 
-    pub(crate) fn eval(&self, query: &dyn QueryFn, t_ms: i64, offset_ms: i64, limit: usize) -> Result<usize, String> {
+    pub(crate) fn eval(
+        &self,
+        query: &dyn QueryFn,
+        t_ms: i64,
+        offset_ms: i64,
+        limit: usize,
+    ) -> Result<usize, RuleEvalError> {
         let samples = query.query(&self.rule.expr, t_ms - offset_ms)?;
         let mut out: BTreeMap<String, (Labels, f64)> = BTreeMap::new();
         for (labels, value) in samples {
@@ -337,11 +375,11 @@ impl RecordingRule {
             let key = format_labels(&map);
             let labels = Labels::from_pairs(map);
             if out.insert(key, (labels, value)).is_some() {
-                return Err("vector contains metrics with the same labelset after applying rule labels".to_owned());
+                return Err(RuleEvalError::DuplicateRuleLabels);
             }
         }
         if limit > 0 && out.len() > limit {
-            return Err(format!("exceeded limit of {limit} with {} series", out.len()));
+            return Err(RuleEvalError::TooManySeries { limit, count: out.len() });
         }
         let samples: Vec<(Labels, f64)> = out.into_values().collect();
         if !samples.is_empty() {

@@ -15,7 +15,7 @@ use crate::notify::Notifier;
 use crate::state::SavedState;
 use crate::{AlertRule, RecordRule, Rule};
 
-type Script = Box<dyn Fn(&str, i64) -> Result<Vec<(Labels, f64)>, String>>;
+type Script = Box<dyn Fn(&str, i64) -> Result<Vec<(Labels, f64)>, EvalError>>;
 
 /// A query function answering from a script; it keeps what is appended.
 struct FakeQuery {
@@ -24,13 +24,13 @@ struct FakeQuery {
 }
 
 impl FakeQuery {
-    fn new(script: impl Fn(&str, i64) -> Result<Vec<(Labels, f64)>, String> + 'static) -> Self {
+    fn new(script: impl Fn(&str, i64) -> Result<Vec<(Labels, f64)>, EvalError> + 'static) -> Self {
         FakeQuery { script: Box::new(script), appended: RefCell::new(Vec::new()) }
     }
 }
 
 impl QueryFn for FakeQuery {
-    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, EvalError> {
         (self.script)(expr, t_ms)
     }
     fn append(&self, samples: &[(Labels, f64)], _t_ms: i64) {
@@ -277,7 +277,7 @@ fn a_failing_rule_does_not_stop_the_others() {
     ];
     let mut g = group(rules, notifier.clone());
     let q = FakeQuery::new(|expr, _| match expr {
-        "broken" => Err("bad data".to_owned()),
+        "broken" => Err(EvalError::Execution("bad data".to_owned())),
         "dup" => Ok(vec![element(&[("instance", "a")], 1.0), element(&[("instance", "b")], 1.0)]),
         _ => Ok(vec![element(&[], 1.0)]),
     });
@@ -313,6 +313,23 @@ fn the_limit_clears_the_alerts() {
     let report = g.eval(&q, 0);
     assert_eq!(report.errors[0].1, "exceeded limit of 1 with 2 alerts");
     assert_eq!(g.alerts().count(), 0);
+}
+
+#[test]
+fn recording_rule_errors_read_like_prometheus() {
+    let record = RecordRule { record: "r".to_owned(), expr: "x".to_owned(), labels: map(&[("i", "same")]) };
+    let rule = RecordingRule { rule: record, health: Health::Unknown };
+    let q = FakeQuery::new(|_, _| Ok(vec![element(&[("i", "1")], 1.0), element(&[("i", "2")], 1.0)]));
+    let err = rule.eval(&q, 0, 0, 0).unwrap_err();
+    assert_eq!(err, RuleEvalError::DuplicateRuleLabels);
+    assert_eq!(err.to_string(), "vector contains metrics with the same labelset after applying rule labels");
+    let record = RecordRule { record: "r".to_owned(), expr: "x".to_owned(), labels: BTreeMap::new() };
+    let err = RecordingRule { rule: record, health: Health::Unknown }.eval(&q, 0, 0, 1).unwrap_err();
+    assert_eq!(err.to_string(), "exceeded limit of 1 with 2 series");
+    let broken = FakeQuery::new(|_, _| Err(EvalError::Parse("1:1: bad".to_owned())));
+    let record = RecordRule { record: "r".to_owned(), expr: "x".to_owned(), labels: BTreeMap::new() };
+    let err = RecordingRule { rule: record, health: Health::Unknown }.eval(&broken, 0, 0, 0).unwrap_err();
+    assert_eq!(err.to_string(), "parse error: 1:1: bad");
 }
 
 #[test]

@@ -12,8 +12,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::template::Template;
-use super::{AlertRule, RecordRule, Rule, check_expr, is_valid_label_name, is_valid_metric_name};
+use super::{AlertRule, RecordRule, Rule, check_expr};
 use sonde_instrument::duration::parse_prometheus_duration;
+use sonde_instrument::model::{is_valid_label_name, is_valid_metric_name};
 
 /// One group of a rule file, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use super::file::GroupSpec;
 use super::notify::Notifier;
 use super::{QueryFn, Rule};
 use sonde_instrument::Labels;
+use sonde_promql::EvalError;
 use sonde_promql::store::stale_nan;
 
 /// One rule of a [`RuleGroup`] with its evaluation state.
@@ -213,6 +214,7 @@ impl RuleGroup {
                     Health::Ok
                 }
                 Err(err) => {
+                    let err = err.to_string();
                     if !matches!(rule.health(), Health::Err(e) if *e == err) {
                         tracing::warn!(group = %self.name, rule = %name, error = %err, "rule evaluation failed");
                     }
@@ -238,7 +240,7 @@ struct Written<'a> {
 }
 
 impl QueryFn for Written<'_> {
-    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, EvalError> {
         self.inner.query(expr, t_ms)
     }
 

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use super::file::template_problems;
 use super::shortcuts::expand;
-use super::{AlertRule, check_expr, is_valid_label_name};
+use super::{AlertRule, check_expr};
 use sonde_instrument::duration::parse_prometheus_duration;
+use sonde_instrument::model::is_valid_label_name;
 
 const PREFIX: &str = "com.df.";
 const FIELDS: [&str; 5] = ["alertName", "alertIf", "alertFor", "alertLabels", "alertAnnotations"];
@@ -125,7 +126,7 @@ pub fn rules_from_labels(
                     }
                 },
                 Err(err) => {
-                    errors.push(error(if_key, err));
+                    errors.push(error(if_key, err.to_string()));
                     None
                 }
             }
@@ -153,7 +154,7 @@ pub fn rules_from_labels(
                     }
                     errors.extend(problems.into_iter().map(|p| error(key, p)));
                 }
-                Err(err) => errors.push(error(key, err)),
+                Err(err) => errors.push(error(key, err.to_string())),
             }
             BTreeMap::new()
         };
@@ -190,20 +191,39 @@ pub fn alert_name(service: &str, name: &str) -> String {
     format!("{service}_{name}").replace('-', "")
 }
 
+/// Why a `k=v,k=v` list does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PairsError {
+    /// An item without `=`.
+    #[error("item {0:?} has no \"=\" (expected k=v,k=v)")]
+    NoEquals(String),
+    /// An item whose name is not a label name.
+    #[error("invalid name {name:?} in item {item:?}")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// The whole item.
+        item: String,
+    },
+    /// A name given twice.
+    #[error("{0:?} is given twice")]
+    Repeated(String),
+}
+
 /// Parses `k=v,k=v`: every item needs `=` and a valid name; a name given
 /// twice is refused. Spaces around names and values are dropped.
-pub fn parse_pairs(text: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_pairs(text: &str) -> Result<BTreeMap<String, String>, PairsError> {
     let mut map = BTreeMap::new();
     for item in text.split(',') {
         let Some((name, value)) = item.split_once('=') else {
-            return Err(format!("item {item:?} has no \"=\" (expected k=v,k=v)"));
+            return Err(PairsError::NoEquals(item.to_owned()));
         };
         let (name, value) = (name.trim(), value.trim());
         if !is_valid_label_name(name) {
-            return Err(format!("invalid name {name:?} in item {item:?}"));
+            return Err(PairsError::InvalidName { name: name.to_owned(), item: item.to_owned() });
         }
         if map.insert(name.to_owned(), value.to_owned()).is_some() {
-            return Err(format!("{name:?} is given twice"));
+            return Err(PairsError::Repeated(name.to_owned()));
         }
     }
     Ok(map)
@@ -350,6 +370,19 @@ mod tests {
             rules[0].annotations["summary"],
             "Response time of the service go-demo_main is below 0.025 unless Response time of the service go-demo_main is above 0.1"
         );
+    }
+
+    #[test]
+    fn pairs_errors_have_kinds() {
+        assert_eq!(parse_pairs("a=1, b = 2"), Ok([("a", "1"), ("b", "2")].map(|(k, v)| (k.into(), v.into())).into()));
+        assert_eq!(parse_pairs("a"), Err(PairsError::NoEquals("a".to_owned())));
+        assert_eq!(
+            parse_pairs("a-b=1"),
+            Err(PairsError::InvalidName { name: "a-b".to_owned(), item: "a-b=1".to_owned() })
+        );
+        let twice = parse_pairs("a=1,a=2").unwrap_err();
+        assert_eq!(twice, PairsError::Repeated("a".to_owned()));
+        assert_eq!(twice.to_string(), r#""a" is given twice"#);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sonde_instrument::Labels;
+use sonde_promql::EvalError;
 
 pub mod alerts;
 pub mod check;
@@ -33,7 +34,7 @@ mod template_format;
 mod template_parse;
 pub mod unittest;
 
-pub use alerts::{Alert, AlertState};
+pub use alerts::{Alert, AlertState, RuleEvalError};
 pub use file::{GroupSpec, RuleFileError, load_rule_file, parse_rule_file};
 pub use group::{GroupEval, GroupRule, RuleGroup};
 pub use labels::{LabelError, rules_from_labels};
@@ -44,8 +45,9 @@ pub use state::{SavedState, StateError};
 pub trait QueryFn {
     /// Evaluates `expr` at `t_ms` (milliseconds since the epoch): one label
     /// set (possibly with `__name__`) and value per element of the resulting
-    /// instant vector; a scalar result is one element with no labels.
-    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String>;
+    /// instant vector; a scalar result is one element with no labels. The
+    /// error is the evaluator's, whose text becomes the rule's health.
+    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, EvalError>;
 
     /// Stores what a recording rule computed (and the `ALERTS` series), so
     /// later rules of the group see it. Does nothing unless implemented.
@@ -107,21 +109,13 @@ impl Rule {
     }
 }
 
-/// True for a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+/// PromQL text that does not parse: the parser's message, as promtool
+/// prints it after `could not parse expression: `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExprError(pub String);
 
-/// True for a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn is_valid_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-/// Checks that `expr` parses as PromQL; the parser's message otherwise.
-pub fn check_expr(expr: &str) -> Result<(), String> {
-    promql_parser::parser::parse(expr).map(drop)
+/// Checks that `expr` parses as PromQL.
+pub fn check_expr(expr: &str) -> Result<(), ExprError> {
+    promql_parser::parser::parse(expr).map(drop).map_err(ExprError)
 }

@@ -143,10 +143,48 @@ pub struct Expansion {
     pub summary: Option<String>,
 }
 
+/// Why an `alertIf` value does not expand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShortcutError {
+    /// `@name` is no shortcut.
+    #[error("unknown shortcut {0}")]
+    Unknown(String),
+    /// A part after `_and_`, `_or_` or `_unless_` that does not start with `@`.
+    #[error("{0:?} after a compound operator is not a @shortcut")]
+    NotAShortcut(String),
+    /// The wrong number of arguments.
+    #[error("{name} takes {want}, got {got}: {part:?}")]
+    Arguments {
+        /// The shortcut.
+        name: String,
+        /// What it takes (`1 argument (v0)`).
+        want: String,
+        /// How many it got.
+        got: usize,
+        /// The part as written.
+        part: String,
+    },
+    /// An argument of the wrong kind.
+    #[error("{name}: v{index} {arg:?} is not {what}")]
+    Argument {
+        /// The shortcut.
+        name: String,
+        /// The argument's position.
+        index: usize,
+        /// The argument as written.
+        arg: String,
+        /// What it should be (`a number`).
+        what: &'static str,
+    },
+    /// A `{R}` shortcut for a service without a replica count.
+    #[error("{0} needs the service's desired replicas (a replicated service)")]
+    NeedsReplicas(String),
+}
+
 /// Expands an `alertIf` value for `service` with `replicas` desired
 /// replicas. A value not starting with `@` is a PromQL expression, taken
-/// as it is. The error says what is wrong (`unknown shortcut @foo`).
-pub fn expand(alert_if: &str, service: &str, replicas: Option<u64>) -> Result<Expansion, String> {
+/// as it is.
+pub fn expand(alert_if: &str, service: &str, replicas: Option<u64>) -> Result<Expansion, ShortcutError> {
     if !alert_if.starts_with('@') {
         return Ok(Expansion { expr: alert_if.to_owned(), labels: BTreeMap::new(), summary: None });
     }
@@ -193,16 +231,16 @@ fn expand_one(
     part: &str,
     service: &str,
     replicas: Option<u64>,
-) -> Result<(String, BTreeMap<String, String>, String), String> {
+) -> Result<(String, BTreeMap<String, String>, String), ShortcutError> {
     let (name, args) = match part.split_once(':') {
         Some((name, args)) => (name, args.split(',').collect::<Vec<_>>()),
         None => (part, Vec::new()),
     };
     let Some(shortcut) = SHORTCUTS.iter().find(|s| s.name == name) else {
         return Err(if name.starts_with('@') {
-            format!("unknown shortcut {name}")
+            ShortcutError::Unknown(name.to_owned())
         } else {
-            format!("{part:?} after a compound operator is not a @shortcut")
+            ShortcutError::NotAShortcut(part.to_owned())
         });
     };
     if args.len() != shortcut.args.len() {
@@ -211,15 +249,20 @@ fn expand_one(
             1 => "1 argument (v0)".to_owned(),
             n => format!("{n} arguments ({})", (0..n).map(|i| format!("v{i}")).collect::<Vec<_>>().join(",")),
         };
-        return Err(format!("{name} takes {want}, got {}: {part:?}", args.len()));
+        return Err(ShortcutError::Arguments { name: name.to_owned(), want, got: args.len(), part: part.to_owned() });
     }
     for (i, (arg, kind)) in args.iter().zip(shortcut.args).enumerate() {
-        check_arg(arg, *kind).map_err(|what| format!("{name}: v{i} {arg:?} is not {what}"))?;
+        check_arg(arg, *kind).map_err(|what| ShortcutError::Argument {
+            name: name.to_owned(),
+            index: i,
+            arg: (*arg).to_owned(),
+            what,
+        })?;
     }
     let replicas = if shortcut.expr.contains("{R}") {
         match replicas {
             Some(r) => r.to_string(),
-            None => return Err(format!("{name} needs the service's desired replicas (a replicated service)")),
+            None => return Err(ShortcutError::NeedsReplicas(name.to_owned())),
         }
     } else {
         String::new()
@@ -438,7 +481,7 @@ mod tests {
             ("@service_mem_limit:0.8_and_up", None, "\"up\" after a compound operator is not a @shortcut"),
             ("@service_mem_limit:0.8_or_@bar", None, "unknown shortcut @bar"),
         ] {
-            let err = expand(alert_if, S, replicas).unwrap_err();
+            let err = expand(alert_if, S, replicas).unwrap_err().to_string();
             assert!(err.starts_with(message), "{alert_if}: {err}");
         }
     }

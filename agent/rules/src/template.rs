@@ -15,13 +15,32 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::template_format::{go_g, humanize, humanize_duration, humanize_percentage, humanize1024, printf};
+use super::template_format::{humanize, humanize_duration, humanize_percentage, humanize1024, printf};
 use super::template_parse::{find_action_end, parse_action};
+use sonde_instrument::strconv::{FloatFormat, format_float};
 
 /// Why a template does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("template: {0}")]
 pub struct TemplateError(pub(crate) String);
+
+/// Why expanding a parsed template failed; Prometheus renders it as
+/// `<error expanding template: …>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// A pipeline without commands.
+    #[error("empty pipeline")]
+    EmptyPipeline,
+    /// A `humanize*` argument that is not a number (quoted if a string).
+    #[error("cannot convert {0} to a number")]
+    NotANumber(String),
+    /// `index` of a value that is not a map.
+    #[error("index of a value that is not a map")]
+    IndexOfNonMap,
+    /// A `match` or `reReplaceAll` pattern that is not a regular expression.
+    #[error("{0}")]
+    Regex(String),
+}
 
 /// What a template sees.
 #[derive(Debug, Clone, Copy)]
@@ -135,18 +154,18 @@ impl Value {
         }
     }
 
-    fn to_number(&self) -> Result<f64, String> {
+    fn to_number(&self) -> Result<f64, ExpandError> {
         match self {
             Value::Num(n) => Ok(*n),
-            Value::Str(s) => s.trim().parse().map_err(|_| format!("cannot convert {s:?} to a number")),
-            other => Err(format!("cannot convert {other} to a number")),
+            Value::Str(s) => s.trim().parse().map_err(|_| ExpandError::NotANumber(format!("{s:?}"))),
+            other => Err(ExpandError::NotANumber(other.to_string())),
         }
     }
 
     pub(crate) fn go_type_and_value(&self) -> String {
         match self {
             Value::Str(s) => format!("string={s}"),
-            Value::Num(n) => format!("float64={}", go_g(*n, None)),
+            Value::Num(n) => format!("float64={}", format_float(*n, FloatFormat::G, None)),
             Value::Bool(b) => format!("bool={b}"),
             Value::Map(_) => format!("map[string]string={self}"),
         }
@@ -157,7 +176,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Str(s) => f.write_str(s),
-            Value::Num(n) => f.write_str(&go_g(*n, None)),
+            Value::Num(n) => f.write_str(&format_float(*n, FloatFormat::G, None)),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Map(map) => {
                 f.write_str("map[")?;
@@ -220,7 +239,7 @@ impl Template {
     }
 
     /// Expands the template with `data`; an error names what went wrong.
-    pub fn expand(&self, data: &TemplateData<'_>) -> Result<String, String> {
+    pub fn expand(&self, data: &TemplateData<'_>) -> Result<String, ExpandError> {
         let mut out = String::new();
         for node in &self.nodes {
             match node {
@@ -238,7 +257,7 @@ impl Template {
     }
 }
 
-fn eval_pipeline(pipeline: &Pipeline, data: &TemplateData<'_>) -> Result<Value, String> {
+fn eval_pipeline(pipeline: &Pipeline, data: &TemplateData<'_>) -> Result<Value, ExpandError> {
     let mut last: Option<Value> = None;
     for command in &pipeline.0 {
         last = Some(match command {
@@ -250,10 +269,10 @@ fn eval_pipeline(pipeline: &Pipeline, data: &TemplateData<'_>) -> Result<Value, 
             }
         });
     }
-    last.ok_or_else(|| "empty pipeline".to_owned())
+    last.ok_or(ExpandError::EmptyPipeline)
 }
 
-fn eval_operand(operand: &Operand, data: &TemplateData<'_>) -> Result<Value, String> {
+fn eval_operand(operand: &Operand, data: &TemplateData<'_>) -> Result<Value, ExpandError> {
     let lookup = |map: &BTreeMap<String, String>, key: &Option<String>| match key {
         Some(key) => Value::Str(map.get(key).cloned().unwrap_or_default()),
         None => Value::Map(map.clone()),
@@ -268,10 +287,10 @@ fn eval_operand(operand: &Operand, data: &TemplateData<'_>) -> Result<Value, Str
     })
 }
 
-fn call(func: Func, args: &[Value]) -> Result<Value, String> {
+fn call(func: Func, args: &[Value]) -> Result<Value, ExpandError> {
     let text = |i: usize| args.get(i).map(Value::to_string).unwrap_or_default();
     let number = || args.first().map(Value::to_number).unwrap_or(Ok(f64::NAN));
-    let regex = |pattern: &str| regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string());
+    let regex = |pattern: &str| regex::Regex::new(pattern).map_err(|e| ExpandError::Regex(e.to_string()));
     Ok(match func {
         Func::Humanize => Value::Str(humanize(number()?)),
         Func::Humanize1024 => Value::Str(humanize1024(number()?)),
@@ -283,11 +302,11 @@ fn call(func: Func, args: &[Value]) -> Result<Value, String> {
         Func::Title => Value::Str(title(&text(0))),
         Func::Index => match args.first() {
             Some(Value::Map(map)) => Value::Str(map.get(&text(1)).cloned().unwrap_or_default()),
-            _ => return Err("index of a value that is not a map".to_owned()),
+            _ => return Err(ExpandError::IndexOfNonMap),
         },
-        Func::Match => Value::Bool(regex(&text(0))?.is_match(&text(1))),
+        Func::Match => Value::Bool(regex(&format!("^(?:{})$", text(0)))?.is_match(&text(1))),
         Func::ReReplaceAll => {
-            let re = regex::Regex::new(&text(0)).map_err(|e| e.to_string())?;
+            let re = regex(&text(0))?;
             Value::Str(re.replace_all(&text(2), text(1).as_str()).into_owned())
         }
         Func::StripPort => {
@@ -372,5 +391,17 @@ mod tests {
         let empty = BTreeMap::new();
         let data = TemplateData { labels: &empty, value: 0.0, external_labels: &empty, external_url: "" };
         assert!(t.render(&data).starts_with("<error expanding template: "), "{}", t.render(&data));
+        let labels: BTreeMap<String, String> = [("a".to_owned(), "x".to_owned())].into();
+        let data = TemplateData { labels: &labels, ..data };
+        for (text, want) in [
+            (r#"{{ humanize "abc" }}"#, ExpandError::NotANumber("\"abc\"".to_owned())),
+            (r#"{{ humanize $labels }}"#, ExpandError::NotANumber("map[a:x]".to_owned())),
+            (r#"{{ index $value "a" }}"#, ExpandError::IndexOfNonMap),
+        ] {
+            assert_eq!(Template::parse(text).unwrap().expand(&data), Err(want), "{text}");
+        }
+        let err = Template::parse(r#"{{ match "(" "a" }}"#).unwrap().expand(&data).unwrap_err();
+        assert!(matches!(err, ExpandError::Regex(_)), "{err:?}");
+        assert_eq!(ExpandError::NotANumber("\"abc\"".to_owned()).to_string(), r#"cannot convert "abc" to a number"#);
     }
 }

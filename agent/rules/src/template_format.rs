@@ -2,93 +2,19 @@
 //! functions and a small `printf`, so templates print what Prometheus
 //! prints.
 
+use sonde_instrument::strconv::{FloatFormat, format_float};
+
 use super::template::Value;
 
-/// Formats `v` like Go's `%v` (`prec` = None) or `%.<prec>g`.
-pub(crate) fn go_g(v: f64, prec: Option<usize>) -> String {
-    if let Some(special) = special(v) {
-        return special;
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
-    }
-    let text = match prec {
-        None => format!("{v:e}"),
-        Some(p) => format!("{:.*e}", p.max(1) - 1, v),
-    };
-    let Some((mantissa, exp)) = text.split_once('e') else { return text };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    let nd = digits.len() as i32;
-    let dp = exp + 1;
-    let eprec = match prec {
-        None => 6,
-        Some(p) => {
-            let p = p.max(1) as i32;
-            if p > nd && nd >= dp { nd } else { p }
-        }
-    };
-    let mut out = String::new();
-    if negative {
-        out.push('-');
-    }
-    if exp < -4 || exp >= eprec {
-        out.push_str(&digits[..1]);
-        if nd > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        push_exponent(&mut out, exp);
-    } else if dp <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-dp) as usize));
-        out.push_str(digits);
-    } else if dp >= nd {
-        out.push_str(digits);
-        out.extend(std::iter::repeat_n('0', (dp - nd) as usize));
-    } else {
-        out.push_str(&digits[..dp as usize]);
-        out.push('.');
-        out.push_str(&digits[dp as usize..]);
-    }
-    out
-}
-
-/// Go's `%.<prec>e`: at least two exponent digits, always signed.
-fn go_e(v: f64, prec: usize) -> String {
-    if let Some(special) = special(v) {
-        return special;
-    }
-    let text = format!("{v:.prec$e}");
-    let Some((mantissa, exp)) = text.split_once('e') else { return text };
-    let mut out = mantissa.to_owned();
-    push_exponent(&mut out, exp.parse().unwrap_or(0));
-    out
-}
-
-fn push_exponent(out: &mut String, exp: i32) {
-    out.push('e');
-    out.push(if exp < 0 { '-' } else { '+' });
-    out.push_str(&format!("{:02}", exp.unsigned_abs()));
-}
-
-fn special(v: f64) -> Option<String> {
-    if v.is_nan() {
-        Some("NaN".to_owned())
-    } else if v.is_infinite() {
-        Some(if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned())
-    } else {
-        None
-    }
+/// Go's `%.4g`, the format of Prometheus' `humanize*` functions.
+fn g4(v: f64) -> String {
+    format_float(v, FloatFormat::G, Some(4))
 }
 
 /// Prometheus' `humanize`: SI prefixes, 4 significant digits.
 pub(crate) fn humanize(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
-        return go_g(v, Some(4));
+        return g4(v);
     }
     let mut v = v;
     let mut prefix = "";
@@ -109,13 +35,13 @@ pub(crate) fn humanize(v: f64) -> String {
             v *= 1000.0;
         }
     }
-    format!("{}{prefix}", go_g(v, Some(4)))
+    format!("{}{prefix}", g4(v))
 }
 
 /// Prometheus' `humanize1024`: binary prefixes, 4 significant digits.
 pub(crate) fn humanize1024(v: f64) -> String {
     if v.abs() <= 1.0 || !v.is_finite() {
-        return go_g(v, Some(4));
+        return g4(v);
     }
     let mut v = v;
     let mut prefix = "";
@@ -126,18 +52,18 @@ pub(crate) fn humanize1024(v: f64) -> String {
         prefix = p;
         v /= 1024.0;
     }
-    format!("{}{prefix}", go_g(v, Some(4)))
+    format!("{}{prefix}", g4(v))
 }
 
 /// Prometheus' `humanizePercentage`: a ratio as a percentage.
 pub(crate) fn humanize_percentage(v: f64) -> String {
-    format!("{}%", go_g(v * 100.0, Some(4)))
+    format!("{}%", g4(v * 100.0))
 }
 
 /// Prometheus' `humanizeDuration`: seconds as `1d 2h 3m 4s`, or `1.5ms`.
 pub(crate) fn humanize_duration(v: f64) -> String {
     if !v.is_finite() {
-        return go_g(v, Some(4));
+        return g4(v);
     }
     if v == 0.0 {
         return "0s".to_owned();
@@ -152,7 +78,7 @@ pub(crate) fn humanize_duration(v: f64) -> String {
             prefix = p;
             v *= 1000.0;
         }
-        return format!("{}{prefix}s", go_g(v, Some(4)));
+        return format!("{}{prefix}s", g4(v));
     }
     let (sign, v) = if v < 0.0 { ("-", -v) } else { ("", v) };
     let whole = v as i64;
@@ -164,7 +90,7 @@ pub(crate) fn humanize_duration(v: f64) -> String {
     } else if minutes != 0 {
         format!("{sign}{minutes}m {seconds}s")
     } else {
-        format!("{sign}{}s", go_g(v, Some(4)))
+        format!("{sign}{}s", g4(v))
     }
 }
 
@@ -222,9 +148,9 @@ pub(crate) fn printf(format: &str, args: &[Value]) -> String {
             ('v' | 's', _, _) => arg.to_string(),
             ('q', _, _) => format!("{:?}", arg.to_string()),
             ('d', _, Some(n)) if n.fract() == 0.0 && n.is_finite() => format!("{}", n as i64),
-            ('f' | 'F', _, Some(n)) => special(n).unwrap_or_else(|| format!("{:.*}", prec.unwrap_or(6), n)),
-            ('e', _, Some(n)) => go_e(n, prec.unwrap_or(6)),
-            ('g', _, Some(n)) => go_g(n, prec),
+            ('f' | 'F', _, Some(n)) => format_float(n, FloatFormat::F, Some(prec.unwrap_or(6))),
+            ('e', _, Some(n)) => format_float(n, FloatFormat::E, Some(prec.unwrap_or(6))),
+            ('g', _, Some(n)) => format_float(n, FloatFormat::G, prec),
             (_, arg, _) => format!("%!{verb}({})", arg.go_type_and_value()),
         };
         if plus && number.is_some_and(|n| n >= 0.0) && matches!(verb, 'd' | 'f' | 'F' | 'e' | 'g' | 'v') {
@@ -254,37 +180,6 @@ pub(crate) fn printf(format: &str, args: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_print_like_go() {
-        for (v, expected) in [
-            (0.5, "0.5"),
-            (1.0, "1"),
-            (100000.0, "100000"),
-            (123456.0, "123456"),
-            (1e6, "1e+06"),
-            (1234567.0, "1.234567e+06"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (-2.5, "-2.5"),
-            (0.1 + 0.2, "0.30000000000000004"),
-            (f64::NAN, "NaN"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-            (0.0, "0"),
-        ] {
-            assert_eq!(go_g(v, None), expected, "{v}");
-        }
-    }
-
-    #[test]
-    fn precision_g_like_go() {
-        for (v, expected) in
-            [(1.5, "1.5"), (1234.0, "1234"), (12345.0, "1.234e+04"), (0.000123456, "0.0001235"), (2.0, "2")]
-        {
-            assert_eq!(go_g(v, Some(4)), expected, "{v}");
-        }
-    }
 
     #[test]
     fn humanize_like_prometheus() {

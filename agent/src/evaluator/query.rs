@@ -4,7 +4,7 @@
 use sonde_instrument::Labels;
 
 use super::{Evaluator, Window};
-use sonde_promql::value_to_samples;
+use sonde_promql::{EvalError, value_to_samples};
 use sonde_rules::QueryFn;
 
 /// Instant queries over one of the evaluator's windows; recording rules
@@ -23,13 +23,13 @@ impl<'a> StoreQuery<'a> {
 }
 
 impl QueryFn for StoreQuery<'_> {
-    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
-        let plan = self.evaluator.plan(expr).map_err(|e| e.to_string())?;
+    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, EvalError> {
+        let plan = self.evaluator.plan(expr)?;
         let value = {
             let store = self.evaluator.read_window(self.window);
-            self.evaluator.engine.instant_plan(&plan, &store, t_ms).map_err(|e| e.to_string())?.0
+            self.evaluator.engine.instant_plan(&plan, &store, t_ms)?.0
         };
-        value_to_samples(value).map_err(|e| e.to_string())
+        value_to_samples(value)
     }
 
     fn append(&self, samples: &[(Labels, f64)], t_ms: i64) {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use super::direct::{DirectChild, Lines};
 use super::{ChildMetric, Metric, MetricError, add_f64};
 use crate::model::{Label, Labels, MetricFamily, MetricType, Sample, Suffix};
+use crate::strconv::{FloatFormat, format_float};
 
 /// client_golang's `DefBuckets`: `.005 .01 .025 .05 .1 .25 .5 1 2.5 5 10`
 /// (seconds, sized for network request latencies).
@@ -31,8 +32,19 @@ impl Layout {
         if finite.is_empty() || !increasing || finite.iter().any(|b| !b.is_finite()) {
             return Err(MetricError::InvalidBuckets(bounds.to_vec()));
         }
-        let le = finite.iter().copied().chain([f64::INFINITY]).map(format_bound).collect();
-        Ok(Arc::new(Layout { bounds: finite.into(), le }))
+        Ok(Arc::new(Layout::checked(finite)))
+    }
+
+    /// The layout of finite, increasing `bounds`.
+    fn checked(bounds: &[f64]) -> Self {
+        // client_golang writes bounds with strconv.FormatFloat(b, 'g', -1, 64).
+        let le = bounds
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .map(|bound| format_float(bound, FloatFormat::G, None))
+            .collect();
+        Layout { bounds: bounds.into(), le }
     }
 }
 
@@ -83,8 +95,7 @@ impl Default for Histogram {
 impl Histogram {
     /// A histogram with [`DEFAULT_BUCKETS`].
     pub fn new() -> Self {
-        let le = DEFAULT_BUCKETS.iter().copied().chain([f64::INFINITY]).map(format_bound).collect();
-        Self::from_layout(Arc::new(Layout { bounds: DEFAULT_BUCKETS.into(), le }))
+        Self::from_layout(Arc::new(Layout::checked(&DEFAULT_BUCKETS)))
     }
 
     /// A histogram with the given upper bounds, strictly increasing and
@@ -223,58 +234,9 @@ impl DirectChild for Histogram {
     }
 }
 
-/// Formats a bucket bound as client_golang does (`strconv.FormatFloat(v,
-/// 'g', -1, 64)`): the shortest digits that round-trip, in exponent form
-/// `1e+06` / `1e-05` when the decimal exponent is below -4 or at least 6,
-/// and `+Inf`, `-Inf`, `NaN` for the specials.
-pub fn format_bound(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    // Rust's `{:e}` gives the same shortest digits as Go ("2.5e-3").
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        // Rust's `Display` is the shortest round-trip decimal without an exponent.
-        format!("{v}")
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bounds_format_like_go() {
-        let cases = [
-            (0.005, "0.005"),
-            (0.01, "0.01"),
-            (1.0, "1"),
-            (2.5, "2.5"),
-            (10.0, "10"),
-            (0.0, "0"),
-            (-0.5, "-0.5"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (1.5e-7, "1.5e-07"),
-            (123456.0, "123456"),
-            (1e6, "1e+06"),
-            (1234567.0, "1.234567e+06"),
-            (1e100, "1e+100"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(format_bound(v), want, "{v}");
-        }
-    }
 
     #[test]
     fn boundaries_land_in_their_bucket() {

@@ -27,7 +27,7 @@ pub use family::Family;
 #[cfg(feature = "http")]
 pub(crate) use family::hash_values;
 pub use gauge::{FloatGauge, Gauge};
-pub use histogram::{DEFAULT_BUCKETS, Histogram, format_bound};
+pub use histogram::{DEFAULT_BUCKETS, Histogram};
 pub use registry::Registry;
 pub use summary::{
     COMMON_OBJECTIVES, DEFAULT_AGE_BUCKETS, DEFAULT_MAX_AGE, DEFAULT_SIGNIFICANT_FIGURES, DEFAULT_UNIT_SCALE, Summary,
@@ -37,7 +37,7 @@ pub use typed::{LabelSet, TypedFamily};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::model::{Labels, MetricFamily, MetricType};
+use crate::model::{Labels, MetricFamily, MetricType, is_valid_label_name, is_valid_metric_name};
 
 /// What can go wrong when building or registering metrics.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -169,22 +169,14 @@ pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
 
 /// Checks a metric name against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub(crate) fn validate_metric_name(name: &str) -> Result<(), MetricError> {
-    let mut bytes = name.bytes();
-    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':');
-    if first_ok && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') {
-        Ok(())
-    } else {
-        Err(MetricError::InvalidMetricName(name.to_owned()))
-    }
+    if is_valid_metric_name(name) { Ok(()) } else { Err(MetricError::InvalidMetricName(name.to_owned())) }
 }
 
 /// Checks a label name against `[a-zA-Z_][a-zA-Z0-9_]*`; `__` names are
 /// reserved for Prometheus itself.
 pub(crate) fn validate_label_name(metric: &str, name: &str) -> Result<(), MetricError> {
     let invalid = |reason| MetricError::InvalidLabelName { metric: metric.to_owned(), name: name.to_owned(), reason };
-    let mut bytes = name.bytes();
-    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_');
-    if !first_ok || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if !is_valid_label_name(name) {
         return Err(invalid("must match [a-zA-Z_][a-zA-Z0-9_]*"));
     }
     if name.starts_with("__") {

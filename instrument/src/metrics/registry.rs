@@ -10,7 +10,7 @@ use super::direct::{DirectMetric, Lines, direct_of, render_label_set};
 use super::{Metric, MetricError, validate_label_names, validate_metric_name};
 use crate::encode::{EncodeReport, Encoder, Header, write_eof, write_header};
 use crate::format::Format;
-use crate::model::{Collector, Label, Labels, MetricFamily, MetricType, Suffix};
+use crate::model::{Collector, Label, Labels, MetricFamily, MetricType, Suffix, is_metric_name_byte};
 
 /// A set of named metrics that emits them as [`MetricFamily`]s.
 ///
@@ -203,8 +203,7 @@ impl Registry {
             return Err(MetricError::CounterTotalSuffix(full));
         }
         if let Some(unit) = unit {
-            let valid_unit =
-                !unit.is_empty() && unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+            let valid_unit = !unit.is_empty() && unit.bytes().all(is_metric_name_byte);
             if !valid_unit || !full.strip_suffix(unit).is_some_and(|rest| rest.ends_with('_')) {
                 return Err(MetricError::UnitNotSuffix { name: full, unit: unit.to_owned() });
             }

@@ -46,8 +46,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram as Hdr;
 
 use super::direct::{DirectChild, Lines};
-use super::{ChildMetric, Family, Metric, MetricError, format_bound};
+use super::{ChildMetric, Family, Metric, MetricError};
 use crate::model::{Label, Labels, MetricFamily, MetricType, Sample, Suffix};
+use crate::strconv::{FloatFormat, format_float};
 
 /// The quantiles many Rust crates default to (median, 90th, 99th
 /// percentile). Not the default here: see [`SummaryOpts::objectives`].
@@ -184,7 +185,7 @@ impl Config {
         let base = clock.as_ref().map_or_else(Instant::now, |clock| clock());
         Ok(Arc::new(Config {
             base,
-            labels: objectives.iter().copied().map(format_bound).collect(),
+            labels: objectives.iter().map(|&q| format_float(q, FloatFormat::G, None)).collect(),
             objectives: objectives.into(),
             period_nanos: u64::try_from(period).unwrap_or(u64::MAX),
             age_buckets: opts.age_buckets as u64,

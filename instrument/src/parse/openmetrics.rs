@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::scan::{self, Skip};
 use super::{ParseError, lines};
-use crate::model::{MetricFamily, MetricType, Sample, Suffix};
+use crate::model::{MetricFamily, MetricType, Sample, Suffix, is_valid_metric_name};
 
 mod sample_line;
 mod validate;
@@ -134,7 +134,7 @@ impl<'a> Parser<'a> {
         let (name, text) = rest
             .split_once(' ')
             .ok_or_else(|| fail(format!("# {keyword} needs a metric name, a space and a value")))?;
-        if !scan::is_metric_name(name) {
+        if !is_valid_metric_name(name) {
             return Err(fail(format!("invalid metric name {:?} in # {keyword}", scan::preview(name))));
         }
         let same = self.family.as_ref().is_some_and(|f| f.name == name);

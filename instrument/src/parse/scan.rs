@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::model::{Label, Labels};
+use crate::model::{Label, Labels, is_label_name_byte, is_label_name_start, is_metric_name_byte, is_metric_name_start};
 
 /// The remainder of one line, consumed from the front.
 #[derive(Debug, Clone, Copy)]
@@ -81,35 +81,13 @@ pub(super) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-fn is_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b':'
-}
-
-fn is_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
-}
-
-fn is_label_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
-}
-
-fn is_label_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// True for `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub(super) fn is_metric_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes.next().is_some_and(is_name_start) && bytes.all(is_name_char)
-}
-
 /// Scans a metric name; empty when the cursor is not on one.
 pub(super) fn metric_name<'a>(cur: &mut Cursor<'a>) -> &'a str {
-    if cur.peek().is_some_and(is_name_start) { cur.take_while(is_name_char) } else { "" }
+    if cur.peek().is_some_and(is_metric_name_start) { cur.take_while(is_metric_name_byte) } else { "" }
 }
 
 fn label_name<'a>(cur: &mut Cursor<'a>) -> &'a str {
-    if cur.peek().is_some_and(is_label_start) { cur.take_while(is_label_char) } else { "" }
+    if cur.peek().is_some_and(is_label_name_start) { cur.take_while(is_label_name_byte) } else { "" }
 }
 
 /// The two dialects of label sets.

@@ -21,12 +21,12 @@ use super::format::{
 };
 use super::glob;
 use crate::alerts::Alert;
-use crate::file::{Text, load_rule_file};
+use crate::file::{RuleFileError, Text, load_rule_file};
 use crate::{AlertState, GroupRule, Notifier, QueryFn, RuleGroup};
 use sonde_instrument::duration::format_go_duration;
-use sonde_promql::series::{SeqValue, parse_metric, parse_series_line};
+use sonde_promql::series::{SeqValue, SeriesError, parse_metric, parse_series_line};
 use sonde_promql::store::{StoreConfig, WindowStore};
-use sonde_promql::{Engine, Value, parse};
+use sonde_promql::{Engine, EvalError, Value, parse};
 
 /// The evaluation interval when the file sets none (or 0).
 const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(60);
@@ -41,7 +41,7 @@ pub(super) fn test_file(path: &Path, warn: &mut dyn Write) -> Vec<String> {
     };
     let file: UnitTestFile = match parse_unit_test_file(&text) {
         Ok(file) => file,
-        Err(err) => return vec![err],
+        Err(err) => return vec![err.to_string()],
     };
     let base = glob::dir(&path.to_string_lossy());
     let mut rule_files = Vec::new();
@@ -84,18 +84,20 @@ impl TestStore {
 
     /// An instant query as promtool runs one: a vector, or a scalar as one
     /// sample without labels.
-    fn instant(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
-        let expr = parse(expr).map_err(|e| e.to_string())?;
-        match Engine::default().instant(&expr, &self.0.borrow(), t_ms).map_err(|e| e.to_string())? {
+    fn instant(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, EvalError> {
+        let expr = parse(expr)?;
+        match Engine::default().instant(&expr, &self.0.borrow(), t_ms)? {
             Value::Vector(samples) => Ok(samples.into_iter().map(|s| (s.labels.to_labels(), s.value)).collect()),
             Value::Scalar(v) => Ok(vec![(Labels::new(), v)]),
-            Value::Matrix(_) | Value::String(_) => Err("rule result is not a vector or scalar".to_owned()),
+            Value::Matrix(_) | Value::String(_) => {
+                Err(EvalError::Execution("rule result is not a vector or scalar".to_owned()))
+            }
         }
     }
 }
 
 impl QueryFn for TestStore {
-    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+    fn query(&self, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, EvalError> {
         self.instant(expr, t_ms)
     }
 
@@ -141,11 +143,11 @@ fn test_group(
     let last_eval_ms = max_ms / step_ms * step_ms;
     let store = TestStore::new();
     if let Err(err) = load_series(tg, last_eval_ms, &store) {
-        return vec![err];
+        return vec![err.to_string()];
     }
     let mut groups = match load_groups(tg, order, rule_files) {
         Ok(groups) => groups,
-        Err(errors) => return errors,
+        Err(errors) => return errors.iter().map(ToString::to_string).collect(),
     };
     let mut alert_tests: BTreeMap<i64, Vec<&AlertTestCase>> = BTreeMap::new();
     for case in &tg.alert_rule_test {
@@ -192,16 +194,27 @@ fn test_group(
     errors
 }
 
+/// An input series that does not parse, as promtool reports it.
+#[derive(Debug, thiserror::Error)]
+#[error("input series {}: {error}", go_quote(.line))]
+struct InputSeriesError {
+    /// `<series> <values>`.
+    line: String,
+    error: SeriesError,
+}
+
 /// Loads the input series up to `until_ms` as promtool's `load <interval>`
 /// does: values at 0, interval, 2·interval, …; a series given twice keeps
 /// its last definition; at one timestamp the first value stays.
-fn load_series(tg: &TestGroup, until_ms: i64, store: &TestStore) -> Result<(), String> {
+fn load_series(tg: &TestGroup, until_ms: i64, store: &TestStore) -> Result<(), InputSeriesError> {
     let mut series = HashMap::new();
     let mut order = Vec::new();
     for input in &tg.input_series {
         let line = format!("{} {}", input.series.0, input.values.0);
-        let (labels, values) =
-            parse_series_line(&line).map_err(|err| format!("input series {}: {err}", go_quote(&line)))?;
+        let (labels, values) = match parse_series_line(&line) {
+            Ok(parsed) => parsed,
+            Err(error) => return Err(InputSeriesError { line, error }),
+        };
         if series.insert(labels.clone(), values).is_none() {
             order.push(labels);
         }
@@ -232,13 +245,12 @@ fn load_groups(
     tg: &TestGroup,
     order: &HashMap<String, usize>,
     rule_files: &[String],
-) -> Result<Vec<RuleGroup>, Vec<String>> {
+) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
     let notifier: Arc<dyn Notifier> = Arc::new(NoNotifier);
     let external_labels = tg.external_labels.clone().into_strings();
     let mut groups: Vec<RuleGroup> = Vec::new();
     for file in rule_files {
-        let specs = load_rule_file(Path::new(file))
-            .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        let specs = load_rule_file(Path::new(file))?;
         for spec in specs {
             if groups.iter().any(|g| g.file() == spec.file && g.name() == spec.name) {
                 continue;

@@ -11,6 +11,7 @@ use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt as _, Empty, Limited};
 use hyper_util::rt::TokioIo;
 use sonde_instrument::Format;
+use sonde_instrument::strconv::{FloatFormat, format_float};
 
 /// The `Accept` header Prometheus 2.x sends without native histograms:
 /// OpenMetrics 1.0 first, then text 0.0.4, then anything.
@@ -72,7 +73,7 @@ async fn exchange(address: SocketAddr, path: &str, timeout: Duration, limit: usi
         .header(header::HOST, address.to_string())
         .header(header::ACCEPT, ACCEPT)
         .header(header::USER_AGENT, concat!("Sonde/", env!("CARGO_PKG_VERSION")))
-        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", timeout.as_secs_f64()))
+        .header("X-Prometheus-Scrape-Timeout-Seconds", format_float(timeout.as_secs_f64(), FloatFormat::F, None))
         .body(Empty::<Bytes>::new())
         .map_err(|e| FetchError::Http(e.to_string()))?;
     let exchange = async {
