@@ -45,7 +45,9 @@ impl WorkThread {
     }
 
     /// Runs `job` on the thread and waits for its result without blocking
-    /// the async worker.
+    /// the async worker. A job whose caller has gone away before its turn
+    /// (the client closed the connection, the future was dropped) is
+    /// skipped: nobody would read its answer.
     pub async fn run<T, F>(&self, job: F) -> Result<T, JobLost>
     where
         T: Send + 'static,
@@ -53,7 +55,9 @@ impl WorkThread {
     {
         let (reply, result) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = reply.send(job());
+            if !reply.is_closed() {
+                let _ = reply.send(job());
+            }
         });
         {
             let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -65,6 +69,9 @@ impl WorkThread {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
 
     #[tokio::test]
@@ -77,5 +84,34 @@ mod tests {
         assert_eq!(first, second);
         assert_ne!(first, std::thread::current().id());
         assert_eq!(thread.run(|| 2 + 2).await, Ok(4));
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_left_is_skipped() {
+        let thread = Arc::new(WorkThread::start("test-skip").unwrap());
+        // Holds the thread until released, so the next job waits its turn.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let holder = Arc::clone(&thread);
+        let holding = tokio::spawn(async move {
+            holder
+                .run(move || {
+                    let _ = started_tx.send(());
+                    let _ = held.recv();
+                })
+                .await
+        });
+        started.await.unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        // Queued behind the held job, then abandoned (as a client that
+        // hangs up does).
+        let abandoned = thread.run(move || flag.store(true, Ordering::SeqCst));
+        let poll_once = futures_util::FutureExt::now_or_never(abandoned);
+        assert!(poll_once.is_none(), "the job cannot have run yet");
+        release.send(()).unwrap();
+        holding.await.unwrap().unwrap();
+        assert_eq!(thread.run(|| 1).await, Ok(1));
+        assert!(!ran.load(Ordering::SeqCst), "an abandoned job ran");
     }
 }
