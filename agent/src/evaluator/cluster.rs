@@ -23,17 +23,18 @@
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use sonde_exporter::container::docker::DockerConfig;
+use sonde_instrument::{Collector, Labels, MetricFamily};
 use tokio::task::JoinHandle;
 
-use super::Evaluator;
-use super::targets::{METRICS_PATH_LABEL, Origin, Rejected, SCRAPE_PORT_LABEL, Target, Windows, port_and_path};
-use crate::swarm::{SwarmClient, SwarmService};
+use super::targets::{Feeds, METRICS_PATH_LABEL, Origin, Rejected, SCRAPE_PORT_LABEL, Target, port_and_path};
+use super::windows::Windows;
+use crate::swarm::{Role, SwarmClient, SwarmService, SwarmView};
 
 /// How many `tasks.<service>` lookups run at once.
 const CONCURRENT_LOOKUPS: usize = 4;
@@ -52,20 +53,92 @@ pub struct SwarmConfig {
     pub agent_path: String,
 }
 
+/// What the Swarm said last about this node, and how often it did not
+/// answer. Its lock is held only to copy the view in or out.
+#[derive(Debug)]
+pub struct SwarmState {
+    config: Option<SwarmConfig>,
+    view: Mutex<SwarmView>,
+    failures: AtomicU64,
+}
+
+impl SwarmState {
+    /// Standalone until the engine answers; `config` is `None` without
+    /// Swarm awareness (the node is the cluster for good).
+    pub fn new(config: Option<SwarmConfig>) -> Self {
+        SwarmState { config, view: Mutex::new(SwarmView::standalone()), failures: AtomicU64::new(0) }
+    }
+
+    /// Where the Swarm is asked, when the agent is Swarm-aware.
+    pub fn config(&self) -> Option<&SwarmConfig> {
+        self.config.as_ref()
+    }
+
+    /// This node's role, as last seen.
+    pub fn role(&self) -> Role {
+        self.lock().role
+    }
+
+    /// The services, as the leader last read them (none elsewhere).
+    pub fn services(&self) -> Vec<SwarmService> {
+        self.lock().services.clone()
+    }
+
+    /// Takes what the Swarm said, and starts or stops the cluster window
+    /// of `windows` when this agent starts or stops leading.
+    pub fn take_view(&self, view: SwarmView, windows: &Windows) {
+        let role = view.role;
+        let before = std::mem::replace(&mut *self.lock(), view).role;
+        if before != role {
+            tracing::info!(from = before.as_str(), to = role.as_str(), "Swarm role changed");
+        }
+        windows.set_leading(role == Role::Leader);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SwarmView> {
+        self.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `sonde_swarm_role{role}` and `sonde_swarm_observe_failures`, when the
+/// agent is Swarm-aware.
+impl Collector for SwarmState {
+    fn collect(&self, out: &mut Vec<MetricFamily>) {
+        if self.config.is_none() {
+            return;
+        }
+        let role = self.role();
+        let mut roles = MetricFamily::gauge(
+            "sonde_swarm_role",
+            "This node's Swarm role as the agent last saw it (1 for the current one); the leader evaluates the cluster rules.",
+        );
+        for candidate in [Role::Standalone, Role::Worker, Role::Manager, Role::Leader] {
+            roles.push(Labels::new().with("role", candidate.as_str()), f64::from(u8::from(candidate == role)));
+        }
+        out.push(roles);
+        out.push(
+            MetricFamily::counter(
+                "sonde_swarm_observe_failures",
+                "Times the Docker engine did not say this node's Swarm role; the last one is kept.",
+            )
+            .with_sample(Labels::new(), self.failures.load(Ordering::Relaxed) as f64),
+        );
+    }
+}
+
 /// Asks the engine once, then starts a task that asks again every
-/// interval. `None` without Swarm awareness.
-pub(super) async fn start(evaluator: &Arc<Evaluator>) -> Option<JoinHandle<()>> {
-    let config = evaluator.swarm.clone()?;
+/// `interval`. `None` without Swarm awareness.
+pub(super) async fn start(swarm: Arc<SwarmState>, windows: Arc<Windows>, interval: Duration) -> Option<JoinHandle<()>> {
+    let config = swarm.config.clone()?;
     let mut watcher = Watcher { config, client: None, failing: false };
-    watcher.observe(evaluator).await;
-    let evaluator = Arc::clone(evaluator);
+    watcher.observe(&swarm, &windows).await;
     Some(tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(evaluator.interval);
+        let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
             ticker.tick().await;
-            watcher.observe(&evaluator).await;
+            watcher.observe(&swarm, &windows).await;
         }
     }))
 }
@@ -78,7 +151,7 @@ struct Watcher {
 }
 
 impl Watcher {
-    async fn observe(&mut self, evaluator: &Evaluator) {
+    async fn observe(&mut self, swarm: &SwarmState, windows: &Windows) {
         let result = match &self.client {
             Some(client) => client.observe().await,
             None => match SwarmClient::new(&self.config.docker) {
@@ -91,12 +164,12 @@ impl Watcher {
                 if std::mem::take(&mut self.failing) {
                     tracing::info!("the Swarm role can be read again");
                 }
-                evaluator.set_swarm_view(view);
+                swarm.take_view(view, windows);
             }
             Err(err) => {
-                evaluator.swarm_failures.fetch_add(1, Ordering::Relaxed);
+                swarm.failures.fetch_add(1, Ordering::Relaxed);
                 if !std::mem::replace(&mut self.failing, true) {
-                    tracing::warn!(err = %err, role = evaluator.role().as_str(), "cannot read the Swarm role; keeping the last one");
+                    tracing::warn!(err = %err, role = swarm.role().as_str(), "cannot read the Swarm role; keeping the last one");
                 }
             }
         }
@@ -148,7 +221,7 @@ pub async fn targets(
                     addresses
                         .into_iter()
                         .filter(|a| !(is_agent && own.contains(&a.ip())))
-                        .map(|a| Target::new(a, path, name, origin.clone(), Windows { node: false, cluster: true })),
+                        .map(|a| Target::new(a, path, name, origin.clone(), Feeds { node: false, cluster: true })),
                 );
             }
             Err(reason) => rejected.push(Rejected { origin, label, reason }),

@@ -33,11 +33,13 @@ use std::time::{Duration, Instant};
 
 use sonde_exporter::container::metadata::SERVICE_NAME_LABEL;
 use sonde_exporter::container::{CachedContainer, MetadataCache};
-use sonde_instrument::{Labels, MetricFamily};
+use sonde_instrument::{Collector, Labels, MetricFamily};
 
 pub use fetch::{ACCEPT, FetchError};
 
-use super::{Evaluator, Window, now_ms};
+use super::cluster::SwarmState;
+use super::now_ms;
+use super::windows::{Window, Windows};
 use crate::swarm::Role;
 
 /// The container label naming the port to scrape.
@@ -102,14 +104,14 @@ impl fmt::Display for Origin {
 
 /// The windows a target's samples go to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Windows {
+pub struct Feeds {
     /// A container of this node: the node window.
     pub node: bool,
     /// A task or an agent the leader scrapes: the cluster window.
     pub cluster: bool,
 }
 
-impl Windows {
+impl Feeds {
     /// Whether `window` is among them.
     pub fn has(self, window: Window) -> bool {
         match window {
@@ -135,7 +137,7 @@ pub struct Target {
     /// Where it was found, for log lines.
     pub origin: Origin,
     /// Where its samples go.
-    pub windows: Windows,
+    pub windows: Feeds,
 }
 
 /// A container or service whose scrape labels do not make a target, and why.
@@ -214,12 +216,12 @@ pub fn target_of(container: &CachedContainer) -> Result<Option<Target>, Rejected
     };
     let job = label(container, SERVICE_NAME_LABEL).filter(|s| !s.is_empty()).unwrap_or(name);
     let origin = Origin::Container(name.to_owned());
-    Ok(Some(Target::new(SocketAddr::new(ip, port), path, job, origin, Windows { node: true, cluster: false })))
+    Ok(Some(Target::new(SocketAddr::new(ip, port), path, job, origin, Feeds { node: true, cluster: false })))
 }
 
 impl Target {
     /// The target at `address` and `path`, with `instance` = the address.
-    pub fn new(address: SocketAddr, path: &str, job: &str, origin: Origin, windows: Windows) -> Self {
+    pub fn new(address: SocketAddr, path: &str, job: &str, origin: Origin, windows: Feeds) -> Self {
         Target {
             url: format!("http://{address}{path}"),
             job: job.to_owned(),
@@ -285,11 +287,14 @@ struct State {
     refusing: bool,
 }
 
-/// The targets and their health: owned by the [`Evaluator`], updated by
-/// [`run`], reported on `/metrics`.
-#[derive(Debug, Default)]
-pub(super) struct Targets {
+/// The targets and their health: scraped by [`run`], reported on
+/// `/metrics` and `/api/v1/targets`. Its lock is never held while a
+/// window is locked: a round records every outcome, then appends.
+#[derive(Debug)]
+pub struct Targets {
     config: ScrapeConfig,
+    /// How often targets are scraped (the evaluation interval).
+    interval: Duration,
     state: Mutex<State>,
 }
 
@@ -302,8 +307,9 @@ struct Scraped {
 }
 
 impl Targets {
-    pub(super) fn new(config: ScrapeConfig) -> Self {
-        Targets { config, state: Mutex::default() }
+    /// No target yet; scraped every `interval`.
+    pub fn new(config: ScrapeConfig, interval: Duration) -> Self {
+        Targets { config, interval, state: Mutex::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -313,23 +319,23 @@ impl Targets {
     /// Takes a discovery: logs new targets and new rejections, returns the
     /// URLs whose series must leave a window (the target is gone, or that
     /// window no longer wants it).
-    fn rediscover(&self, targets: &[Target], rejected: Vec<Rejected>) -> Vec<(String, Windows)> {
+    fn rediscover(&self, targets: &[Target], rejected: Vec<Rejected>) -> Vec<(String, Feeds)> {
         let mut state = self.lock();
         let rejected: BTreeSet<Rejected> = rejected.into_iter().collect();
         for r in rejected.difference(&state.rejected) {
             tracing::warn!(from = %r.origin, label = r.label, reason = %r.reason, "not scraped");
         }
         state.rejected = rejected;
-        let wanted: BTreeMap<&str, Windows> = targets.iter().map(|t| (t.url.as_str(), t.windows)).collect();
+        let wanted: BTreeMap<&str, Feeds> = targets.iter().map(|t| (t.url.as_str(), t.windows)).collect();
         let mut cleared = Vec::new();
         state.targets.retain(|url, known| {
             let now = wanted.get(url.as_str()).copied().unwrap_or_default();
             let before = known.target.windows;
-            let lost = Windows { node: before.node && !now.node, cluster: before.cluster && !now.cluster };
-            if lost != Windows::default() {
+            let lost = Feeds { node: before.node && !now.node, cluster: before.cluster && !now.cluster };
+            if lost != Feeds::default() {
                 cleared.push((url.clone(), lost));
             }
-            let keep = now != Windows::default();
+            let keep = now != Feeds::default();
             if !keep {
                 tracing::info!(url = %url, job = %known.target.job, from = %known.target.origin, "scrape target gone");
             }
@@ -382,8 +388,8 @@ impl Targets {
         }
     }
 
-    /// Every target, by URL.
-    pub(super) fn statuses(&self) -> Vec<TargetStatus> {
+    /// Every target and how its last scrape went (`/api/v1/targets`), by URL.
+    pub fn statuses(&self) -> Vec<TargetStatus> {
         let state = self.lock();
         state
             .targets
@@ -400,9 +406,16 @@ impl Targets {
             .collect()
     }
 
-    /// `sonde_scrape_target_up{job,instance}` and
-    /// `sonde_scrape_target_label_errors{container,label}`.
-    pub(super) fn collect(&self, out: &mut Vec<MetricFamily>) {
+    /// How often targets are scraped, and the deadline of one scrape.
+    pub fn schedule(&self) -> (Duration, Duration) {
+        (self.interval, self.config.timeout.min(self.interval))
+    }
+}
+
+/// `sonde_scrape_target_up{job,instance}` and
+/// `sonde_scrape_target_label_errors{container,label}`.
+impl Collector for Targets {
+    fn collect(&self, out: &mut Vec<MetricFamily>) {
         let state = self.lock();
         let mut up = MetricFamily::gauge(
             "sonde_scrape_target_up",
@@ -430,36 +443,26 @@ impl Targets {
     }
 }
 
-impl Evaluator {
-    /// Every scrape target and how its last scrape went (`/api/v1/targets`).
-    pub fn target_statuses(&self) -> Vec<TargetStatus> {
-        self.targets.statuses()
-    }
-
-    /// How often targets are scraped, and the deadline of one scrape.
-    pub fn scrape_schedule(&self) -> (Duration, Duration) {
-        (self.interval, self.targets.config.timeout.min(self.interval))
-    }
-
+impl Targets {
     /// One scrape round: discovers the targets in `cache` (and on the
     /// leader the cluster's), marks the series of vanished ones stale,
     /// scrapes the others at once and appends what they answer. Returns
     /// how many targets were up.
-    pub async fn scrape_targets(self: &Arc<Self>, cache: &MetadataCache) -> usize {
+    pub async fn scrape(self: &Arc<Self>, cache: &MetadataCache, windows: &Arc<Windows>, swarm: &SwarmState) -> usize {
         let (mut targets, mut rejected) = discover(&cache.containers());
-        if let Some(config) = self.swarm.as_ref().filter(|_| self.role() == Role::Leader) {
-            let services = self.lock_view().services.clone();
-            let job = self.extra_labels.get("job").unwrap_or_default().to_owned();
-            let timeout = self.targets.config.timeout.min(self.interval);
+        let (_, timeout) = self.schedule();
+        if let Some(config) = swarm.config().filter(|_| swarm.role() == Role::Leader) {
+            let services = swarm.services();
+            let job = windows.extra_labels().get("job").unwrap_or_default().to_owned();
             let (cluster, failed) = super::cluster::targets(&services, config, &job, timeout).await;
             merge(&mut targets, cluster);
             rejected.extend(failed);
         }
-        let cleared = self.targets.rediscover(&targets, rejected);
+        let cleared = self.rediscover(&targets, rejected);
         if !cleared.is_empty() {
             let t_ms = now_ms();
             for window in [Window::Node, Window::Cluster] {
-                let mut store = self.write_window(window);
+                let mut store = windows.write(window);
                 for (url, _) in cleared.iter().filter(|(_, lost)| lost.has(window)) {
                     store.remove_source(url, t_ms);
                 }
@@ -468,8 +471,7 @@ impl Evaluator {
         if targets.is_empty() {
             return 0;
         }
-        let config = self.targets.config;
-        let timeout = config.timeout.min(self.interval);
+        let config = self.config;
         let scrapes = targets.iter().map(|target| async move {
             let t_ms = now_ms();
             let started = Instant::now();
@@ -478,13 +480,13 @@ impl Evaluator {
         });
         let scraped = futures_util::future::join_all(scrapes).await;
         // Parsing a large exposition is CPU work: off the async workers.
-        let evaluator = Arc::clone(self);
-        tokio::task::spawn_blocking(move || evaluator.ingest(&targets, scraped)).await.unwrap_or(0)
+        let (this, windows) = (Arc::clone(self), Arc::clone(windows));
+        tokio::task::spawn_blocking(move || this.ingest(&windows, &targets, scraped)).await.unwrap_or(0)
     }
 
     /// Parses each answer and appends it, with the report series, under
     /// the target's URL. Returns how many targets were up.
-    fn ingest(&self, targets: &[Target], scraped: Vec<Scraped>) -> usize {
+    fn ingest(&self, windows: &Windows, targets: &[Target], scraped: Vec<Scraped>) -> usize {
         let parsed: Vec<(Scraped, Result<Vec<MetricFamily>, FetchError>)> = scraped
             .into_iter()
             .map(|s| {
@@ -508,23 +510,23 @@ impl Evaluator {
             // Last, so that a target's own `up` cannot hide Sonde's.
             families.extend(report(up, scraped.duration, samples));
             let extra = Labels::new().with("instance", target.instance.as_str()).with("job", target.job.as_str());
-            self.targets.record(&target.url, &scraped, error.as_ref());
+            self.record(&target.url, &scraped, error.as_ref());
             up_count += usize::from(error.is_none());
             answers.push((target, scraped.t_ms, families, extra));
         }
         // A leader that stepped down while scraping keeps nothing for the
         // cluster window it dropped.
-        let leading = self.role() == Role::Leader;
+        let leading = windows.leading();
         let mut refused = 0;
         let mut max_series = 0;
         for window in [Window::Node, Window::Cluster].into_iter().filter(|w| *w == Window::Node || leading) {
-            let mut store = self.write_window(window);
+            let mut store = windows.write(window);
             for (target, t_ms, families, extra) in answers.iter().filter(|a| a.0.windows.has(window)) {
                 refused += store.append_families_from(&target.url, families, *t_ms, extra).refused;
             }
             max_series = store.config().max_series;
         }
-        self.targets.note_refused(refused, max_series);
+        self.note_refused(refused, max_series);
         up_count
     }
 }
@@ -540,15 +542,13 @@ fn report(up: f64, duration: Duration, samples: usize) -> [MetricFamily; 3] {
     ]
 }
 
-/// Scrapes the targets every evaluation interval until the task is
-/// dropped. Does nothing without a container metadata cache.
-pub async fn run(evaluator: Arc<Evaluator>) {
-    let Some(cache) = evaluator.containers.clone() else { return };
-    let mut ticker = tokio::time::interval(evaluator.interval);
+/// Scrapes the targets every interval until the task is dropped.
+pub async fn run(targets: Arc<Targets>, cache: MetadataCache, windows: Arc<Windows>, swarm: Arc<SwarmState>) {
+    let mut ticker = tokio::time::interval(targets.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        evaluator.scrape_targets(&cache).await;
+        targets.scrape(&cache, &windows, &swarm).await;
     }
 }
 

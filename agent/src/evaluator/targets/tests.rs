@@ -7,7 +7,7 @@ use sonde_exporter::container::{ContainerInfo, LabelAllowlist, NetworkAddress};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::*;
-use crate::evaluator::EvaluatorConfig;
+use crate::evaluator::{Evaluator, EvaluatorConfig};
 use sonde_promql::Value;
 
 fn container(id: &str, ip: Option<&str>, labels: &[(&str, &str)]) -> ContainerInfo {
