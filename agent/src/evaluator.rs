@@ -48,6 +48,7 @@
 //! out.
 
 pub mod cluster;
+pub mod discover;
 pub mod label_rules;
 pub mod manager;
 mod query;
@@ -67,7 +68,6 @@ use sonde_promql::{Annotations, EvalError, Value};
 use sonde_rules::{Notifier, RuleGroup};
 
 use crate::swarm::{Role, SwarmView};
-use crate::views;
 
 pub use cluster::{SwarmConfig, SwarmState};
 use manager::{LabelSource, RuleManager, window_of};
@@ -372,44 +372,6 @@ pub async fn run(evaluator: Arc<Evaluator>, state: Arc<AppState>) {
                 tokio::time::sleep(evaluator.interval()).await;
             }
         }
-    }
-}
-
-impl views::Queries for Evaluator {
-    fn instant_query(&self, text: &str, t_ms: i64) -> Result<(Value, Annotations), EvalError> {
-        Evaluator::instant_query(self, text, t_ms)
-    }
-
-    fn range_query(
-        &self,
-        text: &str,
-        start_ms: i64,
-        end_ms: i64,
-        step_ms: i64,
-    ) -> Result<(Value, Annotations), EvalError> {
-        Evaluator::range_query(self, text, start_ms, end_ms, step_ms)
-    }
-}
-
-impl views::RuleGroups for Evaluator {
-    fn with_groups(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = &RuleGroup>)) {
-        Evaluator::with_groups(self, |groups| f(groups));
-    }
-}
-
-impl views::ScrapeTargets for Evaluator {
-    fn target_statuses(&self) -> Vec<TargetStatus> {
-        Evaluator::target_statuses(self)
-    }
-
-    fn scrape_schedule(&self) -> (Duration, Duration) {
-        Evaluator::scrape_schedule(self)
-    }
-}
-
-impl views::SwarmRole for Evaluator {
-    fn role(&self) -> Role {
-        Evaluator::role(self)
     }
 }
 

@@ -1,8 +1,8 @@
 //! What the HTTP side sees of the evaluator: small read-only views, as
 //! Prometheus' API sees a query engine, a rules retriever and a targets
 //! retriever and never the rule manager. The server, the API and the
-//! status page depend on these traits; the evaluator's parts implement
-//! them.
+//! status page depend on these traits, implemented here for the
+//! [`Evaluator`] (which knows nothing of them).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use sonde_promql::{Annotations, EvalError, Value};
 use sonde_rules::RuleGroup;
 
-use crate::evaluator::TargetStatus;
+use crate::evaluator::{Evaluator, TargetStatus};
 use crate::swarm::Role;
 
 /// Ad-hoc PromQL over the window queries go to.
@@ -88,5 +88,43 @@ impl Views {
             None => (f.take().map(|f| f(&mut std::iter::empty())))
                 .unwrap_or_else(|| unreachable!("the callback ran but left no answer")),
         }
+    }
+}
+
+impl Queries for Evaluator {
+    fn instant_query(&self, text: &str, t_ms: i64) -> Result<(Value, Annotations), EvalError> {
+        Evaluator::instant_query(self, text, t_ms)
+    }
+
+    fn range_query(
+        &self,
+        text: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        Evaluator::range_query(self, text, start_ms, end_ms, step_ms)
+    }
+}
+
+impl RuleGroups for Evaluator {
+    fn with_groups(&self, f: &mut dyn FnMut(&mut dyn Iterator<Item = &RuleGroup>)) {
+        Evaluator::with_groups(self, |groups| f(groups));
+    }
+}
+
+impl ScrapeTargets for Evaluator {
+    fn target_statuses(&self) -> Vec<TargetStatus> {
+        Evaluator::target_statuses(self)
+    }
+
+    fn scrape_schedule(&self) -> (Duration, Duration) {
+        Evaluator::scrape_schedule(self)
+    }
+}
+
+impl SwarmRole for Evaluator {
+    fn role(&self) -> Role {
+        Evaluator::role(self)
     }
 }

@@ -75,7 +75,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use prometheus::core::Desc;
 use prometheus::proto;
 
-use crate::model::{Collector, Label, Labels, MetricFamily, MetricType, Sample, Suffix};
+use crate::collector::Collector;
+use crate::model::{Label, Labels, MetricFamily, MetricType, Sample, Suffix};
 use crate::strconv::{FloatFormat, format_float};
 
 /// A Sonde [`Collector`] that gathers a `prometheus::Registry` at each

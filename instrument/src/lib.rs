@@ -60,6 +60,7 @@
 
 #[cfg(feature = "prometheus")]
 pub mod bridge;
+pub mod collector;
 pub mod duration;
 pub mod encode;
 pub mod format;
@@ -73,8 +74,9 @@ pub mod parse;
 pub mod process;
 pub mod strconv;
 
+pub use collector::Collector;
 pub use encode::{EncodeReport, encode};
 pub use format::{Format, accepts_gzip, negotiate};
-pub use model::{Collector, Exemplar, Label, Labels, MetricFamily, MetricType, Sample, Suffix, find_value};
+pub use model::{Exemplar, Label, Labels, MetricFamily, MetricType, Sample, Suffix, find_value};
 pub use parse::{ParseError, parse};
 pub use process::ProcessCollector;

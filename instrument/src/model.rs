@@ -9,9 +9,6 @@
 
 use std::fmt;
 
-use crate::encode::{EncodeReport, Encoder};
-use crate::format::Format;
-
 /// The type of a metric family, as OpenMetrics 1.0 names them.
 ///
 /// Prometheus text 0.0.4 has `counter`, `gauge`, `histogram`, `summary` and
@@ -372,37 +369,4 @@ pub fn find_value(families: &[MetricFamily], name: &str, label: &str, value: &st
         .flat_map(|family| &family.samples)
         .find(|sample| sample.labels.get(label) == Some(value))
         .map(|sample| sample.value)
-}
-
-/// Something that emits metric families at scrape time.
-///
-/// Node and container collectors, the agent's self metrics and a service's
-/// registry all implement it; the encoder and the window store only ever see
-/// what `collect` appends.
-///
-/// [`Collector::encode`] and [`Collector::encode_with`] write the
-/// exposition of what `collect` would append; by default they collect and
-/// encode the model. A [`Registry`](crate::metrics::Registry) overrides
-/// `encode_with` to write its lines straight from its metrics, byte for
-/// byte what the model would give, without building the model.
-pub trait Collector: Send + Sync {
-    /// Appends this collector's families to `out`.
-    fn collect(&self, out: &mut Vec<MetricFamily>);
-
-    /// Appends this collector's exposition in `format` to `out`, as
-    /// [`encode`](crate::encode()) writes what [`Collector::collect`]
-    /// appends (OpenMetrics' `# EOF` included).
-    fn encode(&self, format: Format, out: &mut Vec<u8>) -> EncodeReport {
-        self.encode_with(&mut Encoder::new(), format, out)
-    }
-
-    /// [`Collector::encode`] with a caller's [`Encoder`], whose tables a
-    /// scrape loop reuses. The default collects into a new `Vec` and
-    /// encodes it with `encoder`; override it to write the same bytes
-    /// without the model.
-    fn encode_with(&self, encoder: &mut Encoder, format: Format, out: &mut Vec<u8>) -> EncodeReport {
-        let mut families = Vec::new();
-        self.collect(&mut families);
-        encoder.encode(&families, format, out)
-    }
 }

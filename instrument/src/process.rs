@@ -27,7 +27,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::model::{Collector, MetricFamily, MetricType};
+use crate::collector::Collector;
+use crate::model::{MetricFamily, MetricType};
 
 /// Why a procfs file could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -32,7 +32,7 @@ use sonde_exporter::container::docker::DockerConfig;
 use sonde_instrument::{Collector, Labels, MetricFamily};
 use tokio::task::JoinHandle;
 
-use super::targets::{Feeds, METRICS_PATH_LABEL, Origin, Rejected, SCRAPE_PORT_LABEL, Target, port_and_path};
+use super::discover::{Feeds, METRICS_PATH_LABEL, Origin, Rejected, SCRAPE_PORT_LABEL, Target, port_and_path};
 use super::windows::Windows;
 use crate::swarm::{Role, SwarmClient, SwarmService, SwarmView};
 

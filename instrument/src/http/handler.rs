@@ -14,9 +14,9 @@ use http_body_util::Full;
 use tower_service::Service;
 
 use super::{Negotiation, compress_body, exposition_response, text_response};
+use crate::collector::Collector;
 use crate::encode::Encoder;
 use crate::metrics::{Counter, Family, Gauge, MetricError, Registry};
-use crate::model::Collector;
 
 /// client_golang's name for scrapes served, by status code (exposed with `_total`).
 pub const REQUESTS_NAME: &str = "promhttp_metric_handler_requests";

@@ -374,8 +374,9 @@ mod tests {
     use std::convert::Infallible;
     use std::future::{Ready, ready};
 
+    use crate::collector::Collector;
     use crate::http::Routes;
-    use crate::model::{Collector, MetricFamily, Suffix};
+    use crate::model::{MetricFamily, Suffix};
 
     /// Answers each request with the status its query (`?code=404`) or
     /// path (`/status/404`) names, 200 otherwise; fails for `/fail`.

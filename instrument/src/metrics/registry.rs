@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::direct::{DirectMetric, Lines, direct_of, render_label_set};
 use super::{Metric, MetricError, validate_label_names, validate_metric_name};
+use crate::collector::Collector;
 use crate::encode::{EncodeReport, Encoder, Header, write_eof, write_header};
 use crate::format::Format;
-use crate::model::{Collector, Label, Labels, MetricFamily, MetricType, Suffix, is_metric_name_byte};
+use crate::model::{Label, Labels, MetricFamily, MetricType, Suffix, is_metric_name_byte};
 
 /// A set of named metrics that emits them as [`MetricFamily`]s.
 ///

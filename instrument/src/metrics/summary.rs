@@ -646,8 +646,8 @@ mod tests {
     use std::thread;
 
     use super::*;
+    use crate::collector::Collector;
     use crate::metrics::Registry;
-    use crate::model::Collector;
     use crate::{Format, encode::encode_to_string, lint};
 
     /// A clock the test moves by hand: `base` plus the offset in `nanos`.

@@ -6,6 +6,11 @@ use std::sync::Arc;
 use sonde_exporter::container::{ContainerInfo, LabelAllowlist, NetworkAddress};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+use std::net::SocketAddr;
+
+use sonde_exporter::container::CachedContainer;
+use sonde_exporter::container::metadata::SERVICE_NAME_LABEL;
+
 use super::*;
 use crate::evaluator::{Evaluator, EvaluatorConfig};
 use sonde_promql::Value;
