@@ -23,7 +23,7 @@ use crate::evaluator::TargetStatus;
 use sonde_instrument::strconv::{FloatFormat, format_float};
 use sonde_promql::store::LabelSet;
 use sonde_promql::{Annotations, EvalError, Value};
-use sonde_rules::alerts::Health;
+use sonde_rules::Health;
 use sonde_rules::{Alert, AlertState, GroupRule, RuleGroup};
 
 /// The kinds of API error, as Prometheus' `errorType` names them.

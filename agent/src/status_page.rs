@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use sonde_exporter::server::landing::{self, PageInfo, html_escape};
 use sonde_rules::AlertState;
-use sonde_rules::alerts::Health;
+use sonde_rules::Health;
 
 use crate::api::format_rfc3339;
 use crate::views::Views;

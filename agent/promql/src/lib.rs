@@ -28,6 +28,25 @@
 //! experimental or unknown functions) are refused with
 //! [`EvalError::Unsupported`] before anything is evaluated; nothing panics on
 //! any input.
+//!
+//! ```
+//! use sonde_instrument::Labels;
+//! use sonde_promql::store::{StoreConfig, WindowStore};
+//!
+//! let mut store = WindowStore::new(StoreConfig::default());
+//! for (t_s, value) in [(0, 0.0), (15, 30.0), (30, 60.0)] {
+//!     let labels = Labels::new().with("__name__", "requests_total").with("job", "api");
+//!     store.append(&labels, t_s * 1000, value);
+//! }
+//! let rate = sonde_promql::query(&store, "rate(requests_total[1m])", 30_000)?;
+//! assert_eq!(rate.len(), 1);
+//! assert_eq!(rate[0].0.get("job"), Some("api"));
+//! // 60 more over 30 s, extrapolated over the 1m range as Prometheus
+//! // does (not below the counter's zero): 60 / 60 s.
+//! assert_eq!(rate[0].1, 1.0);
+//! assert!(sonde_promql::query(&store, "rate(requests_total[1m]", 0).is_err());
+//! # Ok::<(), sonde_promql::EvalError>(())
+//! ```
 #![deny(missing_docs)]
 
 mod eval;

@@ -18,9 +18,9 @@ use super::{AlertRule, QueryFn, RecordRule};
 use sonde_promql::EvalError;
 
 /// How long a resolved alert is kept and re-sent (Prometheus' `resolvedRetention`).
-pub const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
+pub(crate) const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
 /// How often a firing alert is re-sent (`--rules.alert.resend-delay`).
-pub const DEFAULT_RESEND_DELAY: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_RESEND_DELAY: Duration = Duration::from_secs(60);
 
 /// The state of one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +100,7 @@ impl Alert {
 }
 
 /// Labels written as Prometheus prints a label set: `{a="b", c="d"}`.
-pub fn format_labels(labels: &BTreeMap<String, String>) -> String {
+pub(crate) fn format_labels(labels: &BTreeMap<String, String>) -> String {
     let mut out = String::from("{");
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {

@@ -187,13 +187,13 @@ pub fn rules_from_labels(
 
 /// `<service>_<alertName>` with every `-` removed, as Docker Flow Monitor
 /// names it: `go-demo_main` + `mem_limit` is `godemo_main_mem_limit`.
-pub fn alert_name(service: &str, name: &str) -> String {
+pub(crate) fn alert_name(service: &str, name: &str) -> String {
     format!("{service}_{name}").replace('-', "")
 }
 
 /// Why a `k=v,k=v` list does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PairsError {
+pub(crate) enum PairsError {
     /// An item without `=`.
     #[error("item {0:?} has no \"=\" (expected k=v,k=v)")]
     NoEquals(String),
@@ -212,7 +212,7 @@ pub enum PairsError {
 
 /// Parses `k=v,k=v`: every item needs `=` and a valid name; a name given
 /// twice is refused. Spaces around names and values are dropped.
-pub fn parse_pairs(text: &str) -> Result<BTreeMap<String, String>, PairsError> {
+pub(crate) fn parse_pairs(text: &str) -> Result<BTreeMap<String, String>, PairsError> {
     let mut map = BTreeMap::new();
     for item in text.split(',') {
         let Some((name, value)) = item.split_once('=') else {

@@ -12,6 +12,28 @@
 //! * [`notify`]: the [`Notifier`] interface and the logging notifier.
 //! * [`template`]: the `{{ $labels.x }}` / `{{ $value }}` templates.
 //! * [`unittest`]: rule unit tests in promtool's format (`sonde-agent test rules`).
+//!
+//! A service's `com.df.*` labels become alerting rules:
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! let labels = BTreeMap::from([
+//!     ("com.df.alertName".to_owned(), "mem_limit".to_owned()),
+//!     ("com.df.alertIf".to_owned(), "@service_mem_limit:0.8".to_owned()),
+//!     ("com.df.alertFor".to_owned(), "5m".to_owned()),
+//! ]);
+//! let (rules, errors) = sonde_rules::rules_from_labels("go-demo_main", Some(3), &labels);
+//! assert!(errors.is_empty());
+//! assert_eq!(rules[0].name, "godemo_main_mem_limit");
+//! assert_eq!(rules[0].labels["service"], "go-demo_main");
+//! assert!(rules[0].expr.ends_with("> 0.8"));
+//!
+//! let bad = BTreeMap::from([("com.df.alertIf".to_owned(), "@no_such_shortcut".to_owned())]);
+//! let (rules, errors) = sonde_rules::rules_from_labels("go-demo_main", None, &bad);
+//! assert!(rules.is_empty());
+//! assert_eq!(errors[0].service, "go-demo_main");
+//! ```
 #![deny(missing_docs)]
 
 use std::collections::BTreeMap;
@@ -20,26 +42,26 @@ use std::time::Duration;
 use sonde_instrument::Labels;
 use sonde_promql::EvalError;
 
-pub mod alerts;
+mod alerts;
 pub mod check;
-pub mod file;
-pub mod group;
-pub mod labels;
-pub mod notify;
-pub mod shortcuts;
-pub mod state;
-pub mod template;
+mod file;
+mod group;
+mod labels;
+mod notify;
+mod shortcuts;
+mod state;
+mod template;
 
 mod template_format;
 mod template_parse;
 pub mod unittest;
 
-pub use alerts::{Alert, AlertState, RuleEvalError};
+pub use alerts::{Alert, AlertState, Health, RuleEvalError};
 pub use file::{GroupSpec, RuleFileError, load_rule_file, parse_rule_file};
 pub use group::{GroupEval, GroupRule, RuleGroup};
 pub use labels::{LabelError, rules_from_labels};
 pub use notify::{LogNotifier, Notifier};
-pub use state::{SavedState, StateError};
+pub use state::{STATE_FILE, SavedState, StateError};
 
 /// The instant-query side of the PromQL evaluator, as the rules use it.
 pub trait QueryFn {

@@ -126,14 +126,9 @@ const SHORTCUTS: &[Shortcut] = &[
     },
 ];
 
-/// The names of every shortcut, in the SPEC's order.
-pub fn names() -> impl Iterator<Item = &'static str> {
-    SHORTCUTS.iter().map(|s| s.name)
-}
-
 /// What an `alertIf` value becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expansion {
+pub(crate) struct Expansion {
     /// The PromQL expression.
     pub expr: String,
     /// The shortcut's own labels (`scale`, `type`); none for a compound or
@@ -145,7 +140,7 @@ pub struct Expansion {
 
 /// Why an `alertIf` value does not expand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ShortcutError {
+pub(crate) enum ShortcutError {
     /// `@name` is no shortcut.
     #[error("unknown shortcut {0}")]
     Unknown(String),
@@ -184,7 +179,7 @@ pub enum ShortcutError {
 /// Expands an `alertIf` value for `service` with `replicas` desired
 /// replicas. A value not starting with `@` is a PromQL expression, taken
 /// as it is.
-pub fn expand(alert_if: &str, service: &str, replicas: Option<u64>) -> Result<Expansion, ShortcutError> {
+pub(crate) fn expand(alert_if: &str, service: &str, replicas: Option<u64>) -> Result<Expansion, ShortcutError> {
     if !alert_if.starts_with('@') {
         return Ok(Expansion { expr: alert_if.to_owned(), labels: BTreeMap::new(), summary: None });
     }

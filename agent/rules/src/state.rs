@@ -23,7 +23,7 @@ use super::group::{GroupRule, RuleGroup};
 /// The file name under the storage path.
 pub const STATE_FILE: &str = "alerts.json";
 /// How old a saved state may be and still be restored.
-pub const OUTAGE_TOLERANCE: Duration = Duration::from_secs(3600);
+pub(crate) const OUTAGE_TOLERANCE: Duration = Duration::from_secs(3600);
 const VERSION: u32 = 1;
 
 /// The state file could not be read or written.

@@ -22,12 +22,12 @@ use sonde_instrument::strconv::{FloatFormat, format_float};
 /// Why a template does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("template: {0}")]
-pub struct TemplateError(pub(crate) String);
+pub(crate) struct TemplateError(pub(crate) String);
 
 /// Why expanding a parsed template failed; Prometheus renders it as
 /// `<error expanding template: …>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExpandError {
+pub(crate) enum ExpandError {
     /// A pipeline without commands.
     #[error("empty pipeline")]
     EmptyPipeline,
@@ -44,7 +44,7 @@ pub enum ExpandError {
 
 /// What a template sees.
 #[derive(Debug, Clone, Copy)]
-pub struct TemplateData<'a> {
+pub(crate) struct TemplateData<'a> {
     /// The alert's labels (`$labels`): the query result's element.
     pub labels: &'a BTreeMap<String, String>,
     /// The element's value (`$value`).
@@ -57,7 +57,7 @@ pub struct TemplateData<'a> {
 
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Template {
+pub(crate) struct Template {
     nodes: Vec<Node>,
 }
 
@@ -194,7 +194,7 @@ impl fmt::Display for Value {
 
 impl Template {
     /// Parses `text`.
-    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+    pub(crate) fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut nodes = Vec::new();
         let mut rest = text;
         let mut trim_next = false;
@@ -233,13 +233,8 @@ impl Template {
         Ok(Template { nodes })
     }
 
-    /// True when the template is plain text (no actions).
-    pub fn is_plain(&self) -> bool {
-        self.nodes.iter().all(|n| matches!(n, Node::Text(_)))
-    }
-
     /// Expands the template with `data`; an error names what went wrong.
-    pub fn expand(&self, data: &TemplateData<'_>) -> Result<String, ExpandError> {
+    pub(crate) fn expand(&self, data: &TemplateData<'_>) -> Result<String, ExpandError> {
         let mut out = String::new();
         for node in &self.nodes {
             match node {
@@ -252,7 +247,7 @@ impl Template {
 
     /// Expands like Prometheus does: an error becomes the text
     /// `<error expanding template: …>`.
-    pub fn render(&self, data: &TemplateData<'_>) -> String {
+    pub(crate) fn render(&self, data: &TemplateData<'_>) -> String {
         self.expand(data).unwrap_or_else(|err| format!("<error expanding template: {err}>"))
     }
 }

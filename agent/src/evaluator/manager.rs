@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sonde_instrument::{Collector, Labels, MetricFamily};
-use sonde_rules::state::STATE_FILE;
+use sonde_rules::STATE_FILE;
 use sonde_rules::{GroupRule, GroupSpec, LabelError, Notifier, RuleGroup, SavedState, load_rule_file};
 
 use super::query::StoreQuery;
