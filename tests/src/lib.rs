@@ -1,10 +1,14 @@
-//! Shared helpers for Sonde's end-to-end tests: a real agent server on
-//! 127.0.0.1 port 0 in this process, a real HTTP client, and promtool.
+//! The one helper module of Sonde's end-to-end tests, which all live in
+//! this crate: a real agent server on 127.0.0.1 port 0 in this process,
+//! the real binaries as child processes ([`process`]), one blocking HTTP
+//! client ([`http_get`]), promtool, the real Docker engine ([`engine`]) and
+//! a fake one ([`fake_docker`]).
 // Helpers fail the calling test by panicking, with a message saying why.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod engine;
 pub mod fake_docker;
+pub mod process;
 
 use std::future::Future;
 use std::io::{Read as _, Write as _};

@@ -72,7 +72,7 @@ fn the_stack_file_deploys_an_agent_that_watches_the_host() {
     if !docker_available("the_stack_file_deploys_an_agent_that_watches_the_host") {
         return;
     }
-    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-image")), "sonde-agent");
+    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-test")), "sonde-agent");
     let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/stack.yml");
 
     // Dropped in reverse: the alert's service, the stack, the network, the

@@ -66,7 +66,7 @@ fn the_leader_scrapes_every_task_and_agent_and_follows_the_replicas() {
         return;
     }
     let workload_image = workload_image(Path::new(env!("CARGO_BIN_EXE_sonde-workload")));
-    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-image")), "sonde-agent");
+    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-test")), "sonde-agent");
 
     // Dropped in reverse: the agents, the workload, the network, the swarm.
     let _swarm = Swarm::ensure();

@@ -4,16 +4,18 @@
 // Helpers outside #[test] functions fail the test by panicking too.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
-
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Agent, TIMEOUT, http_get, try_http_get};
 use serde_json::Value as Json;
+use sonde_tests::process::Process;
+use sonde_tests::{HttpAnswer, TIMEOUT, http_get};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sonde-agent-test");
+const EXPORTER_BIN: &str = env!("CARGO_BIN_EXE_sonde-exporter-test");
 
 const RULES: &str = r#"groups:
 - name: self
@@ -33,7 +35,7 @@ const RULES: &str = r#"groups:
 
 const BROKEN: &str = "groups:\n- name: broken\n  rules:\n  - alert: Broken\n    expr: sum(\n";
 
-fn start(dir: &Path, extra: &[&str]) -> (Agent, SocketAddr) {
+fn start(dir: &Path, extra: &[&str]) -> (Process, SocketAddr) {
     let rules = dir.join("rules.yml");
     let broken = dir.join("broken.yml");
     let storage = dir.join("data");
@@ -47,16 +49,21 @@ fn start(dir: &Path, extra: &[&str]) -> (Agent, SocketAddr) {
     ];
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut agent = Agent::start(&args);
+    let mut agent = Process::start(BIN, &args);
     let addr = agent.listening_address();
     (agent, addr)
 }
 
+/// `GET path`, answered; anything short of a whole answer fails the test.
+fn get(addr: SocketAddr, path: &str) -> HttpAnswer {
+    http_get(addr, path, &[], TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn get_json(addr: SocketAddr, path: &str) -> (u16, Json) {
-    let (head, body) = http_get(addr, path);
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let answer = get(addr, path);
+    let head = &answer.head;
     assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
-    (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
+    (answer.status, answer.json().unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn post_form(addr: SocketAddr, path: &str, form: &str) -> (u16, Json) {
@@ -180,7 +187,7 @@ fn rules_over_the_agents_own_metrics_and_the_api() {
     }
 
     // The evaluator's metrics are served with the others.
-    let (_, metrics) = http_get(addr, "/metrics");
+    let metrics = get(addr, "/metrics").body;
     assert!(metrics.contains("sonde_alerts_firing 1\n"), "{metrics}");
     let broken = dir.path().join("broken.yml");
     assert!(metrics.contains(&format!("sonde_rule_file_errors{{file=\"{}\"}} 1", broken.display())), "{metrics}");
@@ -209,14 +216,11 @@ fn rules_over_the_agents_own_metrics_and_the_api() {
 
 #[test]
 fn the_api_is_the_agents_alone() {
-    let mut exporter = Agent::start_bin(
-        common::EXPORTER_BIN,
-        &["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults"],
-        None,
-    );
+    let mut exporter =
+        Process::start(EXPORTER_BIN, &["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults"]);
     let addr = exporter.listening_address();
-    let (head, _) = http_get(addr, "/api/v1/query?query=up");
-    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let answer = get(addr, "/api/v1/query?query=up");
+    assert_eq!(answer.status, 404, "{}", answer.head);
 }
 
 /// Prometheus, killed and reaped when dropped.
@@ -258,7 +262,7 @@ fn start_prometheus(rule_file: Option<&Path>) -> Prometheus {
     let prometheus = Prometheus { child, addr, _dir: dir };
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        if try_http_get(addr, "/-/ready").is_ok_and(|(head, _)| head.starts_with("HTTP/1.1 200")) {
+        if http_get(addr, "/-/ready", &[], TIMEOUT).is_ok_and(|answer| answer.status == 200) {
             return prometheus;
         }
         assert!(Instant::now() < deadline, "Prometheus did not get ready on {addr}");
@@ -274,7 +278,8 @@ fn query_answers_match_prometheus() {
     let prometheus = start_prometheus(None);
     let dir = tempfile::tempdir().unwrap();
     let storage = format!("--storage.path={}", dir.path().display());
-    let mut agent = Agent::start(&["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults", &storage]);
+    let mut agent =
+        Process::start(BIN, &["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults", &storage]);
     let sonde = agent.listening_address();
 
     let same = [
@@ -304,10 +309,9 @@ fn query_answers_match_prometheus() {
     for time in ["1700000000", "1700000000.781", "1700000000.7805", "-1.5", "2023-11-14T22:13:20.5Z"] {
         for query in same {
             let path = format!("/api/v1/query?query={query}&time={time}");
-            let (head_s, body_s) = http_get(sonde, &path);
-            let (head_p, body_p) = http_get(prometheus.addr, &path);
-            assert_eq!(head_s.split(' ').nth(1), head_p.split(' ').nth(1), "{path}");
-            assert_eq!(body_s, body_p, "{path}");
+            let (ours, theirs) = (get(sonde, &path), get(prometheus.addr, &path));
+            assert_eq!(ours.status, theirs.status, "{path}");
+            assert_eq!(ours.body, theirs.body, "{path}");
         }
     }
     for path in [
@@ -337,10 +341,9 @@ fn query_answers_match_prometheus() {
             ["vector(1)", "time()", "1%2B1", "vector(1)%2F0", "nothing_here", "sum%20by%20(job)%20(nothing_here)"]
         {
             let path = format!("/api/v1/query_range?query={query}&{range}");
-            let (head_s, body_s) = http_get(sonde, &path);
-            let (head_p, body_p) = http_get(prometheus.addr, &path);
-            assert_eq!(head_s.split(' ').nth(1), head_p.split(' ').nth(1), "{path}");
-            assert_eq!(body_s, body_p, "{path}");
+            let (ours, theirs) = (get(sonde, &path), get(prometheus.addr, &path));
+            assert_eq!(ours.status, theirs.status, "{path}");
+            assert_eq!(ours.body, theirs.body, "{path}");
         }
     }
     for path in [
@@ -405,8 +408,10 @@ fn rules_and_alerts_are_shaped_like_prometheus() {
     let prometheus = start_prometheus(Some(&rules));
     let storage = format!("--storage.path={}", dir.path().join("data").display());
     let rule_file = format!("--rules.file={}", rules.display());
-    let mut agent =
-        Agent::start(&["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults", &storage, &rule_file]);
+    let mut agent = Process::start(
+        BIN,
+        &["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults", &storage, &rule_file],
+    );
     let sonde = agent.listening_address();
 
     let two_alerts = |j: &Json| j["data"]["alerts"].as_array().is_some_and(|a| a.len() == 2);
@@ -414,8 +419,7 @@ fn rules_and_alerts_are_shaped_like_prometheus() {
         poll(addr, "/api/v1/alerts", two_alerts);
     }
     for path in ["/api/v1/alerts", "/api/v1/rules", "/api/v1/rules?type=record"] {
-        let (_, body_s) = http_get(sonde, path);
-        let (_, body_p) = http_get(prometheus.addr, path);
-        assert_eq!(mask_volatile(&body_s), mask_volatile(&body_p), "{path}");
+        let (ours, theirs) = (get(sonde, path), get(prometheus.addr, path));
+        assert_eq!(mask_volatile(&ours.body), mask_volatile(&theirs.body), "{path}");
     }
 }

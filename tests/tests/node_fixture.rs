@@ -3,30 +3,31 @@
 //! `--collector.textfile.directory` pointed at the committed fake root
 //! `tests/fixtures/node` and every collector on; `/metrics` fetched, the
 //! volatile lines masked by one regex, and the result compared with
-//! `agent/tests/golden/node.txt`, printing a unified diff on mismatch.
+//! `tests/golden/node.txt`, printing a unified diff on mismatch.
 //!
-//! `UPDATE_GOLDEN=1 cargo test -p sonde-agent --test node_fixture`
+//! `UPDATE_GOLDEN=1 cargo test -p sonde-tests --test node_fixture`
 //! rewrites the golden file; review its diff like code. Because every
 //! `sonde_scrape_collector_success{collector="…"} 1` line is in it, the
 //! test also proves that each collector works on the fixture.
 // Helpers outside #[test] functions fail the test by panicking too.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Agent, BIN, http_get};
 use regex::Regex;
 use sonde_exporter::node::COLLECTORS;
+use sonde_tests::process::Process;
+use sonde_tests::{TIMEOUT, http_get};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sonde-agent-test");
 
 fn fixture_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/node")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/node")
 }
 
 fn golden_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/node.txt")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/node.txt")
 }
 
 /// Mount points of the fixture's mountinfo that statfs must find under
@@ -85,13 +86,13 @@ fn scrape_fixture() -> String {
     let enable: Vec<String> = COLLECTORS.iter().map(|c| format!("--collector.{}", c.name)).collect();
     args.extend(enable.iter().map(String::as_str));
 
-    let mut agent = Agent::start_bin(BIN, &args, Some(&root));
+    let mut agent = Process::start_in(BIN, &args, &root);
     let addr = agent.listening_address();
-    let (head, body) = http_get(addr, "/metrics");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let answer = http_get(addr, "/metrics", &[], TIMEOUT).unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.head);
     agent.signal("TERM");
     assert_eq!(agent.wait().code(), Some(0), "log:\n{}", agent.seen.join("\n"));
-    body
+    answer.body
 }
 
 #[test]

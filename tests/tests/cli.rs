@@ -4,13 +4,15 @@
 // Helpers outside #[test] functions fail the test by panicking too.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 
-use common::{Agent, BIN, EXPORTER_BIN, http_get, logfmt_value};
+use sonde_tests::process::{Process, logfmt_value};
+use sonde_tests::{TIMEOUT, http_get};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sonde-agent-test");
+const EXPORTER_BIN: &str = env!("CARGO_BIN_EXE_sonde-exporter-test");
 
 const CLEAN: &str = "# HELP sonde_test_value A test value.\n# TYPE sonde_test_value gauge\nsonde_test_value 1\n";
 const UNPARSABLE: &str = "bad{a=\"x} 1\n";
@@ -89,14 +91,15 @@ fn check_metrics_unreadable_file() {
 
 #[test]
 fn agent_serves_and_exits_cleanly_on_sigterm() {
-    let mut agent = Agent::start(&["--web.listen-address", "127.0.0.1:0"]);
+    let mut agent = Process::start(BIN, &["--web.listen-address", "127.0.0.1:0"]);
     let line = agent.wait_for_line("msg=listening");
     assert!(line.starts_with("ts="), "{line}");
     assert!(line.contains(" level=info "), "{line}");
     let addr: SocketAddr = logfmt_value(&line, "address").parse().unwrap();
 
-    let (head, body) = http_get(addr, "/metrics");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let answer = http_get(addr, "/metrics", &[], TIMEOUT).unwrap();
+    let (head, body) = (&answer.head, &answer.body);
+    assert_eq!(answer.status, 200, "{head}");
     assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
     assert!(body.contains("sonde_build_info"), "{body}");
     // Node metrics are on by default, each collector reported once.
@@ -118,7 +121,7 @@ fn agent_serves_and_exits_cleanly_on_sigterm() {
 
 #[test]
 fn sigint_stops_the_agent_cleanly_too() {
-    let mut agent = Agent::start(&["--web.listen-address", "127.0.0.1:0"]);
+    let mut agent = Process::start(BIN, &["--web.listen-address", "127.0.0.1:0"]);
     agent.wait_for_line("msg=listening");
     agent.signal("INT");
     assert_eq!(agent.wait().code(), Some(0), "log:\n{}", agent.seen.join("\n"));
@@ -127,13 +130,13 @@ fn sigint_stops_the_agent_cleanly_too() {
 
 #[test]
 fn agent_logs_json_on_request() {
-    let mut agent = Agent::start(&["--web.listen-address", "127.0.0.1:0", "--log.format", "json"]);
+    let mut agent = Process::start(BIN, &["--web.listen-address", "127.0.0.1:0", "--log.format", "json"]);
     let line = agent.wait_for_line("\"msg\":\"listening\"");
     let value: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(value["level"], "info");
     let addr: SocketAddr = value["address"].as_str().unwrap().parse().unwrap();
-    let (head, _) = http_get(addr, "/-/ready");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let ready = http_get(addr, "/-/ready", &[], TIMEOUT).unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.head);
     agent.signal("TERM");
     assert_eq!(agent.wait().code(), Some(0));
 }
@@ -142,7 +145,7 @@ fn agent_logs_json_on_request() {
 fn a_port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let mut agent = Agent::start(&["--web.listen-address", &addr]);
+    let mut agent = Process::start(BIN, &["--web.listen-address", &addr]);
     let status = agent.wait();
     assert_eq!(status.code(), Some(1));
     let log = agent.seen.join("\n");
@@ -178,7 +181,7 @@ fn bad_flag_values_are_refused_clearly() {
 
 #[test]
 fn the_exporter_binary_serves_node_metrics_alone() {
-    let mut exporter = Agent::start_bin(
+    let mut exporter = Process::start(
         EXPORTER_BIN,
         &[
             "--web.listen-address",
@@ -188,13 +191,13 @@ fn the_exporter_binary_serves_node_metrics_alone() {
             "--collector.uname",
             "--collector.filesystem.mount-timeout=500ms",
         ],
-        None,
     );
     let line = exporter.wait_for_line("msg=\"starting sonde-exporter\"");
     assert!(line.contains(" level=info "), "{line}");
     let addr = exporter.listening_address();
-    let (head, body) = http_get(addr, "/metrics");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let answer = http_get(addr, "/metrics", &[], TIMEOUT).unwrap();
+    let body = &answer.body;
+    assert_eq!(answer.status, 200, "{}", answer.head);
     let collectors: Vec<&str> = body.lines().filter(|l| l.starts_with("sonde_scrape_collector_success{")).collect();
     assert_eq!(
         collectors,

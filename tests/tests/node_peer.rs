@@ -19,18 +19,19 @@
 // Helpers outside #[test] functions fail the test by panicking too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Agent, TIMEOUT};
 use sonde_instrument::{Format, MetricFamily, MetricType, Suffix, parse};
+use sonde_tests::process::Process;
+use sonde_tests::{TIMEOUT, http_get};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sonde-agent-test");
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 const PROMTOOL: &str = "/usr/bin/promtool";
@@ -100,8 +101,7 @@ const NOT_MONOTONIC: &[&str] = &["node_netstat_Tcp_CurrEstab"];
 const CPU_IDLE_SLACK_SECONDS: f64 = 1.0;
 
 /// node_exporter, killed (by its PID) and reaped when dropped, so a failing
-/// assertion leaves nothing running. (`common::Agent` does the same for
-/// Sonde.)
+/// assertion leaves nothing running. (`Process` does the same for Sonde.)
 struct NodeExporter {
     child: Child,
     addr: SocketAddr,
@@ -161,7 +161,7 @@ impl NodeExporter {
 
 /// Sonde, and the address it logged.
 struct Sonde {
-    agent: Agent,
+    agent: Process,
     addr: SocketAddr,
 }
 
@@ -171,7 +171,7 @@ impl Sonde {
     fn start(args: &[String]) -> Sonde {
         let mut all = vec!["--web.listen-address", "127.0.0.1:0"];
         all.extend(args.iter().map(String::as_str));
-        let mut agent = Agent::start(&all);
+        let mut agent = Process::start(BIN, &all);
         let addr = agent.listening_address();
         Sonde { agent, addr }
     }
@@ -191,12 +191,15 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// `GET /metrics` in text 0.0.4, without compression.
+/// `GET /metrics` in text 0.0.4, without compression (node_exporter's Go
+/// server sends it chunked).
 fn scrape(name: &str, addr: SocketAddr) -> String {
-    let (head, body) = http_get(addr, "/metrics");
-    assert!(head.starts_with("HTTP/1.1 200"), "{name}: {head}");
+    let answer = http_get(addr, "/metrics", &[("Accept", "text/plain;version=0.0.4")], TIMEOUT)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let head = &answer.head;
+    assert_eq!(answer.status, 200, "{name}: {head}");
     assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{name}: {head}");
-    body
+    answer.body
 }
 
 fn sonde_args(collectors: &[&str]) -> Vec<String> {
@@ -212,41 +215,6 @@ fn node_exporter_args(collectors: &[&str]) -> Vec<String> {
     let mut args = vec!["--collector.disable-defaults".to_owned()];
     args.extend(collectors.iter().map(|c| format!("--collector.{c}")));
     args
-}
-
-/// A minimal HTTP/1.1 GET asking for text 0.0.4; returns the head and the
-/// de-chunked body (`common::http_get` reads Sonde's fixed-length bodies,
-/// not Go's chunked ones).
-fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/plain;version=0.0.4\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let response = String::from_utf8(response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
-    (head.to_owned(), body)
-}
-
-/// Decodes a `Transfer-Encoding: chunked` body (Go's server sends one when
-/// it does not know the length up front).
-fn dechunk(mut rest: &str) -> String {
-    let mut body = String::new();
-    loop {
-        let (size, after) = rest.split_once("\r\n").expect("chunk size line");
-        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            return body;
-        }
-        body.push_str(&after[..size]);
-        rest = after[size..].strip_prefix("\r\n").expect("CRLF after chunk");
-    }
 }
 
 /// One series: the full sample name and its labels sorted by name.

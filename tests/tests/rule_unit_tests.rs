@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SONDE: &str = env!("CARGO_BIN_EXE_sonde-agent");
+const SONDE: &str = env!("CARGO_BIN_EXE_sonde-agent-test");
 
 /// The workspace root: test files are named relative to it, as CI runs them.
 fn root() -> PathBuf {
