@@ -2,12 +2,14 @@
 //! this crate: a real agent server on 127.0.0.1 port 0 in this process,
 //! the real binaries as child processes ([`process`]), one blocking HTTP
 //! client ([`http_get`]), promtool, the real Docker engine ([`engine`]) and
-//! a fake one ([`fake_docker`]).
+//! a fake one ([`fake_docker`]), and the fixture trees with their golden
+//! files ([`golden`]; `UPDATE_GOLDEN=1` rewrites them).
 // Helpers fail the calling test by panicking, with a message saying why.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod engine;
 pub mod fake_docker;
+pub mod golden;
 pub mod process;
 
 use std::future::Future;

@@ -6,29 +6,22 @@
 //! `tests/golden/node.txt`, printing a unified diff on mismatch.
 //!
 //! `UPDATE_GOLDEN=1 cargo test -p sonde-tests --test node_fixture`
-//! rewrites the golden file; review its diff like code. Because every
+//! rewrites the golden file (the rule of every golden test, in
+//! `sonde_tests::golden`); review its diff like code. Because every
 //! `sonde_scrape_collector_success{collector="…"} 1` line is in it, the
 //! test also proves that each collector works on the fixture.
 // Helpers outside #[test] functions fail the test by panicking too.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use regex::Regex;
 use sonde_exporter::node::COLLECTORS;
 use sonde_tests::process::Process;
-use sonde_tests::{TIMEOUT, http_get};
+use sonde_tests::{TIMEOUT, golden, http_get};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sonde-agent-test");
 
-fn fixture_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/node")
-}
-
-fn golden_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/node.txt")
-}
+/// The fixture tree: `tests/fixtures/node`, golden file `tests/golden/node.txt`.
+const TREE: &str = "node";
 
 /// Mount points of the fixture's mountinfo that statfs must find under
 /// `root/`: git keeps no empty directories, so the test makes them. The
@@ -49,19 +42,8 @@ fn mask(text: &str) -> String {
     volatile.replace_all(text, "${keep} <masked>").into_owned()
 }
 
-/// `diff -u`, as node_exporter's end-to-end test prints it.
-fn unified_diff(expected: &Path, actual: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let actual_path = dir.path().join("actual.txt");
-    std::fs::write(&actual_path, actual).unwrap();
-    match Command::new("diff").arg("-u").arg(expected).arg(&actual_path).output() {
-        Ok(output) => String::from_utf8_lossy(&output.stdout).into_owned(),
-        Err(err) => format!("(cannot run diff: {err}; the output was:)\n{actual}"),
-    }
-}
-
 fn scrape_fixture() -> String {
-    let root = fixture_root();
+    let root = golden::fixture(TREE);
     for mount_point in MOUNT_POINTS {
         std::fs::create_dir_all(root.join("root").join(mount_point)).unwrap();
     }
@@ -98,22 +80,11 @@ fn scrape_fixture() -> String {
 #[test]
 fn output_matches_the_golden_file() {
     let actual = mask(&scrape_fixture());
-    let golden = golden_path();
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
-        std::fs::write(&golden, &actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&golden)
-        .unwrap_or_else(|e| panic!("reading {}: {e} (run with UPDATE_GOLDEN=1 to create it)", golden.display()));
-    assert!(
-        expected == actual,
-        "/metrics differs from {} (UPDATE_GOLDEN=1 rewrites it):\n{}",
-        golden.display(),
-        unified_diff(&golden, &actual)
-    );
+    golden::check(TREE, &actual);
+    // The golden file equals `actual` now.
     for info in COLLECTORS {
         let line = format!("sonde_scrape_collector_success{{collector=\"{}\"}} 1", info.name);
-        assert!(expected.lines().any(|l| l == line), "the golden file lacks {line}");
+        assert!(actual.lines().any(|l| l == line), "the golden file lacks {line}");
     }
 }
 
