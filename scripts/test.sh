@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Sonde's tests on a fresh Debian machine: installs the real peers the
-# tests talk to (promtool from Debian's `prometheus` package), then lints
-# and tests the whole workspace.
+# tests talk to (promtool from Debian's `prometheus` package), then checks
+# the formatting, lints, builds the docs and tests the whole workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +24,5 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 cargo test --workspace --all-features --locked

@@ -4,7 +4,7 @@
 //! query`, scripts) read it unchanged.
 //!
 //! Query answers are written byte for byte as Prometheus writes them
-//! (`agent/tests/rules_api.rs` compares them with Prometheus 2.42's): sample
+//! (`tests/tests/rules_api.rs` compares them with Prometheus 2.42's): sample
 //! values as strings in Go's shortest form (`0.1`, `1e+21`, `+Inf`, `NaN`),
 //! sample timestamps as seconds with three decimals when there are
 //! milliseconds, scalars and strings as `encoding/json` writes them. Alert

@@ -1,4 +1,4 @@
-//! The OpenMetrics conformance corpus (`shared/conformance/openmetrics/parsers`):
+//! The OpenMetrics conformance corpus (`tests/openmetrics/parsers`):
 //! every good case parses, every bad case is rejected, and every good case
 //! survives parse → encode → parse unchanged.
 // Helpers of a test harness fail by panicking, like the tests they serve.
@@ -11,7 +11,9 @@ use sonde_instrument::model::{Exemplar, Labels, MetricFamily, Sample};
 use sonde_instrument::parse::{parse_bytes, parse_openmetrics};
 use sonde_instrument::{Format, encode};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/openmetrics/parsers");
+/// The OpenMetrics parser cases (`tests/openmetrics/`, Apache-2.0; its
+/// README says where they come from).
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openmetrics/parsers");
 
 struct Case {
     name: String,

@@ -14,7 +14,9 @@ use proptest::prelude::*;
 use sonde_instrument::parse::{parse_bytes, parse_detailed, parse_openmetrics, parse_text};
 use sonde_instrument::{Format, Labels, MetricFamily, encode};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/openmetrics/parsers");
+/// The OpenMetrics parser cases (`tests/openmetrics/`, Apache-2.0; its
+/// README says where they come from).
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openmetrics/parsers");
 
 /// Every `metrics` file of the OpenMetrics corpus plus a few text 0.0.4
 /// expositions: the seeds that mutations start from.
@@ -27,7 +29,7 @@ fn seeds() -> &'static [Vec<u8>] {
             b"# TYPE h histogram\nh_bucket{le=\"0.1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 0.5\nh_count 2\n".to_vec(),
             b"# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_sum 1\ns_count 1\nother{ a = \"b\" , } -Inf\n".to_vec(),
         ];
-        let dir = fs::read_dir(Path::new(CORPUS)).expect("OpenMetrics corpus (shared/conformance/openmetrics/parsers)");
+        let dir = fs::read_dir(Path::new(CORPUS)).expect("OpenMetrics corpus (tests/openmetrics/parsers)");
         let mut paths: Vec<_> = dir.map(|e| e.expect("corpus entry").path().join("metrics")).collect();
         paths.sort();
         for path in paths {

@@ -7,7 +7,6 @@
 //! shared libraries `ldd` names, copied at their absolute paths.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -692,48 +691,4 @@ pub fn host_port(container: &str, port: u16) -> Option<u16> {
         .lines()
         .find_map(|line| line.rsplit_once(':').and_then(|(_, port)| port.trim().parse().ok()))
         .filter(|_| output.success)
-}
-
-/// A blocking `GET path` on a fresh connection to `addr` (`Connection:
-/// close`), bounded by `timeout`. The body of a 200 answer;
-/// anything else, a connection refused or reset included, is an `Err`
-/// saying what happened: for polling a server that may not be up yet.
-pub fn try_http_get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<String, String> {
-    use std::io::{Read as _, Write as _};
-    let fail = |what: &str, e: std::io::Error| format!("GET {path} from {addr}: {what}: {e}");
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail("connecting", e))?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| fail("setting a read timeout", e))?;
-    stream.set_write_timeout(Some(timeout)).map_err(|e| fail("setting a write timeout", e))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-        .map_err(|e| fail("sending", e))?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).map_err(|e| fail("reading", e))?;
-    let response = String::from_utf8_lossy(&response);
-    let Some((head, body)) = response.split_once("\r\n\r\n") else {
-        return Err(format!("GET {path} from {addr}: no complete answer: {response:?}"));
-    };
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(format!("GET {path} from {addr}: {head}\n{body}"));
-    }
-    if head.lines().any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding: chunked")) {
-        return Ok(dechunk(body));
-    }
-    Ok(body.to_owned())
-}
-
-/// The body of a `Transfer-Encoding: chunked` answer.
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
-        let (Some(chunk), Some(after)) = (rest.get(..size), rest.get(size..)) else {
-            break;
-        };
-        if size == 0 {
-            break;
-        }
-        out.push_str(chunk);
-        body = after.strip_prefix("\r\n").unwrap_or(after);
-    }
-    out
 }

@@ -1,10 +1,16 @@
-//! Shared helpers for Sonde's end-to-end tests: a real agent server on
-//! 127.0.0.1 port 0 in this process, a real HTTP client, and promtool.
+//! The one helper module of Sonde's end-to-end tests, which all live in
+//! this crate: a real agent server on 127.0.0.1 port 0 in this process,
+//! the real binaries as child processes ([`process`]), one blocking HTTP
+//! client ([`http_get`]), promtool, the real Docker engine ([`engine`]) and
+//! a fake one ([`fake_docker`]), and the fixture trees with their golden
+//! files ([`golden`]; `UPDATE_GOLDEN=1` rewrites them).
 // Helpers fail the calling test by panicking, with a message saying why.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod engine;
 pub mod fake_docker;
+pub mod golden;
+pub mod process;
 
 use std::future::Future;
 use std::io::{Read as _, Write as _};
@@ -32,18 +38,101 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// The `Accept` header Prometheus 2.x sends.
 pub const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-/// A blocking `GET path` on a plain connection to `addr`; the body of a 200
-/// answer (anything else fails the test). For tests that run the server on
-/// another thread and want no async client.
-pub fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connecting to the server");
-    stream.set_read_timeout(Some(TIMEOUT)).expect("setting a read timeout");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("sending the request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("reading the response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a response with headers");
-    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
-    body.to_owned()
+/// An answer to [`http_get`], read to the end.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    /// `GET <path> from <addr>`, for messages.
+    pub request: String,
+    /// The status code.
+    pub status: u16,
+    /// The status line and the header lines, as sent.
+    pub head: String,
+    /// The body, de-chunked if it came chunked.
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The value of the first header `name` (any case), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+
+    /// The answer if its status is 200; else an `Err` with its head and body.
+    pub fn ok(self) -> Result<HttpAnswer, String> {
+        if self.status == 200 { Ok(self) } else { Err(format!("{}: {}\n{}", self.request, self.head, self.body)) }
+    }
+
+    /// The body as JSON; an `Err` says what it was instead.
+    pub fn json(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_str(&self.body).map_err(|e| format!("{}: not JSON ({e}): {}", self.request, self.body))
+    }
+}
+
+/// The one blocking HTTP client of the tests: `GET path` on a fresh
+/// connection to `addr` (`Connection: close`) with the extra `headers`,
+/// each step (connecting, sending, reading) bounded by `timeout`. An answer
+/// of any status is `Ok`; `Err` says why there was no whole, UTF-8 answer
+/// (refused, reset, timed out, cut short): a test polling a server that may
+/// still be starting retries on it, the others fail on it. For servers on
+/// another thread or in another process; in-process async tests use
+/// [`TestServer::get`].
+pub fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<HttpAnswer, String> {
+    let request = format!("GET {path} from {addr}");
+    let fail = |what: &str, e: std::io::Error| format!("{request}: {what}: {e}");
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail("connecting", e))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| fail("setting a read timeout", e))?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| fail("setting a write timeout", e))?;
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).map_err(|e| fail("sending", e))?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).map_err(|e| fail("reading", e))?;
+    let response = String::from_utf8(response).map_err(|e| format!("{request}: the answer is not UTF-8: {e}"))?;
+    let Some((head, body)) = response.split_once("\r\n\r\n") else {
+        return Err(format!("{request}: no complete answer: {response:?}"));
+    };
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("{request}: no HTTP/1.1 status line: {head:?}"))?;
+    let mut answer = HttpAnswer { request, status, head: head.to_owned(), body: String::new() };
+    answer.body = match answer.header("transfer-encoding") {
+        Some(coding) if coding.eq_ignore_ascii_case("chunked") => {
+            dechunk(body).map_err(|e| format!("{}: {e}", answer.request))?
+        }
+        _ => body.to_owned(),
+    };
+    Ok(answer)
+}
+
+/// The body of a `Transfer-Encoding: chunked` answer (Go's servers send
+/// one when they do not know the length up front).
+fn dechunk(mut rest: &str) -> Result<String, String> {
+    let mut body = String::new();
+    loop {
+        let (size_line, after) = rest.split_once("\r\n").ok_or("a chunk without its size line")?;
+        let size = size_line.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size, 16).map_err(|e| format!("chunk size {size:?}: {e}"))?;
+        if size == 0 {
+            return Ok(body);
+        }
+        let (chunk, after) =
+            after.split_at_checked(size).ok_or_else(|| format!("a chunk of {size} bytes cut short"))?;
+        body.push_str(chunk);
+        rest = after.strip_prefix("\r\n").ok_or("no CRLF after a chunk")?;
+    }
 }
 
 /// `/api/v1/query?query=<expr, percent-encoded>`.
@@ -337,5 +426,35 @@ pub fn promtool_check_metrics(text: &str) -> PromtoolOutput {
     PromtoolOutput {
         code: output.status.code().unwrap_or(-1),
         output: format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunked_body_is_joined_and_a_cut_one_refused() {
+        assert_eq!(dechunk("5\r\nhello\r\n7;x=y\r\n, world\r\n0\r\n\r\n").as_deref(), Ok("hello, world"));
+        assert!(dechunk("5\r\nhel").is_err());
+        assert!(dechunk("zz\r\n").is_err());
+        assert!(dechunk("5\r\nhello").is_err());
+    }
+
+    #[test]
+    fn headers_are_found_in_any_case() {
+        let answer = HttpAnswer {
+            request: "GET / from 127.0.0.1:1".to_owned(),
+            status: 404,
+            head: "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nX-Empty:\r\n".to_owned(),
+            body: "gone".to_owned(),
+        };
+        assert_eq!(answer.header("content-type"), Some("text/plain"));
+        assert_eq!(answer.header("x-empty"), Some(""));
+        assert_eq!(answer.header("host"), None);
+        assert_eq!(
+            answer.ok().unwrap_err(),
+            "GET / from 127.0.0.1:1: HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nX-Empty:\r\n\ngone"
+        );
     }
 }

@@ -2,15 +2,15 @@
 //! (`tests/fixtures/cgroup/{v2,v1,hybrid}`, each with one container in the
 //! systemd layout and one in the cgroupfs layout), with names and labels
 //! from a fake Docker engine serving recorded responses, against one golden
-//! file per tree in `tests/golden/`. `UPDATE_GOLDEN=1 cargo test -p
-//! sonde-tests --test container_fixture` rewrites them.
+//! file per tree (`tests/golden/cgroup-{v2,v1,hybrid}.txt`).
+//! `UPDATE_GOLDEN=1 cargo test -p sonde-tests --test container_fixture`
+//! rewrites them (the rule of every golden test, in `sonde_tests::golden`).
 //!
 //! Only two things vary between runs, and both are checked before they are
 //! masked: `container_last_seen` (the scrape time) and the collector's
 //! duration.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
@@ -18,13 +18,9 @@ use sonde_exporter::container::{ContainerCollector, ContainerConfig, LabelAllowl
 use sonde_exporter::scrape::ScrapeExecutor;
 use sonde_instrument::encode::encode_to_string;
 use sonde_instrument::{Collector, Format, MetricFamily, find_value};
-use sonde_tests::TIMEOUT;
 use sonde_tests::fake_docker::FakeDocker;
+use sonde_tests::{TIMEOUT, golden};
 use tokio::task::JoinHandle;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
 
 /// The collector of one fixture tree, its cache filled by a watcher on
 /// `fake`.
@@ -41,14 +37,16 @@ impl Drop for Setup {
 }
 
 impl Setup {
+    /// `tree` is a cgroup fixture tree: `cgroup/v2`, `cgroup/v1` or
+    /// `cgroup/hybrid`.
     fn new(fake: &FakeDocker, tree: &str) -> Setup {
         let cache = MetadataCache::new(LabelAllowlist::default());
         let docker = DockerConfig { host: fake.host(), timeout: Duration::from_secs(5) };
         let watcher = spawn_watcher(docker, cache.clone());
         let config = ContainerConfig {
-            cgroup_root: fixtures().join("cgroup").join(tree),
-            procfs: fixtures().join("container/proc"),
-            sysfs: fixtures().join("container/sys"),
+            cgroup_root: golden::fixture(tree),
+            procfs: golden::fixture("container/proc"),
+            sysfs: golden::fixture("container/sys"),
         };
         let collector = ContainerCollector::new(config, cache.clone()).unwrap();
         let mut executor = ScrapeExecutor::new();
@@ -105,35 +103,8 @@ fn masked(text: &str) -> String {
     out
 }
 
-fn check_golden(tree: &str, text: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("golden/container-{tree}.txt"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let golden = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    if golden != text {
-        let diff: Vec<String> = golden
-            .lines()
-            .zip(text.lines())
-            .enumerate()
-            .filter(|(_, (want, got))| want != got)
-            .take(10)
-            .map(|(n, (want, got))| format!("line {}:\n- {want}\n+ {got}", n + 1))
-            .collect();
-        panic!(
-            "{} differs ({} vs {} lines; UPDATE_GOLDEN=1 rewrites it):\n{}",
-            path.display(),
-            golden.lines().count(),
-            text.lines().count(),
-            diff.join("\n")
-        );
-    }
-}
-
-async fn golden(tree: &str) {
+/// The collector's output over `tree` is its golden file's.
+async fn matches_golden(tree: &str) {
     let fake = FakeDocker::start().await;
     let setup = Setup::new(&fake, tree);
     setup.synced().await;
@@ -141,29 +112,29 @@ async fn golden(tree: &str) {
     assert_eq!(container_success(&families), Some(1.0), "{tree}");
     let (text, report) = encode_to_string(&families, Format::Text);
     assert_eq!(report, Default::default(), "{tree}: the encoder dropped series");
-    check_golden(tree, &masked(&text));
+    golden::check(tree, &masked(&text));
 }
 
 #[tokio::test]
 async fn cgroup_v2_tree() {
-    golden("v2").await;
+    matches_golden("cgroup/v2").await;
 }
 
 #[tokio::test]
 async fn cgroup_v1_tree() {
-    golden("v1").await;
+    matches_golden("cgroup/v1").await;
 }
 
 #[tokio::test]
 async fn cgroup_hybrid_tree() {
-    golden("hybrid").await;
+    matches_golden("cgroup/hybrid").await;
 }
 
 /// Metadata comes from the cache: a hundred scrapes make no Docker call.
 #[tokio::test]
 async fn scrapes_make_no_docker_api_calls() {
     let fake = FakeDocker::start().await;
-    let setup = Setup::new(&fake, "v1");
+    let setup = Setup::new(&fake, "cgroup/v1");
     setup.synced().await;
     let before = fake.request_log();
     for _ in 0..100 {
@@ -181,7 +152,7 @@ async fn scrapes_make_no_docker_api_calls() {
 #[tokio::test]
 async fn docker_down_is_a_failed_collector_not_a_failed_scrape() {
     let mut fake = FakeDocker::start().await;
-    let setup = Setup::new(&fake, "v1");
+    let setup = Setup::new(&fake, "cgroup/v1");
     setup.synced().await;
     fake.stop().await;
     setup.wait_for("disconnected", |cache| matches!(cache.state(), SyncState::Disconnected(_))).await;

@@ -42,8 +42,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use sonde_tests::engine::{
     Network, Service, Stack, Swarm, binary_image, docker_available, docker_raw, service_task_logs, service_tasks,
-    try_http_get,
 };
+use sonde_tests::{HttpAnswer, http_get};
 
 /// The service of `deploy/stack.yml`.
 const SERVICE: &str = "sonde";
@@ -72,7 +72,7 @@ fn the_stack_file_deploys_an_agent_that_watches_the_host() {
     if !docker_available("the_stack_file_deploys_an_agent_that_watches_the_host") {
         return;
     }
-    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-image")), "sonde-agent");
+    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-test")), "sonde-agent");
     let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/stack.yml");
 
     // Dropped in reverse: the alert's service, the stack, the network, the
@@ -133,7 +133,7 @@ fn scenario(stack: &Stack, always: &Service, port: u16) {
 
     // The leader, seeing the host through the mounts.
     until("/metrics to show the leader and the host's / and boot time", || {
-        let metrics = get(addr, "/metrics")?;
+        let metrics = get(addr, "/metrics")?.body;
         sonde_tests::expect_leader(&metrics)?;
         let sizes: Vec<&str> = metrics.lines().filter(|l| l.starts_with("node_filesystem_size_bytes{")).collect();
         let want = format!(
@@ -160,7 +160,7 @@ fn scenario(stack: &Stack, always: &Service, port: u16) {
     let host_name = host_name();
     let expr = format!("node_filesystem_size_bytes{{mountpoint=\"/\",job=\"{service}\"}}");
     until(&format!("{expr} in the window with instance=\"{host_name}\""), || {
-        let json = get_json(addr, &sonde_tests::query_path(&expr))?;
+        let json = get(addr, &sonde_tests::query_path(&expr))?.json()?;
         let result = json["data"]["result"].as_array().cloned().unwrap_or_default();
         match result.as_slice() {
             [series] if series["metric"]["instance"] == host_name.as_str() => Ok(()),
@@ -171,7 +171,7 @@ fn scenario(stack: &Stack, always: &Service, port: u16) {
     // The rule from the stack's service label, evaluated without an error.
     let rule_name = format!("{}_node_fs_limit", service.replace('-', ""));
     until(&format!("the rule {rule_name} to be evaluated with health ok"), || {
-        let rules = get_json(addr, "/api/v1/rules")?;
+        let rules = get(addr, "/api/v1/rules")?.json()?;
         let rule = find_rule(&rules, &service, &rule_name)?;
         if rule["health"] != "ok" || rule["lastEvaluation"] == "0001-01-01T00:00:00Z" {
             return Err(format!("{rule_name} is not evaluated and ok: {rule}"));
@@ -219,7 +219,7 @@ fn scenario(stack: &Stack, always: &Service, port: u16) {
     });
 
     // Nothing failed to save afterwards, and the counter agrees.
-    let metrics = get(addr, "/metrics").unwrap_or_else(|e| panic!("{e}"));
+    let metrics = get(addr, "/metrics").unwrap_or_else(|e| panic!("{e}")).body;
     let failures: Vec<&str> = metrics.lines().filter(|l| l.starts_with("sonde_rule_state_save_failures")).collect();
     assert!(
         !failures.is_empty() && failures.iter().all(|l| l.ends_with(" 0")),
@@ -314,13 +314,9 @@ fn command(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-fn get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    try_http_get(addr, path, REQUEST_TIMEOUT)
-}
-
-fn get_json(addr: SocketAddr, path: &str) -> Result<Json, String> {
-    let body = get(addr, path)?;
-    serde_json::from_str(&body).map_err(|e| format!("GET {path}: not JSON ({e}): {body}"))
+/// A 200 answer to `GET path` from an agent, or why there is none.
+fn get(addr: SocketAddr, path: &str) -> Result<HttpAnswer, String> {
+    http_get(addr, path, &[], REQUEST_TIMEOUT)?.ok()
 }
 
 /// The rule `name` in the group `group` of an `/api/v1/rules` answer.

@@ -13,7 +13,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value as Json;
 use sonde_agent::evaluator::{self, Evaluator, EvaluatorConfig};
 use sonde_agent::server::AgentRoutes;
 use sonde_exporter::container::docker::{DockerConfig, spawn_watcher};
@@ -21,10 +20,11 @@ use sonde_exporter::container::{ContainerCollector, ContainerConfig, LabelAllowl
 use sonde_exporter::scrape::ScrapeExecutor;
 use sonde_exporter::server::{self, AppState, ServerConfig};
 use sonde_tests::engine::{Containers, WAIT, docker_available, unique_name, wait_for, workload_image};
-use sonde_tests::http_get as get;
+use sonde_tests::{HttpAnswer, TIMEOUT, http_get};
 
-fn get_json(addr: SocketAddr, path: &str) -> Json {
-    serde_json::from_str(&get(addr, path)).unwrap()
+/// A 200 answer to `GET path`; anything else fails the test.
+fn get(addr: SocketAddr, path: &str) -> HttpAnswer {
+    http_get(addr, path, &[], TIMEOUT).and_then(HttpAnswer::ok).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn rules_from_the_labels_of_a_real_container() {
     // 8 MiB held of a 64 MiB limit: over 1%, so the alert fires.
     let alert_name = format!("{}_mem_limit", service.replace('-', ""));
     let alert = wait_for("the alert from the container's labels", WAIT, || {
-        let alerts = get_json(addr, "/api/v1/alerts");
+        let alerts = get(addr, "/api/v1/alerts").json().unwrap();
         alerts["data"]["alerts"]
             .as_array()
             .unwrap()
@@ -107,13 +107,13 @@ fn rules_from_the_labels_of_a_real_container() {
     assert_eq!(alert["labels"]["instance"], "node-1");
     assert_eq!(alert["annotations"]["summary"], format!("Memory of the service {service} is over 0.01"));
 
-    let rules = get_json(addr, "/api/v1/rules");
+    let rules = get(addr, "/api/v1/rules").json().unwrap();
     let group = rules["data"]["groups"].as_array().unwrap().iter().find(|g| g["name"] == service.as_str()).cloned();
     let group = group.unwrap_or_else(|| panic!("no group {service}: {rules}"));
     assert_eq!(group["rules"].as_array().unwrap().len(), 1, "only the good rule: {group}");
 
     // The two bad labels: one log line each and a metric.
-    let metrics = get(addr, "/metrics");
+    let metrics = get(addr, "/metrics").body;
     for label in ["com.df.alertIf.2", "com.df.alertIf.3"] {
         let line = format!("sonde_rule_label_errors{{label=\"{label}\",service=\"{service}\"}} 1");
         assert!(metrics.contains(&line), "no {line} in:\n{metrics}");
@@ -122,7 +122,7 @@ fn rules_from_the_labels_of_a_real_container() {
     // The container goes, and its rules with it.
     containers.remove(&container);
     wait_for("the service's group to go", WAIT, || {
-        let rules = get_json(addr, "/api/v1/rules");
+        let rules = get(addr, "/api/v1/rules").json().unwrap();
         let groups = rules["data"]["groups"].as_array().unwrap().clone();
         (!groups.iter().any(|g| g["name"] == service.as_str())).then_some(())
     });

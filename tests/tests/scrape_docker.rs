@@ -28,12 +28,17 @@ use sonde_exporter::server::{self, AppState, ServerConfig};
 use sonde_tests::engine::{
     Containers, Service, Swarm, WAIT, docker, docker_available, try_docker, unique_name, wait_for, workload_image,
 };
-use sonde_tests::http_get as get;
+use sonde_tests::{HttpAnswer, TIMEOUT, http_get};
+
+/// A 200 answer to `GET path`; anything else fails the test.
+fn get(addr: SocketAddr, path: &str) -> HttpAnswer {
+    http_get(addr, path, &[], TIMEOUT).and_then(HttpAnswer::ok).unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// The samples of an instant query, as `(labels, value)`.
 fn query(addr: SocketAddr, expr: &str) -> Vec<(Json, String)> {
     let path = sonde_tests::query_path(expr);
-    let json: Json = serde_json::from_str(&get(addr, &path)).unwrap();
+    let json = get(addr, &path).json().unwrap();
     assert_eq!(json["status"], "success", "{expr}: {json}");
     json["data"]["result"]
         .as_array()
@@ -116,7 +121,7 @@ fn a_container_with_a_scrape_port_is_scraped_into_the_window() {
     assert_eq!(up.len(), 1, "{up:?}");
     assert_eq!((up[0].0["instance"].as_str(), up[0].1.as_str()), (Some(instance.as_str()), "1"));
     wait_for("the alert over up", WAIT, || {
-        let alerts: Json = serde_json::from_str(&get(addr, "/api/v1/alerts")).unwrap();
+        let alerts = get(addr, "/api/v1/alerts").json().unwrap();
         alerts["data"]["alerts"]
             .as_array()
             .unwrap()
@@ -124,7 +129,7 @@ fn a_container_with_a_scrape_port_is_scraped_into_the_window() {
             .any(|a| a["labels"]["alertname"] == "TargetUp" && a["labels"]["instance"] == instance.as_str())
             .then_some(())
     });
-    let metrics = get(addr, "/metrics");
+    let metrics = get(addr, "/metrics").body;
     let line = format!("sonde_scrape_target_up{{instance=\"{instance}\",job=\"{service}\"}} 1");
     assert!(metrics.contains(&line), "no {line} in:\n{metrics}");
 
@@ -132,7 +137,7 @@ fn a_container_with_a_scrape_port_is_scraped_into_the_window() {
     containers.remove(&container);
     wait_for("up to go stale", WAIT, || query(addr, &format!("up{{job=\"{service}\"}}")).is_empty().then_some(()));
     assert_eq!(query(addr, &selector), []);
-    let metrics = get(addr, "/metrics");
+    let metrics = get(addr, "/metrics").body;
     assert!(!metrics.contains(&format!("job=\"{service}\"")), "{metrics}");
     runtime.shutdown_timeout(Duration::from_secs(1));
 }
@@ -184,7 +189,7 @@ fn a_swarm_task_is_scraped_at_its_overlay_address() {
 
     let wanted = format!("instance=\"{overlay_ip}:8080\",job=\"{}\"", service.name);
     wait_for("the task as a scrape target at its overlay address", WAIT, || {
-        let metrics = get(addr, "/metrics");
+        let metrics = get(addr, "/metrics").body;
         metrics.lines().any(|l| l.starts_with("sonde_scrape_target_up{") && l.contains(&wanted)).then_some(())
     });
     let up = query(addr, &format!("up{{job=\"{}\"}}", service.name));

@@ -34,9 +34,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use sonde_tests::engine::{
-    Network, Service, Swarm, binary_image, docker, docker_available, host_port, try_http_get, workload_image,
-};
+use sonde_tests::engine::{Network, Service, Swarm, binary_image, docker, docker_available, host_port, workload_image};
+use sonde_tests::{HttpAnswer, http_get};
 
 /// The port the workload serves its metrics on (`com.df.scrapePort`).
 const SCRAPE_PORT: u16 = 8080;
@@ -67,7 +66,7 @@ fn the_leader_scrapes_every_task_and_agent_and_follows_the_replicas() {
         return;
     }
     let workload_image = workload_image(Path::new(env!("CARGO_BIN_EXE_sonde-workload")));
-    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-image")), "sonde-agent");
+    let agent_image = binary_image(Path::new(env!("CARGO_BIN_EXE_sonde-agent-test")), "sonde-agent");
 
     // Dropped in reverse: the agents, the workload, the network, the swarm.
     let _swarm = Swarm::ensure();
@@ -136,13 +135,13 @@ fn scenario(workload: &Service, agents: &Service) {
     // The agents are leaders, scrape the three tasks and each other (an
     // agent leaves its own address out).
     every_agent(agents, "to be a leader and scrape 3 tasks and 1 other agent", |addr| {
-        let metrics = get(addr, "/metrics")?;
+        let metrics = get(addr, "/metrics")?.body;
         sonde_tests::expect_leader(&metrics)?;
         let targets: Vec<&str> = metrics.lines().filter(|l| l.starts_with("sonde_scrape_target_up{")).collect();
         expect_value(addr, &up_workload, "3").map_err(|e| format!("{e}; targets: {targets:?}"))?;
         expect_value(addr, &up_agents, "1").map_err(|e| format!("{e}; targets: {targets:?}"))?;
         // The same, as `/api/v1/targets` lists them.
-        let listed = get_json(addr, "/api/v1/targets")?;
+        let listed = get(addr, "/api/v1/targets")?.json()?;
         let healthy = |job: &str| {
             listed["data"]["activeTargets"]
                 .as_array()
@@ -163,7 +162,7 @@ fn scenario(workload: &Service, agents: &Service) {
     let scraped_alert = format!("{prefix}_scraped");
     every_agent(agents, "to have the rules from the workload's labels, with R = 3", |addr| {
         expect_rule_query_ends(addr, service, &replicas_rule, "!= 3")?;
-        let alerts = get_json(addr, "/api/v1/alerts")?;
+        let alerts = get(addr, "/api/v1/alerts")?.json()?;
         let alert = alerts["data"]["alerts"]
             .as_array()
             .into_iter()
@@ -236,20 +235,16 @@ fn agent_addresses(agents: &Service) -> Result<Vec<(String, SocketAddr)>, String
         .collect()
 }
 
-fn get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    try_http_get(addr, path, REQUEST_TIMEOUT)
-}
-
-fn get_json(addr: SocketAddr, path: &str) -> Result<Json, String> {
-    let body = get(addr, path)?;
-    serde_json::from_str(&body).map_err(|e| format!("GET {path}: not JSON ({e}): {body}"))
+/// A 200 answer to `GET path` from an agent, or why there is none.
+fn get(addr: SocketAddr, path: &str) -> Result<HttpAnswer, String> {
+    http_get(addr, path, &[], REQUEST_TIMEOUT)?.ok()
 }
 
 /// Checks that the instant query `expr` answers with one sample of value
 /// `want`.
 fn expect_value(addr: SocketAddr, expr: &str, want: &str) -> Result<(), String> {
     let path = sonde_tests::query_path(expr);
-    let json = get_json(addr, &path)?;
+    let json = get(addr, &path)?.json()?;
     let values: Vec<&Json> = json["data"]["result"].as_array().into_iter().flatten().map(|s| &s["value"][1]).collect();
     if json["status"] != "success" || values.len() != 1 || values[0] != want {
         return Err(format!("{expr} should be {want}: {json}"));
@@ -260,7 +255,7 @@ fn expect_value(addr: SocketAddr, expr: &str, want: &str) -> Result<(), String> 
 /// Checks that a group of `/api/v1/rules` named after `service` holds the
 /// rule `name` and that its query ends with `end`.
 fn expect_rule_query_ends(addr: SocketAddr, service: &str, name: &str, end: &str) -> Result<(), String> {
-    let rules = get_json(addr, "/api/v1/rules")?;
+    let rules = get(addr, "/api/v1/rules")?.json()?;
     let groups = rules["data"]["groups"].as_array().into_iter().flatten();
     let rule = groups
         .filter(|g| g["name"] == service)

@@ -1,16 +1,17 @@
 //! PromQL conformance: Prometheus v3.0.0's own promqltest files
-//! (`../shared/conformance/promql/`, Apache-2.0) run against Sonde's
-//! evaluator. Prints, per file, the cases passed, failed and skipped, with
-//! the reason for each skip; fails on any failure, and when the directory is
-//! missing.
+//! (`tests/conformance/`, Apache-2.0; its README says where they come from)
+//! run against Sonde's evaluator. Prints, per file, the cases passed, failed
+//! and skipped, with the reason for each skip; fails on any failure, and
+//! when the directory is missing.
 //!
 //! A case is skipped only for a feature outside Sonde's subset, found by
 //! walking its expression (or its data): native histograms, `@`, `offset`,
 //! subqueries, experimental or other functions outside the list. No case is
 //! skipped by number.
 //!
-//! Results at the time of writing (`cargo test -p sonde-agent --test
-//! promql_conformance -- --nocapture` prints the current ones):
+//! Results at the time of writing (`cargo test -p sonde-promql --features
+//! promqltest --test promql_conformance -- --nocapture` prints the current
+//! ones):
 //!
 //! | file | passed | failed | skipped |
 //! | --- | ---: | ---: | ---: |
@@ -45,7 +46,7 @@ use std::path::PathBuf;
 use sonde_promql::promqltest::run_file;
 
 fn conformance_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/promql"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance"))
 }
 
 #[test]
@@ -53,10 +54,7 @@ fn promql_conformance() {
     let dir = conformance_dir();
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
-        Err(err) => panic!(
-            "the PromQL conformance files are missing: {} ({err}); the repository expects ../shared beside it",
-            dir.display()
-        ),
+        Err(err) => panic!("the PromQL conformance files are missing: {} ({err})", dir.display()),
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
