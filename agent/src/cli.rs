@@ -140,7 +140,6 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
     use sonde_exporter::cli::{ExporterCli, ListenAddress};
-    use sonde_exporter::logging::{LogFormat, LogLevel};
 
     #[test]
     fn flags_are_consistent() {
@@ -173,33 +172,12 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_exporter_conventions() {
+    fn no_arguments_run_the_agent_on_the_exporter_defaults() {
+        // The exporter's own tests check its flags' defaults; the agent's
+        // are the same flags, and no subcommand runs the agent.
         let cli = Cli::try_parse_from(["sonde-agent"]).unwrap();
         assert_eq!(cli.server.web.listen_address, ListenAddress::AllInterfaces(9097));
-        assert_eq!(cli.server.web.telemetry_path.as_str(), "/metrics");
-        assert_eq!(cli.server.web.max_requests, 40);
-        assert_eq!(cli.server.log.level, LogLevel::Info);
-        assert_eq!(cli.server.log.format, LogFormat::Logfmt);
-        assert_eq!(cli.server.node.config, sonde_exporter::node::NodeConfig::default());
         assert!(cli.command.is_none());
-    }
-
-    #[test]
-    fn dotted_flags_parse() {
-        let cli = Cli::try_parse_from([
-            "sonde-agent",
-            "--web.listen-address",
-            "127.0.0.1:0",
-            "--web.telemetry-path=/custom",
-            "--log.level",
-            "debug",
-            "--log.format",
-            "json",
-        ])
-        .unwrap();
-        assert_eq!(cli.server.web.telemetry_path.as_str(), "/custom");
-        assert_eq!(cli.server.log.level, LogLevel::Debug);
-        assert_eq!(cli.server.log.format, LogFormat::Json);
     }
 
     #[test]
@@ -252,17 +230,5 @@ mod tests {
         };
         assert_eq!(args.files, [PathBuf::from("t.yml")]);
         assert!(Cli::try_parse_from(["sonde-agent", "test", "rules"]).is_err());
-    }
-
-    #[test]
-    fn bad_values_are_refused() {
-        for args in [
-            &["sonde-agent", "--log.level", "verbose"][..],
-            &["sonde-agent", "--web.listen-address", "9097"],
-            &["sonde-agent", "--web.telemetry-path", "metrics"],
-            &["sonde-agent", "--web.telemetry-path", "/-/healthy"],
-        ] {
-            assert!(Cli::try_parse_from(args).is_err(), "{args:?} should be refused");
-        }
     }
 }

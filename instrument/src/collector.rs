@@ -1,6 +1,6 @@
 //! The [`Collector`] trait: what every source of metrics implements, in
 //! a module of its own so that the model ([`crate::model`]) and the
-//! encoder ([`crate::encode`]) do not import each other.
+//! encoder ([`encode`](mod@crate::encode)) do not import each other.
 
 use crate::encode::{EncodeReport, Encoder};
 use crate::format::Format;

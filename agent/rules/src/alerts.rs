@@ -30,7 +30,7 @@ pub enum AlertState {
     Pending,
     /// Present for `for` (or kept by `keep_firing_for`).
     Firing,
-    /// Resolved: kept for [`RESOLVED_RETENTION`] to re-send the resolution.
+    /// Resolved: kept for 15 minutes to re-send the resolution.
     Inactive,
 }
 

@@ -5,12 +5,15 @@
 //! The PromQL evaluator is reached through [`QueryFn`] only, so rules are
 //! checked and driven without a window store (tests use scripted results).
 //!
-//! * [`file`](mod@file): rule files, validated like `promtool check rules`.
-//! * [`labels`] and [`shortcuts`]: `com.df.alert*` labels become [`AlertRule`]s.
-//! * [`alerts`]: alert states; [`group`]: a [`RuleGroup`] evaluates its rules.
-//! * [`state`]: alert states saved to a JSON file and restored at start.
-//! * [`notify`]: the [`Notifier`] interface and the logging notifier.
-//! * [`template`]: the `{{ $labels.x }}` / `{{ $value }}` templates.
+//! * [`load_rule_file`], [`parse_rule_file`]: rule files, validated like
+//!   `promtool check rules` ([`check`] prints its verdicts).
+//! * [`rules_from_labels`]: `com.df.alert*` labels (and `@shortcuts`)
+//!   become [`AlertRule`]s.
+//! * [`RuleGroup`]: evaluates its rules, moves each [`Alert`] through its
+//!   [`AlertState`]s and hands the due ones to its [`Notifier`], which
+//!   must only enqueue ([`LogNotifier`] logs and counts them).
+//! * [`SavedState`]: alert states saved to a JSON file and restored at start.
+//! * Templates: `{{ $labels.x }}` / `{{ $value }}` in labels and annotations.
 //! * [`unittest`]: rule unit tests in promtool's format (`sonde-agent test rules`).
 //!
 //! A service's `com.df.*` labels become alerting rules:

@@ -176,7 +176,7 @@ impl SavedState {
 
 impl RuleGroup {
     /// Puts back the saved alerts of this group's rules, unless the state
-    /// is older than [`OUTAGE_TOLERANCE`] at `t_ms`. Returns how many
+    /// is older than the outage tolerance (an hour) at `t_ms`. Returns how many
     /// alerts were restored.
     pub fn restore(&mut self, saved: &SavedState, t_ms: i64) -> usize {
         if t_ms - saved.saved_at_ms > duration_ms(OUTAGE_TOLERANCE) {

@@ -476,16 +476,5 @@ impl Collector for RuleManager {
         if !file_errors.samples.is_empty() {
             out.push(file_errors);
         }
-
-        let mut file_errors = MetricFamily::gauge(
-            "sonde_rule_file_errors",
-            "Errors in a --rules.file; a file with errors is not evaluated.",
-        );
-        for (file, errors) in &self.file_errors {
-            file_errors.push(Labels::new().with("file", file.as_str()), *errors as f64);
-        }
-        if !file_errors.samples.is_empty() {
-            out.push(file_errors);
-        }
     }
 }

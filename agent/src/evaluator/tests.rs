@@ -130,6 +130,12 @@ fn a_broken_rule_file_is_left_out() {
     let key = format!("{};g", good.display());
     assert_eq!(find_value(&out, "sonde_rule_evaluations", "rule_group", &key), Some(1.0));
     assert_eq!(find_value(&out, "sonde_rule_evaluation_failures", "rule_group", &key), Some(0.0));
+    // Each part reports its own families, and none twice.
+    let mut names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before, "a family is emitted twice: {names:?}");
 }
 
 #[test]
