@@ -98,6 +98,9 @@ impl ApiError {
             EvalError::Unsupported(message) => {
                 ApiError::bad_data(format!("invalid parameter \"query\": not supported by Sonde: {message}"))
             }
+            EvalError::Limit(message) => {
+                ApiError::bad_data(format!("invalid parameter \"query\": refused by Sonde: {message}"))
+            }
             EvalError::Execution(message) => ApiError::new(ErrorKind::Execution, message),
         }
     }

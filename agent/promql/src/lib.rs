@@ -51,6 +51,7 @@
 
 mod eval;
 mod functions;
+pub mod limits;
 mod plan;
 #[cfg(feature = "promqltest")]
 pub mod promqltest;
@@ -78,6 +79,10 @@ pub enum EvalError {
     /// Valid PromQL outside Sonde's subset.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The query is beyond Sonde's bounds ([`limits`]): too long, too
+    /// nested or too deep to evaluate without overflowing a stack.
+    #[error("refused: {0}")]
+    Limit(String),
     /// The query failed the way Prometheus fails it (duplicate series, many-to-many matching, …).
     #[error("{0}")]
     Execution(String),
@@ -150,9 +155,13 @@ impl Default for Engine {
     }
 }
 
-/// Parses PromQL text with `promql-parser`.
+/// Parses PromQL text with `promql-parser`, within [`limits`]: a query
+/// too long, too nested or too deep for the stack is refused first.
 pub fn parse(text: &str) -> Result<Expr, EvalError> {
-    promql_parser::parser::parse(text).map_err(EvalError::Parse)
+    limits::check_text(text)?;
+    let expr = promql_parser::parser::parse(text).map_err(EvalError::Parse)?;
+    limits::check_depth(&expr)?;
+    Ok(expr)
 }
 
 impl Engine {

@@ -140,7 +140,13 @@ impl Rule {
 #[error("{0}")]
 pub struct ExprError(pub String);
 
-/// Checks that `expr` parses as PromQL.
+/// Checks that `expr` parses as PromQL, within Sonde's bounds
+/// (`sonde_promql::limits`): what the agent would refuse at evaluation,
+/// `check rules` refuses too.
 pub fn check_expr(expr: &str) -> Result<(), ExprError> {
-    promql_parser::parser::parse(expr).map(drop).map_err(ExprError)
+    match sonde_promql::parse(expr) {
+        Ok(_) => Ok(()),
+        Err(sonde_promql::EvalError::Parse(message)) => Err(ExprError(message)),
+        Err(err) => Err(ExprError(err.to_string())),
+    }
 }

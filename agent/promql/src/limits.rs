@@ -1,0 +1,171 @@
+//! Bounds on what a query may be, checked before anything recurses over
+//! it: the parser crate, the planner and the evaluator all recurse on the
+//! expression tree, and an expression deep enough (a 6 KB GET of
+//! `1-1-1-…`, 2,000 nested `sum(`) overflows a thread's stack, which aborts
+//! the process. Prometheus, in Go, grows its stacks instead; Sonde refuses
+//! such a query with a clear error, far above what any real rule needs.
+//!
+//! Three checks, the first two on the text before it is parsed (the parser
+//! itself recurses on nesting, and drops a long operator chain
+//! recursively), the last on the parsed tree, without recursion:
+//! [`MAX_QUERY_BYTES`], [`MAX_NESTING`] brackets and [`MAX_OPERATORS`]
+//! operators, then [`MAX_DEPTH`] levels of the tree.
+
+use promql_parser::parser::Expr;
+
+use crate::EvalError;
+
+/// The longest query text accepted.
+pub const MAX_QUERY_BYTES: usize = 64 * 1024;
+/// The most `(`, `[` and `{` open at once.
+pub const MAX_NESTING: usize = 128;
+/// The most operators (`+ - * / % ^`, comparisons, `and`, `or`, `unless`,
+/// `atan2`) in one query.
+pub const MAX_OPERATORS: usize = 1024;
+/// The deepest expression tree accepted.
+pub const MAX_DEPTH: usize = 256;
+
+/// Checks the text: its length, bracket nesting and operator count.
+/// Strings (`"…"`, `'…'`, `` `…` ``) are skipped; label matchers inside
+/// `{…}` count for nesting only.
+pub(crate) fn check_text(text: &str) -> Result<(), EvalError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(refused(format!("the query is {} bytes long; the limit is {MAX_QUERY_BYTES}", text.len())));
+    }
+    let bytes = text.as_bytes();
+    let (mut nesting, mut braces, mut operators) = (0usize, 0usize, 0usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'"' | b'\'' | b'`') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    // Raw strings (backquotes) have no escapes.
+                    i += if bytes[i] == b'\\' && quote != b'`' { 2 } else { 1 };
+                }
+            }
+            open @ (b'(' | b'[' | b'{') => {
+                nesting += 1;
+                braces += usize::from(open == b'{');
+                if nesting > MAX_NESTING {
+                    return Err(refused(format!("brackets are nested more than {MAX_NESTING} deep")));
+                }
+            }
+            close @ (b')' | b']' | b'}') => {
+                nesting = nesting.saturating_sub(1);
+                if close == b'}' {
+                    braces = braces.saturating_sub(1);
+                }
+            }
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'=' | b'!' | b'<' | b'>' if braces == 0 => operators += 1,
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b':')) {
+                    i += 1;
+                }
+                let word = &text[start..i];
+                if braces == 0 && ["and", "or", "unless", "atan2"].iter().any(|k| word.eq_ignore_ascii_case(k)) {
+                    operators += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if operators > MAX_OPERATORS {
+            return Err(refused(format!("the query has more than {MAX_OPERATORS} operators")));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Checks the depth of the parsed tree, walking it with a stack of its own.
+pub(crate) fn check_depth(expr: &Expr) -> Result<(), EvalError> {
+    let mut stack: Vec<(&Expr, usize)> = vec![(expr, 1)];
+    while let Some((expr, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(refused(format!("the expression is nested more than {MAX_DEPTH} levels deep")));
+        }
+        let next = depth + 1;
+        match expr {
+            Expr::Aggregate(e) => {
+                stack.push((&e.expr, next));
+                if let Some(param) = &e.param {
+                    stack.push((param, next));
+                }
+            }
+            Expr::Unary(e) => stack.push((&e.expr, next)),
+            Expr::Binary(e) => {
+                stack.push((&e.lhs, next));
+                stack.push((&e.rhs, next));
+            }
+            Expr::Paren(e) => stack.push((&e.expr, next)),
+            Expr::Subquery(e) => stack.push((&e.expr, next)),
+            Expr::Call(e) => stack.extend(e.args.args.iter().map(|arg| (&**arg, next))),
+            Expr::NumberLiteral(_)
+            | Expr::StringLiteral(_)
+            | Expr::VectorSelector(_)
+            | Expr::MatrixSelector(_)
+            | Expr::Extension(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn refused(reason: String) -> EvalError {
+    EvalError::Limit(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Expr, EvalError> {
+        crate::parse(text)
+    }
+
+    #[test]
+    fn the_reported_crashes_are_refused_before_parsing() {
+        let cases = [
+            format!("1{}", "-1".repeat(3_000)),
+            format!("1{}", "+1".repeat(12_000)),
+            format!("{}up{}", "sum(".repeat(2_000), ")".repeat(2_000)),
+            format!("{}1{}", "-(".repeat(3_000), ")".repeat(3_000)),
+            format!("{}1{}", "(".repeat(50_000), ")".repeat(50_000)),
+            format!("up{}", " and up".repeat(10_000)),
+        ];
+        for text in cases {
+            let err = parse(&text).expect_err("refused");
+            assert!(matches!(err, EvalError::Limit(_)), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_deep_tree_within_the_text_limits_is_refused_after_parsing() {
+        // 300 operators, no brackets: within the text limits, too deep.
+        let text = format!("1{}", "+1".repeat(300));
+        let err = parse(&text).expect_err("refused");
+        assert!(err.to_string().contains("levels deep"), "{err}");
+        // And evaluated right below the limit, in a test thread's 2 MiB.
+        let store = crate::store::WindowStore::new(crate::store::StoreConfig::default());
+        let text = format!("1{}", "+1".repeat(MAX_DEPTH - 2));
+        assert_eq!(crate::query(&store, &text, 0).unwrap()[0].1, (MAX_DEPTH - 1) as f64);
+        let text = format!("{}up{}", "sum(".repeat(MAX_NESTING - 1), ")".repeat(MAX_NESTING - 1));
+        assert!(crate::query(&store, &text, 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn strings_and_label_matchers_do_not_count() {
+        let long_label = format!("up{{path=~\"{}\"}}", "(a|b)-".repeat(2_000));
+        assert!(parse(&long_label).is_ok(), "operators and brackets inside a string");
+        let text = format!("up{{a=\"b\", c!=\"d\"}} {}", "+ 1 ".repeat(100));
+        assert!(parse(&text).is_ok());
+        assert!(parse("up{a=\"(((\"}").is_ok());
+    }
+
+    #[test]
+    fn too_long_is_refused() {
+        let text = format!("up{{a=\"{}\"}}", "x".repeat(MAX_QUERY_BYTES));
+        assert!(matches!(parse(&text), Err(EvalError::Limit(_))));
+    }
+}

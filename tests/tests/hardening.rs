@@ -1,0 +1,109 @@
+//! Inputs that used to crash the agent (issue "Hardening"), against the
+//! real `sonde-agent` binary: each case runs the agent as a child process
+//! and checks that it refuses the input clearly and still answers.
+// Helpers outside #[test] functions fail the test by panicking too.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::process::Command;
+
+use sonde_tests::process::Process;
+use sonde_tests::{TIMEOUT, http_get, query_path};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sonde-agent-test");
+
+/// The expressions that overflowed a stack at e70793e: in a 6 KB GET, a
+/// rule file, `check rules` and `test rules` alike.
+fn deep_expressions() -> Vec<(&'static str, String)> {
+    vec![
+        ("3,000 terms of 1-1-…", format!("1{}", "-1".repeat(3_000))),
+        ("12,000 terms of 1+1+…", format!("1{}", "+1".repeat(12_000))),
+        ("2,000 nested sum(", format!("{}up{}", "sum(".repeat(2_000), ")".repeat(2_000))),
+        ("3,000 nested -(", format!("{}1{}", "-(".repeat(3_000), ")".repeat(3_000))),
+    ]
+}
+
+fn start_agent(extra: &[&str], dir: &std::path::Path) -> (Process, std::net::SocketAddr) {
+    let storage = format!("--storage.path={}", dir.join("data").display());
+    let mut args = vec!["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults", storage.as_str()];
+    args.extend_from_slice(extra);
+    let mut agent = Process::start(BIN, &args);
+    let addr = agent.listening_address();
+    (agent, addr)
+}
+
+fn healthy(addr: std::net::SocketAddr) {
+    let answer = http_get(addr, "/-/healthy", &[], TIMEOUT).unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.head);
+}
+
+#[test]
+fn a_deep_query_is_a_400_and_the_agent_keeps_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_agent, addr) = start_agent(&[], dir.path());
+    for (what, expr) in deep_expressions() {
+        let answer = http_get(addr, &query_path(&expr), &[], TIMEOUT).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(answer.status, 400, "{what}: {}", answer.head);
+        let json = answer.json().unwrap();
+        assert_eq!(json["errorType"], "bad_data", "{what}");
+        assert!(json["error"].as_str().unwrap().contains("refused by Sonde"), "{what}: {json}");
+        healthy(addr);
+    }
+    // A query right below the bounds still runs.
+    let answer = http_get(addr, &query_path(&format!("1{}", "+1".repeat(200))), &[], TIMEOUT).unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.body.contains(r#""resultType":"scalar""#) && answer.body.ends_with(r#","201"]}}"#),
+        "{}",
+        answer.body
+    );
+}
+
+fn rule_file(dir: &std::path::Path, expr: &str) -> std::path::PathBuf {
+    let path = dir.join("deep.yml");
+    let text = format!(
+        "groups:\n- name: deep\n  rules:\n  - alert: Deep\n    expr: {expr}\n  - alert: Fine\n    expr: vector(1)\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_deep_rule_is_refused_by_check_rules_and_at_load_and_the_agent_runs() {
+    for (what, expr) in deep_expressions() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = rule_file(dir.path(), &expr);
+        let file_arg = file.to_str().unwrap();
+        let check = Command::new(BIN).args(["check", "rules", file_arg]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&check.stderr);
+        assert_eq!(check.status.code(), Some(1), "{what}: check rules must fail: {stderr}");
+        assert!(stderr.contains("refused"), "{what}: {stderr}");
+
+        let rules = format!("--rules.file={file_arg}");
+        let (agent, addr) = start_agent(&[rules.as_str(), "--rules.evaluation-interval=100ms"], dir.path());
+        // Logged at load, before the agent listens.
+        let refused = agent.seen.iter().find(|l| l.contains("rule file not loaded"));
+        assert!(refused.is_some_and(|l| l.contains("refused")), "{what}: {:?}", agent.seen);
+        healthy(addr);
+        let metrics = http_get(addr, "/metrics", &[], TIMEOUT).unwrap();
+        assert!(metrics.body.contains("sonde_rule_file_errors{file="), "{what}: {}", metrics.body);
+        healthy(addr);
+    }
+}
+
+#[test]
+fn test_rules_fails_a_deep_expression_without_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let expr = format!("{}up{}", "sum(".repeat(2_000), ")".repeat(2_000));
+    let file = rule_file(dir.path(), &expr);
+    let test = dir.path().join("deep.test.yml");
+    std::fs::write(
+        &test,
+        "rule_files: [deep.yml]\ntests:\n- interval: 1m\n  input_series: []\n  alert_rule_test:\n  - eval_time: 1m\n    alertname: Fine\n",
+    )
+    .unwrap();
+    assert!(file.exists());
+    let output = Command::new(BIN).args(["test", "rules", test.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "test rules must fail, not crash: {stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+}
