@@ -108,12 +108,19 @@ pub fn append_float(out: &mut String, v: f64, fmt: FloatFormat, prec: Option<usi
             let digits = Decimal::parse(text.as_str(), &mut buf);
             format_decimal(out, &digits, fmt, None);
         }
-        // Rust's fixed-point formatting rounds exactly, as Go's does.
+        // Rust's fixed-point formatting rounds exactly, as Go's does. An
+        // f64 has at most 1,074 decimals, so past that the digits are
+        // zeros (and Rust's formatter refuses precisions past 65,535).
         (FloatFormat::F, Some(prec)) => {
-            let _ = write!(out, "{v:.prec$}");
+            let exact = prec.min(EXACT_DECIMALS);
+            let _ = write!(out, "{v:.exact$}");
+            out.extend(std::iter::repeat_n('0', prec - exact));
         }
         (FloatFormat::E | FloatFormat::UpperE | FloatFormat::G, Some(prec)) => {
             let significant = if fmt == FloatFormat::G { prec.max(1) } else { prec + 1 };
+            // At most 767 significant digits are not zeros; the rest is
+            // padding `format_decimal` adds.
+            let significant = significant.min(EXACT_SIGNIFICANT);
             let text = format!("{v:.prec$e}", prec = significant - 1);
             let mut buf = vec![0u8; text.len()];
             let digits = Decimal::parse(&text, &mut buf);
@@ -121,6 +128,11 @@ pub fn append_float(out: &mut String, v: f64, fmt: FloatFormat, prec: Option<usi
         }
     }
 }
+
+/// More decimals than any f64 has (its smallest subnormal has 1,074).
+const EXACT_DECIMALS: usize = 1_100;
+/// More significant digits than any f64 has (767 at most).
+const EXACT_SIGNIFICANT: usize = 800;
 
 /// `0.d₁d₂…dₙ × 10^dp` without trailing zeros (Go's `decimalSlice`); no
 /// digits at all for zero.
@@ -267,6 +279,21 @@ impl fmt::Write for StackText {
 mod tests {
     use super::FloatFormat::{E, F, G, UpperE};
     use super::*;
+
+    #[test]
+    fn huge_precisions_pad_with_the_zeros_go_writes() {
+        // Rust's formatter refuses precisions past 65,535; Go writes them.
+        let f = format_float(0.1, FloatFormat::F, Some(70_000));
+        assert_eq!(f.len(), 70_002);
+        assert!(f.starts_with("0.1000000000000000055511151231257827"), "{}", &f[..40]);
+        assert!(f[1_200..].bytes().all(|b| b == b'0'));
+        let exact = format_float(5e-324, FloatFormat::F, Some(1_074));
+        assert!(exact.ends_with("18265533447265625"), "the last decimals are exact: 5^1074 ends so");
+        assert_eq!(format_float(5e-324, FloatFormat::F, Some(1_200)), format!("{exact}{}", "0".repeat(126)));
+        let e = format_float(0.1, FloatFormat::E, Some(2_000));
+        assert!(e.starts_with("1.000000000000000055511151231257827") && e.ends_with("e-01"), "{e}");
+        assert_eq!(e.len(), "1.".len() + 2_000 + "e-01".len());
+    }
 
     #[test]
     fn g_shortest_like_go() {

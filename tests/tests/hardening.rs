@@ -107,3 +107,65 @@ fn test_rules_fails_a_deep_expression_without_crashing() {
     assert_eq!(output.status.code(), Some(1), "test rules must fail, not crash: {stderr}");
     assert!(stderr.contains("refused"), "{stderr}");
 }
+
+/// Templates that aborted the agent (a width of 10^18), made a 1 GB
+/// annotation (10^9) or panicked every cycle (a precision of 10^9): the
+/// alert still fires, with a short text where the template went too far,
+/// and the saved state stays small.
+#[test]
+fn templates_asking_for_gigabytes_get_error_texts_and_the_agent_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("templates.yml");
+    let text = "groups:\n- name: t\n  rules:\n  - alert: Wide\n    expr: vector(1)\n    labels:\n      huge: '{{ printf \"%1000000000000000000d\" 1 }}'\n    annotations:\n      big: '{{ printf \"%1000000000d\" 1 }}'\n      precise: '{{ printf \"%.1000000000f\" 1.0 }}'\n";
+    std::fs::write(&file, text).unwrap();
+    let rules = format!("--rules.file={}", file.display());
+    let (_agent, addr) = start_agent(&[rules.as_str(), "--rules.evaluation-interval=100ms"], dir.path());
+    let mut firing = None;
+    for _ in 0..100 {
+        let answer = http_get(addr, "/api/v1/alerts", &[], TIMEOUT).unwrap();
+        if answer.body.contains(r#""state":"firing""#) {
+            firing = Some(answer);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let answer = firing.expect("the alert fires");
+    assert!(answer.body.len() < 10_000, "{} bytes of alerts", answer.body.len());
+    assert!(answer.body.contains("%!(NOVERB)"), "{}", answer.body);
+    healthy(addr);
+    // The state file, saved after the first firing cycle, is small too.
+    let state = dir.path().join("data").join("alerts.json");
+    for _ in 0..100 {
+        if state.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let size = std::fs::metadata(&state).unwrap().len();
+    assert!(size < 10_000, "alerts.json is {size} bytes");
+    healthy(addr);
+}
+
+/// Parentheses nested 50,000 deep in a template overflowed the stack of
+/// the thread loading the rules: now the rule file is refused, at load and
+/// by `check rules` alike, and the agent runs.
+#[test]
+fn a_template_nested_too_deep_is_refused_at_load_and_by_check_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nested.yml");
+    let nested = format!("{}1{}", "(".repeat(50_000), ")".repeat(50_000));
+    let text = format!(
+        "groups:\n- name: t\n  rules:\n  - alert: Nested\n    expr: vector(1)\n    annotations:\n      nested: '{{{{ {nested} }}}}'\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let check = Command::new(BIN).args(["check", "rules", file_arg]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("nested more than"), "{stderr}");
+    let rules = format!("--rules.file={file_arg}");
+    let (agent, addr) = start_agent(&[rules.as_str()], dir.path());
+    let refused = agent.seen.iter().find(|l| l.contains("rule file not loaded"));
+    assert!(refused.is_some_and(|l| l.contains("nested more than")), "{:?}", agent.seen);
+    healthy(addr);
+}

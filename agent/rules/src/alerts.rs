@@ -153,6 +153,9 @@ pub enum RuleEvalError {
         /// The series the rule produced.
         count: usize,
     },
+    /// The evaluation panicked (a bug); the rest of the group ran.
+    #[error("the evaluation panicked: {0}")]
+    Panicked(String),
 }
 
 /// A template parsed once; a parse error renders as Prometheus renders one.

@@ -504,3 +504,54 @@ fn the_fingerprint_follows_states_not_values() {
     assert_eq!(states(&g), [AlertState::Firing]);
     assert_ne!(SavedState::fingerprint([&g]), pending);
 }
+
+#[test]
+fn a_panicking_rule_fails_alone_and_the_group_runs_on() {
+    let notifier = Arc::new(FakeNotifier::default());
+    let rules = vec![Rule::Alert(alert_rule("Boom", "boom", 0)), Rule::Alert(alert_rule("Fine", "fine", 0))];
+    let mut g = group(rules, notifier.clone());
+    let q = FakeQuery::new(|expr, _| {
+        if expr == "boom" {
+            panic!("a bug reached through {expr}");
+        }
+        Ok(vec![element(&[("job", "a")], 1.0)])
+    });
+    for cycle in 0..2 {
+        let report = g.eval(&q, cycle * 15 * S);
+        assert_eq!(report.errors.len(), 1, "counted every time");
+        assert_eq!(report.errors[0].0, "Boom");
+        assert!(
+            report.errors[0].1.contains("the evaluation panicked: a bug reached through boom"),
+            "{:?}",
+            report.errors
+        );
+    }
+    let fine = notifier.take();
+    assert!(fine.iter().all(|a| a.labels["alertname"] == "Fine") && !fine.is_empty(), "{fine:?}");
+    assert!(matches!(g.rules()[0].health(), Health::Err(e) if e.contains("panicked")));
+    assert!(matches!(g.rules()[1].health(), Health::Ok));
+}
+
+#[test]
+fn a_template_asking_for_a_gigabyte_gets_an_error_text() {
+    let notifier = Arc::new(FakeNotifier::default());
+    let mut rule = alert_rule("Big", "big", 0);
+    for (i, format) in
+        ["%1000000000000000000d", "%1000000000d", "%.1000000000f", "%.1000000f", "%1000000d"].iter().enumerate()
+    {
+        rule.annotations.insert(format!("a{i}"), format!("{{{{ printf \"{format}\" 1 }}}}"));
+    }
+    rule.labels.insert("nested".to_owned(), format!("{{{{ {}1{} }}}}", "(".repeat(50_000), ")".repeat(50_000)));
+    let mut g = group(vec![Rule::Alert(rule)], notifier.clone());
+    let q = FakeQuery::new(|_, _| Ok(vec![element(&[("job", "a")], 1.0)]));
+    let report = g.eval(&q, 0);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let sent = notifier.take();
+    let alert = &sent[0];
+    for (name, text) in alert.annotations.iter().chain(&alert.labels) {
+        assert!(text.len() < 1000, "{name} is {} bytes", text.len());
+    }
+    assert!(alert.annotations["a0"].starts_with("%!(NOVERB)"), "{:?}", alert.annotations);
+    assert!(alert.annotations["a3"].contains("longer than"), "{:?}", alert.annotations);
+    assert!(alert.labels["nested"].contains("nested more than"), "{:?}", alert.labels);
+}

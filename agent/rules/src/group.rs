@@ -3,11 +3,13 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::alerts::{
-    Alert, AlertState, AlertingRule, DEFAULT_RESEND_DELAY, EvalContext, Health, RecordingRule, duration_ms,
+    Alert, AlertState, AlertingRule, DEFAULT_RESEND_DELAY, EvalContext, Health, RecordingRule, RuleEvalError,
+    duration_ms,
 };
 use super::file::GroupSpec;
 use super::notify::Notifier;
@@ -187,7 +189,10 @@ impl RuleGroup {
                 GroupRule::Alert(r) => r.rule.name.clone(),
                 GroupRule::Record(r) => r.rule.record.clone(),
             };
-            let result = match rule {
+            // A panic inside one rule (a bug, reachable through its
+            // expression or templates) fails that rule alone; the rest of
+            // the group runs.
+            let evaluated = catch_unwind(AssertUnwindSafe(|| match &mut *rule {
                 GroupRule::Alert(r) => r.eval(query, t_ms, offset_ms, self.limit, &ctx).map(|()| {
                     let due = r.due(t_ms, resend_ms, interval_ms);
                     if !due.is_empty() {
@@ -196,7 +201,8 @@ impl RuleGroup {
                     }
                 }),
                 GroupRule::Record(r) => r.eval(query, t_ms, offset_ms, self.limit).map(|n| report.recorded += n),
-            };
+            }));
+            let result = evaluated.unwrap_or_else(|panic| Err(RuleEvalError::Panicked(panic_message(&*panic))));
             let health = match result {
                 Ok(()) => {
                     let written = tracked.series.into_inner();
@@ -253,5 +259,19 @@ impl QueryFn for Written<'_> {
             series.insert(key, labels);
         }
         self.inner.append(samples, t_ms);
+    }
+}
+
+/// What a panic said, for the rule's error.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    // A panic message may quote input; a few hundred bytes say enough.
+    match text.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
     }
 }

@@ -40,7 +40,15 @@ pub(crate) enum ExpandError {
     /// A `match` or `reReplaceAll` pattern that is not a regular expression.
     #[error("{0}")]
     Regex(String),
+    /// The text grew past [`MAX_OUTPUT`].
+    #[error("the expanded text is longer than {MAX_OUTPUT} bytes")]
+    TooLong,
 }
+
+/// The longest text a template may expand to: a label or annotation is a
+/// line or a paragraph; a `printf` width in the millions (which Go allows)
+/// must not make a gigabyte of alerts and saved state.
+pub(crate) const MAX_OUTPUT: usize = 64 * 1024;
 
 /// What a template sees.
 #[derive(Debug, Clone, Copy)]
@@ -240,6 +248,9 @@ impl Template {
             match node {
                 Node::Text(text) => out.push_str(text),
                 Node::Action(pipeline) => out.push_str(&eval_pipeline(pipeline, data)?.to_string()),
+            }
+            if out.len() > MAX_OUTPUT {
+                return Err(ExpandError::TooLong);
             }
         }
         Ok(out)

@@ -116,19 +116,19 @@ pub(crate) fn printf(format: &str, args: &[Value]) -> String {
             }
             chars.next();
         }
-        let mut width = 0usize;
-        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-            width = width * 10 + d as usize;
-            chars.next();
-        }
+        // As Go's `parsenum`: a number past a million is "crazy long",
+        // and the rest of the format goes with it.
+        let Some(width) = parse_number(&mut chars) else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
         let mut prec = None;
         if chars.peek() == Some(&'.') {
             chars.next();
-            let mut p = 0usize;
-            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                p = p * 10 + d as usize;
-                chars.next();
-            }
+            let Some(p) = parse_number(&mut chars) else {
+                out.push_str("%!(NOVERB)");
+                break;
+            };
             prec = Some(p);
         }
         let Some(verb) = chars.next() else {
@@ -177,6 +177,22 @@ pub(crate) fn printf(format: &str, args: &[Value]) -> String {
     out
 }
 
+/// The digits at the front of `chars` as a number (0 without digits), or
+/// `None` once it passes Go's `tooLarge` bound of a million, with every
+/// remaining character consumed, as Go's `fmt` does.
+fn parse_number(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<usize> {
+    let mut number = 0usize;
+    while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+        if number > 1_000_000 {
+            chars.for_each(drop);
+            return None;
+        }
+        number = number * 10 + d as usize;
+        chars.next();
+    }
+    Some(number)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +220,22 @@ mod tests {
         assert_eq!(printf("%5.1f|%-4s|", &[n(4.25), Value::Str("x".into())]), "  4.2|x   |");
         assert_eq!(printf("%e", &[n(1234.5)]), "1.234500e+03");
         assert_eq!(printf("%d", &[]), "%!d(MISSING)");
+    }
+
+    #[test]
+    fn widths_and_precisions_past_a_million_are_refused_as_go_refuses_them() {
+        let n = |v| Value::Num(v);
+        for format in ["%1000000000000000000d", "%1000000000d", "%.1000000000f", "%100000000s and more"] {
+            let out = printf(format, &[n(1.0)]);
+            assert!(out.starts_with("%!(NOVERB)%!(EXTRA "), "{format}: {out}");
+            assert!(out.len() < 100, "{format}: {} bytes", out.len());
+        }
+        // Go checks the bound before each digit: a million and one more
+        // digit is still allowed.
+        assert_eq!(printf("%1000000d", &[n(7.0)]).len(), 1_000_000);
+        let wide = printf("%.1000000f", &[n(0.5)]);
+        assert_eq!(wide.len(), 1_000_002);
+        assert!(wide.starts_with("0.5000") && wide.ends_with("000"));
+        assert_eq!(printf("%.3f|%3d", &[n(1.0), n(2.0)]), "1.000|  2");
     }
 }

@@ -128,14 +128,22 @@ pub(crate) fn parse_action(action: &str) -> Result<Pipeline, TemplateError> {
     }
     let tokens = tokenize(action)?;
     let mut pos = 0;
-    let pipeline = parse_pipeline(&tokens, &mut pos)?;
+    let pipeline = parse_pipeline(&tokens, &mut pos, 0)?;
     if pos != tokens.len() {
         return Err(TemplateError(format!("unexpected {:?} in {action:?}", tokens[pos])));
     }
     Ok(pipeline)
 }
 
-fn parse_pipeline(tokens: &[Token], pos: &mut usize) -> Result<Pipeline, TemplateError> {
+/// How deep parentheses may nest in one action: the parser (and the
+/// evaluation after it) recurse once per level, and 50,000 levels used to
+/// overflow the stack of the thread loading the rule.
+const MAX_NESTING: usize = 100;
+
+fn parse_pipeline(tokens: &[Token], pos: &mut usize, depth: usize) -> Result<Pipeline, TemplateError> {
+    if depth > MAX_NESTING {
+        return Err(TemplateError(format!("parentheses nested more than {MAX_NESTING} deep")));
+    }
     let mut commands = Vec::new();
     loop {
         let mut operands = Vec::new();
@@ -157,7 +165,7 @@ fn parse_pipeline(tokens: &[Token], pos: &mut usize) -> Result<Pipeline, Templat
                 Token::Pipe | Token::Close => break,
                 Token::Open => {
                     *pos += 1;
-                    let sub = parse_pipeline(tokens, pos)?;
+                    let sub = parse_pipeline(tokens, pos, depth + 1)?;
                     if tokens.get(*pos) != Some(&Token::Close) {
                         return Err(TemplateError("unclosed left paren".to_owned()));
                     }
