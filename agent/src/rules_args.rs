@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::evaluator::{EvaluatorConfig, ScrapeConfig, SwarmConfig, hostname};
-use sonde_exporter::cli::ServeArgs;
+use sonde_exporter::cli::{ServeArgs, parse_size};
 use sonde_instrument::duration::parse_prometheus_duration;
 
 /// The evaluator's flags.
@@ -78,23 +78,6 @@ pub struct RulesArgs {
     /// Do not ask: every rule runs here over this node's data.
     #[arg(long = "no-swarm.cluster", overrides_with = "swarm_cluster")]
     pub no_swarm_cluster: bool,
-}
-
-/// A size in bytes: a whole number with an optional unit, `B`, `KiB`,
-/// `MiB`, `GiB` (or `KB`, `MB`, `GB`, which Prometheus also reads as
-/// powers of 1024).
-fn parse_size(text: &str) -> Result<usize, String> {
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let shift = match unit {
-        "" | "B" => 0,
-        "KiB" | "KB" => 10,
-        "MiB" | "MB" => 20,
-        "GiB" | "GB" => 30,
-        _ => return Err(format!("invalid size {text:?}: expected bytes or a number with B, KiB, MiB or GiB")),
-    };
-    let number: usize = number.parse().map_err(|_| format!("invalid size {text:?}: expected a whole number first"))?;
-    number.checked_mul(1 << shift).ok_or_else(|| format!("invalid size {text:?}: too large"))
 }
 
 /// A Prometheus duration (`15s`, `1m`, `200ms`) that is not zero.
@@ -201,15 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes() {
-        for (text, bytes) in
-            [("0", 0), ("100", 100), ("100B", 100), ("1KB", 1024), ("10MiB", 10 << 20), ("1GiB", 1 << 30)]
-        {
-            assert_eq!(super::parse_size(text), Ok(bytes), "{text}");
-        }
-        for text in ["", "MiB", "1.5MiB", "10mb", "-1", "1TiB", "99999999999999999999GiB"] {
-            assert!(super::parse_size(text).is_err(), "{text}");
-        }
+    fn a_zero_timeout_is_refused() {
         assert!(Cli::try_parse_from(["sonde-agent", "--scrape.timeout=0s"]).is_err());
     }
 

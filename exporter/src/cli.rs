@@ -136,6 +136,23 @@ impl fmt::Display for TelemetryPath {
     }
 }
 
+/// A size in bytes: a whole number with an optional unit, `B`, `KiB`,
+/// `MiB`, `GiB` (or `KB`, `MB`, `GB`, which Prometheus also reads as
+/// powers of 1024).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit {
+        "" | "B" => 0,
+        "KiB" | "KB" => 10,
+        "MiB" | "MB" => 20,
+        "GiB" | "GB" => 30,
+        _ => return Err(format!("invalid size {text:?}: expected bytes or a number with B, KiB, MiB or GiB")),
+    };
+    let number: usize = number.parse().map_err(|_| format!("invalid size {text:?}: expected a whole number first"))?;
+    number.checked_mul(1 << shift).ok_or_else(|| format!("invalid size {text:?}: too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +211,20 @@ mod tests {
         ] {
             assert!(ExporterCli::try_parse_from(args).is_err(), "{args:?} should be refused");
         }
+    }
+
+    #[test]
+    fn sizes() {
+        for (text, bytes) in
+            [("0", 0), ("100", 100), ("100B", 100), ("1KB", 1024), ("10MiB", 10 << 20), ("1GiB", 1 << 30)]
+        {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for text in ["", "MiB", "1.5MiB", "10mb", "-1", "1TiB", "99999999999999999999GiB"] {
+            assert!(parse_size(text).is_err(), "{text}");
+        }
+        let cli = ExporterCli::try_parse_from(["sonde-exporter", "--collector.textfile.max-size=1KiB"]).unwrap();
+        assert_eq!(cli.server.node.config.textfile_max_size, 1024);
+        assert!(ExporterCli::try_parse_from(["sonde-exporter", "--collector.textfile.max-size=big"]).is_err());
     }
 }

@@ -63,6 +63,7 @@ pub mod bridge;
 pub mod collector;
 pub mod duration;
 pub mod encode;
+pub mod file;
 pub mod format;
 #[cfg(feature = "http")]
 pub mod http;

@@ -169,3 +169,38 @@ fn a_template_nested_too_deep_is_refused_at_load_and_by_check_rules() {
     assert!(refused.is_some_and(|l| l.contains("nested more than")), "{:?}", agent.seen);
     healthy(addr);
 }
+
+fn mkfifo(path: &std::path::Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A FIFO as the rule file or at `alerts.json` kept the agent from ever
+/// listening, and one named `x.prom` in the textfile directory stalled
+/// `/metrics` until a writer came: none of them is read now.
+#[test]
+fn fifos_are_refused_and_the_agent_listens_and_scrapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    mkfifo(&rules);
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    mkfifo(&dir.path().join("data").join("alerts.json"));
+    let textfiles = dir.path().join("textfiles");
+    std::fs::create_dir_all(&textfiles).unwrap();
+    mkfifo(&textfiles.join("x.prom"));
+    std::fs::write(textfiles.join("good.prom"), "good_metric 1\n").unwrap();
+    std::os::unix::fs::symlink("/dev/zero", textfiles.join("zero.prom")).unwrap();
+
+    let rules_arg = format!("--rules.file={}", rules.display());
+    let textfile_arg = format!("--collector.textfile.directory={}", textfiles.display());
+    let (agent, addr) = start_agent(&[rules_arg.as_str(), "--collector.textfile", textfile_arg.as_str()], dir.path());
+    let refused = agent.seen.iter().find(|l| l.contains("rule file not loaded"));
+    assert!(refused.is_some_and(|l| l.contains("a FIFO, not a regular file")), "{:?}", agent.seen);
+    let state = agent.seen.iter().find(|l| l.contains("saved alert state cannot be read"));
+    assert!(state.is_some_and(|l| l.contains("FIFO")), "{:?}", agent.seen);
+    let metrics = http_get(addr, "/metrics", &[], TIMEOUT).unwrap();
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.body.contains("good_metric 1\n"), "{}", metrics.body);
+    assert!(metrics.body.contains("node_textfile_scrape_error 1\n"), "{}", metrics.body);
+    healthy(addr);
+}

@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::Path;
+
+use sonde_instrument::file::read_regular;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -170,12 +172,16 @@ struct RawRule {
     annotations: TextMap,
 }
 
+/// The largest rule file read: many times any real one, and a bound on
+/// what a file pointed at by mistake makes the agent parse.
+pub(crate) const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
+
 /// Reads and validates the rule file at `path`.
 pub fn load_rule_file(path: &Path) -> Result<Vec<GroupSpec>, Vec<RuleFileError>> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match read_regular(path, MAX_RULE_FILE_BYTES) {
         Ok(text) => parse_rule_file(&text, &file),
-        Err(err) => Err(vec![RuleFileError { file, group: None, rule: None, message: err.to_string() }]),
+        Err(err) => Err(vec![RuleFileError { file, group: None, rule: None, message: err.reason() }]),
     }
 }
 

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sonde_instrument::file::{ReadError, read_regular};
 
 use super::alerts::{Alert, AlertState, duration_ms, format_labels};
 use super::group::{GroupRule, RuleGroup};
@@ -23,6 +24,9 @@ use super::group::{GroupRule, RuleGroup};
 /// The file name under the storage path.
 pub const STATE_FILE: &str = "alerts.json";
 /// How old a saved state may be and still be restored.
+/// The largest state file read.
+const MAX_STATE_BYTES: u64 = 64 << 20;
+
 pub(crate) const OUTAGE_TOLERANCE: Duration = Duration::from_secs(3600);
 const VERSION: u32 = 1;
 
@@ -139,10 +143,13 @@ impl SavedState {
 
     /// Reads the state at `path`; None when there is no file yet.
     pub fn load(path: &Path) -> Result<Option<Self>, StateError> {
-        let text = match std::fs::read_to_string(path) {
+        // Only a regular file is read: a FIFO left at this path must not
+        // keep the agent from starting.
+        let text = match read_regular(path, MAX_STATE_BYTES) {
             Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StateError::Io { path: path.to_owned(), source }),
+            Err(err) if err.is_not_found() => return Ok(None),
+            Err(ReadError::Io { source, .. }) => return Err(StateError::Io { path: path.to_owned(), source }),
+            Err(err) => return Err(StateError::Format { path: path.to_owned(), message: err.reason() }),
         };
         let state: SavedState = serde_json::from_str(&text)
             .map_err(|e| StateError::Format { path: path.to_owned(), message: e.to_string() })?;

@@ -45,6 +45,7 @@ const VMSTAT_FIELDS: &str = "collector.vmstat.fields";
 const CPU_GUEST: &str = "collector.cpu.guest";
 const NO_CPU_GUEST: &str = "no-collector.cpu.guest";
 const TEXTFILE_DIRECTORY: &str = "collector.textfile.directory";
+const TEXTFILE_MAX_SIZE: &str = "collector.textfile.max-size";
 
 const HEADING: &str = "Node collectors";
 
@@ -193,6 +194,15 @@ impl clap::Args for NodeArgs {
                 .help("Directory to read text files with metrics from (*.prom)")
                 .help_heading(HEADING),
         )
+        .arg(
+            Arg::new(TEXTFILE_MAX_SIZE)
+                .long(TEXTFILE_MAX_SIZE)
+                .value_name("SIZE")
+                .value_parser(super::parse_size)
+                .default_value("16MiB")
+                .help("Largest text file read; a larger one is skipped and reported (B, KiB, MiB, GiB)")
+                .help_heading(HEADING),
+        )
         .args(bool_pair(CPU_GUEST, NO_CPU_GUEST, "Export node_cpu_guest_seconds_total", defaults.cpu_guest))
     }
 
@@ -237,6 +247,8 @@ impl clap::FromArgMatches for NodeArgs {
             vmstat_fields: value(matches, VMSTAT_FIELDS).unwrap_or(defaults.vmstat_fields),
             cpu_guest: bool_pair_value(matches, CPU_GUEST, NO_CPU_GUEST).unwrap_or(defaults.cpu_guest),
             textfile_directory: value(matches, TEXTFILE_DIRECTORY),
+            textfile_max_size: value::<usize>(matches, TEXTFILE_MAX_SIZE)
+                .map_or(defaults.textfile_max_size, |size| size as u64),
         };
         let defaults_disabled = matches.get_flag(DISABLE_DEFAULTS);
         if defaults_disabled {

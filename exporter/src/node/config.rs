@@ -68,7 +68,15 @@ pub struct NodeConfig {
     /// `--collector.textfile.directory`; none means the collector only
     /// reports `node_textfile_scrape_error 0`.
     pub textfile_directory: Option<PathBuf>,
+    /// `--collector.textfile.max-size`: a larger file is skipped and
+    /// reported as an error.
+    pub textfile_max_size: u64,
 }
+
+/// The default `--collector.textfile.max-size`: 16 MiB, far beyond the
+/// few kilobytes a textfile usually holds, and a bound on what one file
+/// can make the agent allocate.
+pub(crate) const DEFAULT_TEXTFILE_MAX_SIZE: u64 = 16 << 20;
 
 impl Default for NodeConfig {
     fn default() -> Self {
@@ -90,6 +98,7 @@ impl Default for NodeConfig {
             vmstat_fields: DEFAULT_VMSTAT_FIELDS.to_owned(),
             cpu_guest: true,
             textfile_directory: None,
+            textfile_max_size: DEFAULT_TEXTFILE_MAX_SIZE,
         }
     }
 }

@@ -5,20 +5,27 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::UNIX_EPOCH;
 
+use sonde_instrument::file::{ReadError, read_regular};
 use sonde_instrument::{Format, Labels, MetricFamily, MetricType};
 
-use super::read::{io_error, single, with_file};
+use super::read::{io_error, single};
 use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 
 #[derive(Debug)]
 struct Textfile {
     dir: Option<PathBuf>,
+    /// `--collector.textfile.max-size`.
+    max_size: u64,
     /// Whether the last scrape had an error, so a broken file logs once.
     errored: AtomicBool,
 }
 
 pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
-    Ok(Box::new(Textfile { dir: config.textfile_directory.clone(), errored: AtomicBool::new(false) }))
+    Ok(Box::new(Textfile {
+        dir: config.textfile_directory.clone(),
+        max_size: config.textfile_max_size,
+        errored: AtomicBool::new(false),
+    }))
 }
 
 /// Why one file was skipped.
@@ -30,6 +37,9 @@ enum FileError {
     Timestamps { path: PathBuf },
     #[error("textfile {} redefines the type of {name}", path.display())]
     TypeClash { path: PathBuf, name: String },
+    /// Not a regular file, too large, unreadable or not text.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error(transparent)]
     Collector(#[from] CollectorError),
 }
@@ -58,10 +68,16 @@ fn normalize_labels(family: &mut MetricFamily) {
 
 /// Reads one file into `families`, merging families already read from
 /// earlier files (same name and type), and returns the file's mtime.
-fn process_file(path: &Path, families: &mut Vec<MetricFamily>) -> Result<f64, FileError> {
-    let parsed = with_file(path, |text| sonde_instrument::parse(text, Format::Text))
-        .map_err(|e| io_error(path, e))?
+///
+/// Only a regular file of at most `max_size` bytes is read: a FIFO named
+/// `x.prom` would stall every scrape until a writer came, a symlink to
+/// `/dev/zero` would never end. Its text is its own allocation, freed
+/// with the scrape, not the buffer kernel files share.
+fn process_file(path: &Path, max_size: u64, families: &mut Vec<MetricFamily>) -> Result<f64, FileError> {
+    let text = read_regular(path, max_size)?;
+    let parsed = sonde_instrument::parse(&text, Format::Text)
         .map_err(|source| FileError::Parse { path: path.to_path_buf(), source })?;
+    drop(text);
     if parsed.iter().flat_map(|f| &f.samples).any(|s| s.timestamp.is_some()) {
         return Err(FileError::Timestamps { path: path.to_path_buf() });
     }
@@ -180,7 +196,7 @@ impl ScrapeCollector for Textfile {
             files.sort();
             for name in files {
                 let path = dir.join(&name);
-                match process_file(&path, &mut families) {
+                match process_file(&path, self.max_size, &mut families) {
                     Ok(mtime) => mtimes.push(Labels::new().with("file", path.to_string_lossy()), mtime),
                     Err(e) => errors.push(e.to_string()),
                 }
@@ -234,8 +250,11 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_a_scrape_error_not_a_failure() {
-        let collector =
-            Textfile { dir: Some(PathBuf::from("/nonexistent/textfiles")), errored: AtomicBool::new(false) };
+        let collector = Textfile {
+            dir: Some(PathBuf::from("/nonexistent/textfiles")),
+            max_size: 1 << 20,
+            errored: AtomicBool::new(false),
+        };
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         let error = out.iter().find(|f| f.name == "node_textfile_scrape_error").unwrap();
@@ -275,7 +294,7 @@ mod tests {
         write(&dir, "b.prom", "# TYPE meta gauge\nmeta{name=\"w\"} 2\nplain 3\n");
         write(&dir, "c.txt", "ignored 1\n");
         let pattern = tmp.path().join("node-*");
-        let collector = Textfile { dir: Some(pattern), errored: AtomicBool::new(false) };
+        let collector = Textfile { dir: Some(pattern), max_size: 1 << 20, errored: AtomicBool::new(false) };
         let out = scrape(&collector);
         let meta = family(&out, "meta");
         assert_eq!(meta.help, "Node metadata.");
@@ -296,7 +315,8 @@ mod tests {
         write(tmp.path(), "good.prom", "up 1\n");
         write(tmp.path(), "stamped.prom", "up2 1 1700000000000\n");
         write(tmp.path(), "broken.prom", "this is { not metrics\n");
-        let collector = Textfile { dir: Some(tmp.path().to_path_buf()), errored: AtomicBool::new(false) };
+        let collector =
+            Textfile { dir: Some(tmp.path().to_path_buf()), max_size: 1 << 20, errored: AtomicBool::new(false) };
         let out = scrape(&collector);
         assert!(out.iter().any(|f| f.name == "up"));
         assert!(out.iter().all(|f| f.name != "up2"));
@@ -307,10 +327,31 @@ mod tests {
 
     #[test]
     fn no_directory_reports_no_error() {
-        let collector = Textfile { dir: None, errored: AtomicBool::new(false) };
+        let collector = Textfile { dir: None, max_size: 1 << 20, errored: AtomicBool::new(false) };
         let mut out = Vec::new();
         collector.update(&mut out).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].samples[0].value, 0.0);
+    }
+
+    #[test]
+    fn fifos_devices_and_big_files_are_skipped_and_flagged_without_waiting() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "good.prom", "good 1\n");
+        rustix::fs::mkfifoat(rustix::fs::CWD, tmp.path().join("fifo.prom"), rustix::fs::Mode::from_raw_mode(0o600))
+            .unwrap();
+        std::os::unix::fs::symlink("/dev/zero", tmp.path().join("zero.prom")).unwrap();
+        write(tmp.path(), "big.prom", &format!("big 1\n{}", "# padding\n".repeat(200)));
+        let collector =
+            Textfile { dir: Some(tmp.path().to_path_buf()), max_size: 1024, errored: AtomicBool::new(false) };
+        // Without the checks this would wait for a writer on the FIFO.
+        let out = scrape(&collector);
+        assert_eq!(family(&out, "node_textfile_scrape_error").samples[0].value, 1.0);
+        assert_eq!(family(&out, "good").samples[0].value, 1.0);
+        assert!(out.iter().all(|f| f.name != "big"), "a file past the limit is skipped");
+        let files: Vec<&str> =
+            family(&out, "node_textfile_mtime_seconds").samples.iter().filter_map(|s| s.labels.get("file")).collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(files[0].ends_with("good.prom"));
     }
 }

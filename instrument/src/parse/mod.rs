@@ -40,6 +40,9 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+/// The most characters of a parse error message.
+pub const MAX_MESSAGE: usize = 300;
+
 /// Why an exposition could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
@@ -51,8 +54,15 @@ pub struct ParseError {
 }
 
 impl ParseError {
+    /// A message quotes at most [`MAX_MESSAGE`] characters of it: a
+    /// 100 MB junk line must not become a 100 MB log line.
     pub(crate) fn new(line: usize, message: impl Into<String>) -> Self {
-        ParseError { line, message: message.into() }
+        let mut message = message.into();
+        if let Some((at, _)) = message.char_indices().nth(MAX_MESSAGE) {
+            message.truncate(at);
+            message.push('…');
+        }
+        ParseError { line, message }
     }
 }
 

@@ -35,9 +35,9 @@ const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(60);
 /// message as promtool writes it, or nothing when all pass. Warnings
 /// (a rule file pattern matching nothing) go to `warn`.
 pub(super) fn test_file(path: &Path, warn: &mut dyn Write) -> Vec<String> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match sonde_instrument::file::read_regular(path, crate::file::MAX_RULE_FILE_BYTES) {
         Ok(text) => text,
-        Err(err) => return vec![format!("open {}: {err}", path.display())],
+        Err(err) => return vec![format!("open {}: {}", path.display(), err.reason())],
     };
     let file: UnitTestFile = match parse_unit_test_file(&text) {
         Ok(file) => file,
