@@ -379,7 +379,11 @@ where
     F: Future<Output = ()>,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(state.config.header_read_timeout);
+    // `half_close`: a client that sends its request and then shuts its
+    // side of the connection (`curl`-like tools, `printf … | nc -N`) still
+    // gets its answer; hyper would otherwise drop the connection at the
+    // read side's end of file.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(state.config.header_read_timeout).half_close(true);
     let graceful = GracefulShutdown::new();
 
     match listener.local_addr() {
@@ -489,5 +493,24 @@ mod tests {
         assert_eq!(state.handle(request).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let request = Request::get("/-/healthy").body(Full::new(Bytes::from_static(b"small"))).unwrap();
         assert_eq!(state.handle(request).await.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_half_closed_client_gets_its_answer() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(serve(listener, state(), std::future::pending()));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // A scrape is answered from the render thread, so the end of the
+        // request side arrives before the answer is ready.
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+        assert!(answer.contains("sonde_build_info{"), "{answer:?}");
+        server.abort();
     }
 }
