@@ -185,6 +185,12 @@ impl Evaluator {
         }
     }
 
+    /// Loads the rule files again, keeping their alerts; on an error the
+    /// rules stay as they were ([`RuleManager::reload`]).
+    pub fn reload(&self) -> Result<(), String> {
+        self.rules.reload(&self.windows)
+    }
+
     /// The labels added to the agent's own series (`job`, `instance`).
     pub fn extra_labels(&self) -> &Labels {
         self.windows.extra_labels()

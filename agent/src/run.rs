@@ -34,9 +34,11 @@ pub fn agent_main() -> ExitCode {
                 let evaluator = Arc::new(Evaluator::new(config, context.containers, Arc::new(queue)));
                 let metrics = Arc::new(Collectors(vec![evaluator.clone(), dispatcher]));
                 let routes = AgentRoutes::new(Views::of(Arc::clone(&evaluator)), metrics, context.page)?;
+                let reloading = Arc::clone(&evaluator);
                 Ok(Addon {
                     extension: Arc::new(routes),
                     start: Box::new(move |state| vec![tokio::spawn(evaluator::run(evaluator, state))]),
+                    reload: Some(Arc::new(move || reloading.reload())),
                 })
             });
             run_with("sonde-agent", &cli.server, Some(addon))

@@ -51,7 +51,13 @@ pub struct Addon {
     pub extension: Arc<dyn Extension>,
     /// Starts the background tasks, inside the runtime.
     pub start: Box<dyn FnOnce(Arc<AppState>) -> Vec<JoinHandle<()>> + Send>,
+    /// Reloads its configuration (on SIGHUP); blocking, run off the async
+    /// workers. An error leaves the old configuration in place.
+    pub reload: Option<Reload>,
 }
+
+/// What SIGHUP calls.
+pub type Reload = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 impl std::fmt::Debug for Addon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,7 +150,9 @@ fn serve(program: &'static str, args: &ServeArgs, addon: Option<AddonFactory<'_>
             state = state.with_extension(Arc::clone(&addon.extension));
         }
         let state = Arc::new(state);
-        let tasks = addon.map(|addon| (addon.start)(Arc::clone(&state))).unwrap_or_default();
+        let reload = addon.as_ref().and_then(|addon| addon.reload.clone());
+        let mut tasks = addon.map(|addon| (addon.start)(Arc::clone(&state))).unwrap_or_default();
+        tasks.extend(signal::on_hangup(reload));
         server::serve(listener, state, async {
             let signal = signals.recv().await;
             tracing::info!(signal, "received signal");

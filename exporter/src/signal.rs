@@ -1,4 +1,6 @@
-//! Waiting for the signals that stop the agent.
+//! Waiting for the signals that stop the agent, and SIGHUP, which reloads
+//! what can be reloaded (Prometheus' and node_exporter's users send it
+//! expecting that; its default action would kill the process).
 
 use std::future::pending;
 
@@ -34,6 +36,26 @@ impl ShutdownSignals {
             () = wait(self.terminate.as_mut()) => "SIGTERM",
         }
     }
+}
+
+/// Starts a task that, on every SIGHUP, calls `reload` on a blocking
+/// thread and logs how it went (or that there is nothing to reload).
+pub(crate) fn on_hangup(reload: Option<crate::run::Reload>) -> Option<tokio::task::JoinHandle<()>> {
+    let mut hangup = install(SignalKind::hangup(), "SIGHUP")?;
+    Some(tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let Some(reload) = reload.clone() else {
+                tracing::info!(signal = "SIGHUP", "received signal; nothing to reload");
+                continue;
+            };
+            tracing::info!(signal = "SIGHUP", "received signal; reloading");
+            match tokio::task::spawn_blocking(move || reload()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(err = %err, "reload failed; the previous configuration stays"),
+                Err(err) => tracing::error!(err = %err, "reload failed; the previous configuration stays"),
+            }
+        }
+    }))
 }
 
 fn install(kind: SignalKind, name: &'static str) -> Option<Signal> {

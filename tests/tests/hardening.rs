@@ -204,3 +204,74 @@ fn fifos_are_refused_and_the_agent_listens_and_scrapes() {
     assert!(metrics.body.contains("node_textfile_scrape_error 1\n"), "{}", metrics.body);
     healthy(addr);
 }
+
+fn metric_value(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
+    let metrics = http_get(addr, "/metrics", &[], TIMEOUT).unwrap().body;
+    metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// SIGHUP killed the agent with no log line: now it reloads the rule
+/// files, keeping the alerts of the rules that stay; a broken file keeps
+/// the old rules and says so. The exporter, with nothing to reload, runs on.
+#[test]
+fn sighup_reloads_the_rule_files_and_a_broken_one_keeps_the_old_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vector(1)\n").unwrap();
+    let rules = format!("--rules.file={}", file.display());
+    let (mut agent, addr) = start_agent(&[rules.as_str(), "--rules.evaluation-interval=100ms"], dir.path());
+    let alerts = || http_get(addr, "/api/v1/alerts", &[], TIMEOUT).unwrap().body;
+    for _ in 0..100 {
+        if alerts().contains(r#""alertname":"A""#) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let before = alerts();
+    let active_at = |body: &str, name: &str| {
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        json["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["alertname"] == name)
+            .map(|a| a["activeAt"].clone())
+    };
+    let a_since = active_at(&before, "A").expect("A is active");
+
+    std::fs::write(
+        &file,
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vector(1)\n  - alert: B\n    expr: vector(2)\n",
+    )
+    .unwrap();
+    agent.signal("HUP");
+    agent.wait_for_line("rule files reloaded");
+    let mut after = String::new();
+    for _ in 0..100 {
+        after = alerts();
+        if after.contains(r#""alertname":"B""#) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(active_at(&after, "A"), Some(a_since), "A's alert carried over: {after}");
+    assert!(active_at(&after, "B").is_some(), "{after}");
+    assert_eq!(metric_value(addr, "sonde_config_last_reload_successful"), Some(1.0));
+
+    std::fs::write(&file, "groups:\n- name: g\n  rules:\n  - alert: C\n    expr: vector(\n").unwrap();
+    agent.signal("HUP");
+    agent.wait_for_line("reload failed");
+    assert_eq!(metric_value(addr, "sonde_config_last_reload_successful"), Some(0.0));
+    let rules = http_get(addr, "/api/v1/rules", &[], TIMEOUT).unwrap().body;
+    assert!(rules.contains(r#""name":"B""#) && !rules.contains(r#""name":"C""#), "{rules}");
+    healthy(addr);
+
+    let mut exporter = Process::start(
+        env!("CARGO_BIN_EXE_sonde-exporter-test"),
+        &["--web.listen-address=127.0.0.1:0", "--collector.disable-defaults"],
+    );
+    let exporter_addr = exporter.listening_address();
+    exporter.signal("HUP");
+    exporter.wait_for_line("nothing to reload");
+    healthy(exporter_addr);
+}

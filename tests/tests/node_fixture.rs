@@ -31,12 +31,12 @@ const MOUNT_POINTS: &[&str] = &["boot", "var/lib/docker", "home/user/with space"
 
 /// Masks what changes from run to run or machine to machine, keeping the
 /// series: durations, build info, the clock and its zone, the real kernel's
-/// uname, file mtimes, the sizes statfs reads from the real disk that
+/// uname, file mtimes, when the rules were loaded, the sizes statfs reads from the real disk that
 /// holds the fixture, and the window store's size (the scrape races the
 /// evaluator's first cycle).
 fn mask(text: &str) -> String {
     let volatile = Regex::new(
-        r"(?m)^(?P<keep>(?:sonde_scrape_collector_duration_seconds|node_textfile_mtime_seconds|node_filesystem_(?:size_bytes|free_bytes|avail_bytes|files|files_free))\{[^}]*\}|node_time_seconds|sonde_build_info|sonde_window_series|sonde_window_memory_bytes|node_time_zone_offset_seconds|node_uname_info)(?:\{[^}]*\})? \S+$",
+        r"(?m)^(?P<keep>(?:sonde_scrape_collector_duration_seconds|node_textfile_mtime_seconds|node_filesystem_(?:size_bytes|free_bytes|avail_bytes|files|files_free))\{[^}]*\}|node_time_seconds|sonde_build_info|sonde_config_last_reload_success_timestamp_seconds|sonde_window_series|sonde_window_memory_bytes|node_time_zone_offset_seconds|node_uname_info)(?:\{[^}]*\})? \S+$",
     )
     .unwrap();
     volatile.replace_all(text, "${keep} <masked>").into_owned()

@@ -83,6 +83,10 @@ struct Rules {
     saved: Option<(u64, Instant)>,
     save_failing: bool,
     save_failures: u64,
+    /// Every rule file with its number of errors (0 when it loaded), as of
+    /// the start or the last successful reload.
+    file_errors: Vec<(String, usize)>,
+    reload: ReloadStatus,
 }
 
 /// The rule groups, their schedule and their saved state.
@@ -95,9 +99,60 @@ pub struct RuleManager {
     /// Where due alerts go: a queue that never waits (the agent's
     /// [`crate::signals::AlertQueue`]).
     notifier: Arc<dyn Notifier>,
-    /// Every rule file with its number of errors (0 when it loaded).
-    file_errors: Vec<(String, usize)>,
+    /// The rule files, read at start and on every reload.
+    files: RuleFiles,
     rules: Mutex<Rules>,
+}
+
+/// `--rules.node-file` and `--rules.file`.
+#[derive(Debug, Clone)]
+struct RuleFiles {
+    node: Vec<PathBuf>,
+    cluster: Vec<PathBuf>,
+}
+
+/// What the rule files held.
+#[derive(Debug)]
+struct Loaded {
+    node: Vec<GroupSpec>,
+    cluster: Vec<GroupSpec>,
+    /// Every file with its number of errors (0 when it loaded).
+    errors: Vec<(String, usize)>,
+}
+
+impl RuleFiles {
+    /// Loads every file, logging those that do not load.
+    fn load(&self) -> Loaded {
+        let mut loaded = Loaded { node: Vec::new(), cluster: Vec::new(), errors: Vec::new() };
+        let files = self.node.iter().map(|p| (p, Scope::Node));
+        for (path, scope) in files.chain(self.cluster.iter().map(|p| (p, Scope::Cluster))) {
+            let file = path.display().to_string();
+            match load_rule_file(path) {
+                Ok(specs) => {
+                    tracing::info!(file = %file, groups = specs.len(), "loaded rule file");
+                    loaded.errors.push((file, 0));
+                    match scope {
+                        Scope::Node => loaded.node.extend(specs),
+                        Scope::Cluster => loaded.cluster.extend(specs),
+                    }
+                }
+                Err(errors) => {
+                    for err in &errors {
+                        tracing::error!(file = %file, err = %err, "rule file not loaded");
+                    }
+                    loaded.errors.push((file, errors.len().max(1)));
+                }
+            }
+        }
+        loaded
+    }
+}
+
+/// How the last reload went, as Prometheus' `prometheus_config_last_reload_*`.
+#[derive(Debug, Clone, Copy)]
+struct ReloadStatus {
+    successful: bool,
+    last_success_ms: i64,
 }
 
 impl std::fmt::Debug for RuleManager {
@@ -124,67 +179,87 @@ impl RuleManager {
                 None
             }
         };
-        let mut file_errors = Vec::new();
-        let mut groups = Vec::new();
-        let mut cluster_files = Vec::new();
-        let files = config.node_rule_files.iter().map(|p| (p, Scope::Node));
-        for (path, scope) in files.chain(config.rule_files.iter().map(|p| (p, Scope::Cluster))) {
-            let file = path.display().to_string();
-            match load_rule_file(path) {
-                Ok(specs) => {
-                    tracing::info!(file = %file, groups = specs.len(), "loaded rule file");
-                    file_errors.push((file, 0));
-                    match scope {
-                        Scope::Node => groups.extend(specs.into_iter().map(|spec| {
-                            let group = RuleGroup::new(spec, config.evaluation_interval, Arc::clone(&notifier));
-                            Scheduled::new(group, None, Scope::Node, now)
-                        })),
-                        Scope::Cluster => cluster_files.extend(specs),
-                    }
-                }
-                Err(errors) => {
-                    for err in &errors {
-                        tracing::error!(file = %file, err = %err, "rule file not loaded");
-                    }
-                    file_errors.push((file, errors.len().max(1)));
-                }
-            }
-        }
+        let files = RuleFiles { node: config.node_rule_files.clone(), cluster: config.rule_files.clone() };
+        // At start a file that does not load is left out; the others run.
+        let loaded = files.load();
         // Without Swarm awareness the node is the cluster for good; with
         // it, the first cycle knows whether this agent leads.
         let cluster_files_active = config.swarm.is_none();
-        if cluster_files_active {
-            groups.extend(cluster_files.iter().map(|spec| {
-                let group = RuleGroup::new(spec.clone(), config.evaluation_interval, Arc::clone(&notifier));
-                Scheduled::new(group, None, Scope::Cluster, now)
-            }));
-        }
-        if let Some(saved) = &restore_from {
-            let restored: usize = groups.iter_mut().map(|s| s.group.restore(saved, t_ms)).sum();
-            if restored > 0 {
-                tracing::info!(alerts = restored, path = %state_path.display(), "restored alert state");
-            }
-        }
-
-        RuleManager {
+        let manager = RuleManager {
             interval: config.evaluation_interval,
             state_path,
             swarm_aware: config.swarm.is_some(),
             notifier,
-            file_errors,
+            files,
             rules: Mutex::new(Rules {
-                groups,
+                groups: Vec::new(),
                 next_feed: now,
                 services: BTreeMap::new(),
-                cluster_files,
+                cluster_files: Vec::new(),
                 cluster_files_active,
                 label_errors: BTreeMap::new(),
+                file_errors: Vec::new(),
                 restore_from,
                 saved: None,
                 save_failing: false,
                 save_failures: 0,
+                reload: ReloadStatus { successful: true, last_success_ms: t_ms },
             }),
+        };
+        {
+            let mut rules = manager.lock_rules();
+            manager.install(&mut rules, loaded, now);
+            if let Some(saved) = rules.restore_from.take() {
+                let restored: usize = rules.groups.iter_mut().map(|s| s.group.restore(&saved, t_ms)).sum();
+                if restored > 0 {
+                    tracing::info!(alerts = restored, path = %manager.state_path.display(), "restored alert state");
+                }
+                rules.restore_from = Some(saved);
+            }
         }
+        manager
+    }
+
+    /// Loads the rule files again (SIGHUP, `/-/reload`), as Prometheus
+    /// reloads its configuration: if every file loads, the file groups are
+    /// replaced and their alerts carried over; if one does not, the rules
+    /// stay as they were and `sonde_config_last_reload_successful` says 0.
+    /// Groups from `com.df.*` labels are not touched.
+    pub fn reload(&self, windows: &Windows) -> Result<(), String> {
+        let loaded = self.files.load();
+        let now = Instant::now();
+        let t_ms = now_ms();
+        let mut rules = self.lock_rules();
+        if let Some((file, errors)) = loaded.errors.iter().find(|(_, errors)| *errors > 0) {
+            rules.reload.successful = false;
+            return Err(format!("{file} has {errors} error(s); the rules loaded before stay"));
+        }
+        let carried =
+            SavedState::from_groups(rules.groups.iter().filter(|s| s.service.is_none()).map(|s| &s.group), t_ms);
+        rules.groups.retain(|s| s.service.is_some());
+        self.install(&mut rules, loaded, now);
+        for scheduled in rules.groups.iter_mut().filter(|s| s.service.is_none()) {
+            scheduled.group.restore(&carried, t_ms);
+        }
+        rules.reload = ReloadStatus { successful: true, last_success_ms: t_ms };
+        Self::rules_changed(&rules, windows);
+        let groups = rules.groups.iter().filter(|s| s.service.is_none()).count();
+        tracing::info!(groups, "rule files reloaded");
+        Ok(())
+    }
+
+    /// Puts loaded file groups in place: node groups at once, cluster
+    /// groups while this agent evaluates cluster rules.
+    fn install(&self, rules: &mut Rules, loaded: Loaded, now: Instant) {
+        let new = |spec: GroupSpec, scope| {
+            Scheduled::new(RuleGroup::new(spec, self.interval, Arc::clone(&self.notifier)), None, scope, now)
+        };
+        rules.groups.extend(loaded.node.into_iter().map(|spec| new(spec, Scope::Node)));
+        if rules.cluster_files_active {
+            rules.groups.extend(loaded.cluster.iter().cloned().map(|spec| new(spec, Scope::Cluster)));
+        }
+        rules.cluster_files = loaded.cluster;
+        rules.file_errors = loaded.errors;
     }
 
     /// Sizes `windows` for the rules loaded at start.
@@ -464,17 +539,31 @@ impl Collector for RuleManager {
                 )
                 .with_sample(Labels::new(), rules.save_failures as f64),
             );
-        }
-
-        let mut file_errors = MetricFamily::gauge(
-            "sonde_rule_file_errors",
-            "Errors in a --rules.file; a file with errors is not evaluated.",
-        );
-        for (file, errors) in &self.file_errors {
-            file_errors.push(Labels::new().with("file", file.as_str()), *errors as f64);
-        }
-        if !file_errors.samples.is_empty() {
-            out.push(file_errors);
+            let mut file_errors = MetricFamily::gauge(
+                "sonde_rule_file_errors",
+                "Errors in a --rules.file; a file with errors is not evaluated.",
+            );
+            for (file, errors) in &rules.file_errors {
+                file_errors.push(Labels::new().with("file", file.as_str()), *errors as f64);
+            }
+            if !file_errors.samples.is_empty() {
+                out.push(file_errors);
+            }
+            out.push(
+                MetricFamily::gauge(
+                    "sonde_config_last_reload_successful",
+                    "Whether the last reload of the rule files (SIGHUP) succeeded.",
+                )
+                .with_sample(Labels::new(), f64::from(u8::from(rules.reload.successful))),
+            );
+            out.push(
+                MetricFamily::gauge(
+                    "sonde_config_last_reload_success_timestamp_seconds",
+                    "When the rule files were last loaded successfully, in seconds since the Unix epoch.",
+                )
+                .with_unit("seconds")
+                .with_sample(Labels::new(), rules.reload.last_success_ms as f64 / 1000.0),
+            );
         }
     }
 }
