@@ -6,7 +6,7 @@
 //! still goes through `get`/`split_at_checked` so that a mistake here costs
 //! an error, not a panic.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::model::{Label, Labels, is_label_name_byte, is_label_name_start, is_metric_name_byte, is_metric_name_start};
@@ -107,6 +107,9 @@ pub(super) fn label_set(cur: &mut Cursor<'_>, dialect: Dialect) -> Result<Labels
     }
     let lenient = dialect == Dialect::Text;
     let mut labels: Vec<Label> = Vec::new();
+    // Past a few dozen labels the duplicate check keeps a set, so a line
+    // with 200,000 labels parses in linear time, not quadratic.
+    let mut names: Option<HashSet<String>> = None;
     loop {
         if lenient {
             cur.skip_blanks();
@@ -138,7 +141,13 @@ pub(super) fn label_set(cur: &mut Cursor<'_>, dialect: Dialect) -> Result<Labels
             return Err(format!("label {name:?}: value must be in double quotes"));
         }
         let value = quoted(cur).map_err(|m| format!("label {name:?}: {m}"))?;
-        if labels.iter().any(|l| l.name == name) {
+        let duplicate = if labels.len() < 32 {
+            labels.iter().any(|l| l.name == name)
+        } else {
+            let names = names.get_or_insert_with(|| labels.iter().map(|l| l.name.clone()).collect());
+            !names.insert(name.to_owned())
+        };
+        if duplicate {
             return Err(format!("duplicate label name {name:?}"));
         }
         labels.push(Label { name: name.to_owned(), value });

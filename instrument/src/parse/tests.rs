@@ -341,3 +341,16 @@ fn many_copies_of_one_series_stay_linear() {
     assert_eq!(parsed.families[0].samples.len(), 20_000);
     assert_eq!(parsed.findings.len(), 19_999);
 }
+
+#[test]
+fn many_labels_still_find_a_duplicate_name() {
+    let names: Vec<String> = (0..2_000).map(|i| format!("l{i}=\"v\"")).collect();
+    let line = format!("m{{{}}} 1\n", names.join(","));
+    let parsed = parse(&line, Format::Text).unwrap();
+    assert_eq!(parsed[0].samples[0].labels.0.len(), 2_000);
+    let line = format!("m{{{},l1999=\"again\"}} 1\n", names.join(","));
+    let err = parse(&line, Format::Text).unwrap_err();
+    assert!(err.message.contains("duplicate label name \"l1999\""), "{err}");
+    let line = format!("m{{{},l5=\"again\"}} 1\n", names[..40].join(","));
+    assert!(parse(&line, Format::Text).unwrap_err().message.contains("duplicate label name \"l5\""));
+}

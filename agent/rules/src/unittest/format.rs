@@ -161,11 +161,18 @@ fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(deserial
 
 /// A unit-test file that is not the YAML promtool reads.
 #[derive(Debug, thiserror::Error)]
-#[error("yaml: {0}")]
-pub(super) struct UnitTestFileError(#[from] serde_norway::Error);
+pub(super) enum UnitTestFileError {
+    /// The YAML parser's error.
+    #[error("yaml: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    /// Nested too deep to hand to the parser.
+    #[error("yaml: {0}")]
+    Nesting(String),
+}
 
 /// Parses a unit-test file's text; an empty document is an empty file.
 pub(super) fn parse_unit_test_file(text: &str) -> Result<UnitTestFile, UnitTestFileError> {
+    crate::file::check_yaml_nesting(text).map_err(UnitTestFileError::Nesting)?;
     Ok(serde_norway::from_str::<Option<UnitTestFile>>(text)?.unwrap_or_default())
 }
 
