@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Execution,
     /// The answer cannot be given now (HTTP 503).
     Unavailable,
+    /// The query took longer than `--query.timeout` (HTTP 503).
+    Timeout,
     /// A bug (HTTP 500).
     Internal,
 }
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::BadData => "bad_data",
             ErrorKind::Execution => "execution",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Timeout => "timeout",
             ErrorKind::Internal => "internal",
         }
     }
@@ -55,7 +58,7 @@ impl ErrorKind {
         match self {
             ErrorKind::BadData => http::StatusCode::BAD_REQUEST,
             ErrorKind::Execution => http::StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorKind::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Unavailable | ErrorKind::Timeout => http::StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

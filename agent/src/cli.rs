@@ -3,12 +3,14 @@
 //! ([`RulesArgs`]) and the tools that run instead of the agent.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use sonde_exporter::cli::ServeArgs;
 use sonde_exporter::version;
 
 pub use crate::rules_args::RulesArgs;
+use crate::server::QueryLimits;
 
 /// `sonde-agent`: with no subcommand, runs the agent.
 #[derive(Debug, Parser)]
@@ -25,9 +27,42 @@ pub struct Cli {
     /// The rule evaluator's flags.
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// The query API's limits.
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// A tool to run instead of the agent.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--query.*`: what a query through the API may take, so that queries
+/// cannot crowd out one another or hold the query thread for long.
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// How long a query may take before the client gets a 503; Grafana's
+    /// own default timeout (Prometheus' 2m is meant for a server with
+    /// weeks of data, not an agent's window of minutes).
+    #[arg(long = "query.timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Queries admitted at once (running or waiting for the query thread);
+    /// more get a 503. Prometheus' default.
+    #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrency: u32,
+}
+
+impl QueryArgs {
+    /// The limits these flags set.
+    pub fn limits(&self) -> QueryLimits {
+        QueryLimits { timeout: self.timeout, max_concurrency: self.max_concurrency as usize }
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match sonde_instrument::duration::parse_prometheus_duration(text) {
+        Ok(timeout) if timeout.is_zero() => Err(format!("invalid timeout {text:?}: it must be more than zero")),
+        Ok(timeout) => Ok(timeout),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// Tools that run instead of the agent.
@@ -151,7 +186,8 @@ mod tests {
         let longs = |cmd: clap::Command| -> Vec<String> {
             cmd.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect()
         };
-        let rule_flags = longs(RulesArgs::augment_args(clap::Command::new("rules")));
+        let mut rule_flags = longs(RulesArgs::augment_args(clap::Command::new("rules")));
+        rule_flags.extend(longs(QueryArgs::augment_args(clap::Command::new("query"))));
         let mut agent = longs(Cli::command());
         agent.retain(|long| !rule_flags.contains(long));
         assert_eq!(agent, longs(ExporterCli::command()));
@@ -178,6 +214,9 @@ mod tests {
         let cli = Cli::try_parse_from(["sonde-agent"]).unwrap();
         assert_eq!(cli.server.web.listen_address, ListenAddress::AllInterfaces(9097));
         assert!(cli.command.is_none());
+        assert_eq!(cli.query.limits(), QueryLimits { timeout: Duration::from_secs(30), max_concurrency: 20 });
+        assert!(Cli::try_parse_from(["sonde-agent", "--query.timeout=0s"]).is_err());
+        assert!(Cli::try_parse_from(["sonde-agent", "--query.max-concurrency=0"]).is_err());
     }
 
     #[test]

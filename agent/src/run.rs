@@ -27,13 +27,15 @@ pub fn agent_main() -> ExitCode {
         Some(Command::Test(TestCommand::Rules(args))) => tools::run_test_rules(args),
         None => {
             let config = cli.rules.evaluator_config(&cli.server);
+            let limits = cli.query.limits();
             let addon: AddonFactory<'_> = Box::new(move |context| {
                 // Due alerts leave the evaluation through a queue; the
                 // dispatcher hands them to the receivers.
                 let (queue, dispatcher) = Dispatcher::start(vec![Arc::new(LogReceiver::new())]);
                 let evaluator = Arc::new(Evaluator::new(config, context.containers, Arc::new(queue)));
                 let metrics = Arc::new(Collectors(vec![evaluator.clone(), dispatcher]));
-                let routes = AgentRoutes::new(Views::of(Arc::clone(&evaluator)), metrics, context.page)?;
+                let routes =
+                    AgentRoutes::new(Views::of(Arc::clone(&evaluator)), metrics, context.page)?.with_limits(limits);
                 let reloading = Arc::clone(&evaluator);
                 Ok(Addon {
                     extension: Arc::new(routes),

@@ -8,6 +8,7 @@
 //! whose client has gone away before its turn is not run.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt as _;
@@ -19,15 +20,34 @@ use sonde_exporter::server::landing::PageInfo;
 use sonde_exporter::server::{Extension, Methods, WorkThread, html_response};
 use sonde_instrument::http::text_response;
 use sonde_instrument::{Collector, MetricFamily};
+use tokio::sync::Semaphore;
 
 use crate::api::{self, ApiError, ErrorKind, RuleFilter};
 use crate::evaluator::{Evaluator, now_ms};
 use crate::status_page;
 use crate::views::Views;
 
+/// What a query through the API may take (`--query.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// How long the client waits before a 503 `timeout`.
+    pub timeout: Duration,
+    /// Queries admitted at once, running or waiting; more get a 503.
+    pub max_concurrency: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits { timeout: Duration::from_secs(30), max_concurrency: 20 }
+    }
+}
+
 /// The agent's routes and the metrics of its evaluator.
 pub struct AgentRoutes {
     views: Views,
+    limits: QueryLimits,
+    /// One permit per admitted query.
+    query_slots: Arc<Semaphore>,
     /// The evaluator's own metrics, served on `/metrics`.
     metrics: Arc<dyn Collector + Send + Sync>,
     page: PageInfo,
@@ -46,7 +66,16 @@ impl AgentRoutes {
     /// the status page says about the program. Fails only when the query
     /// thread cannot be started.
     pub fn new(views: Views, metrics: Arc<dyn Collector + Send + Sync>, page: PageInfo) -> std::io::Result<Self> {
-        Ok(AgentRoutes { views, metrics, page, queries: WorkThread::start("sonde-query")? })
+        let limits = QueryLimits::default();
+        let query_slots = Arc::new(Semaphore::new(limits.max_concurrency));
+        Ok(AgentRoutes { views, limits, query_slots, metrics, page, queries: WorkThread::start("sonde-query")? })
+    }
+
+    /// The same routes with other query limits.
+    pub fn with_limits(mut self, limits: QueryLimits) -> Self {
+        self.query_slots = Arc::new(Semaphore::new(limits.max_concurrency.max(1)));
+        self.limits = limits;
+        self
     }
 
     /// Routes over every view of `evaluator`, with its metrics.
@@ -86,7 +115,7 @@ impl AgentRoutes {
                 Err(err) => return api_error(&err),
             },
         };
-        self.api_answer(move |views| {
+        self.api_query_answer(move |views| {
             views
                 .queries
                 .instant_query(&query, t_ms)
@@ -106,7 +135,7 @@ impl AgentRoutes {
             Err(err) => return api_error(&err),
         };
         let query = param("query");
-        self.api_answer(move |views| {
+        self.api_query_answer(move |views| {
             views
                 .queries
                 .range_query(&query, start_ms, end_ms, step_ms)
@@ -148,6 +177,25 @@ impl AgentRoutes {
                 tracing::error!(err = %err, "building an API answer failed");
                 api_error(&ApiError::new(ErrorKind::Internal, err.to_string()))
             }
+        }
+    }
+
+    /// [`Self::api_answer`] for a query: admitted only while fewer than
+    /// `max_concurrency` are, answered within `timeout` (a 503 otherwise,
+    /// as Prometheus answers). A query still waiting for the thread when
+    /// its time is up is never run; one already running finishes on the
+    /// thread, and its answer is dropped.
+    async fn api_query_answer<F>(self: &Arc<Self>, build: F) -> Response<Full<Bytes>>
+    where
+        F: FnOnce(&Views) -> Result<String, ApiError> + Send + 'static,
+    {
+        let Ok(_slot) = Arc::clone(&self.query_slots).try_acquire_owned() else {
+            let message = "too many queries in flight; raise --query.max-concurrency";
+            return api_error(&ApiError::new(ErrorKind::Unavailable, message));
+        };
+        match tokio::time::timeout(self.limits.timeout, self.api_answer(build)).await {
+            Ok(response) => response,
+            Err(_) => api_error(&ApiError::new(ErrorKind::Timeout, "query timed out in expression evaluation")),
         }
     }
 
@@ -263,5 +311,108 @@ mod tests {
         assert!(!String::from_utf8_lossy(&plain).contains("Swarm role"));
         let agent = with_routes().handle(get("/")).await.into_body().collect().await.unwrap().to_bytes();
         assert!(String::from_utf8_lossy(&agent).contains("<h2>Swarm role</h2>"));
+    }
+
+    /// Queries that wait in the engine until the test releases them: a
+    /// query slower than any limit, on demand.
+    struct BlockingQueries {
+        entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+        release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl crate::views::Queries for BlockingQueries {
+        fn instant_query(
+            &self,
+            _text: &str,
+            _t_ms: i64,
+        ) -> Result<(sonde_promql::Value, sonde_promql::Annotations), sonde_promql::EvalError> {
+            let _ = self.entered.lock().unwrap().send(());
+            let _ = self.release.lock().unwrap().recv();
+            Ok((sonde_promql::Value::Scalar(1.0), sonde_promql::Annotations::default()))
+        }
+
+        fn range_query(
+            &self,
+            text: &str,
+            start_ms: i64,
+            _end_ms: i64,
+            _step_ms: i64,
+        ) -> Result<(sonde_promql::Value, sonde_promql::Annotations), sonde_promql::EvalError> {
+            self.instant_query(text, start_ms)
+        }
+    }
+
+    fn blocking(limits: QueryLimits) -> (Arc<AppState>, std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>) {
+        let dir = std::env::temp_dir().join("sonde-server-test-unused");
+        let config = EvaluatorConfig { storage_path: dir, ..Default::default() };
+        let evaluator = Arc::new(Evaluator::new(config, None, Arc::new(LogNotifier::new())));
+        let (entered, entered_rx) = std::sync::mpsc::channel();
+        let (release_tx, release) = std::sync::mpsc::channel();
+        let queries = Arc::new(BlockingQueries {
+            entered: std::sync::Mutex::new(entered),
+            release: std::sync::Mutex::new(release),
+        });
+        let mut views = Views::of(Arc::clone(&evaluator));
+        views.queries = queries;
+        let state = AppState::new(ServerConfig::default(), ScrapeExecutor::new()).unwrap();
+        let routes = AgentRoutes::new(views, evaluator, state.page_info()).unwrap().with_limits(limits);
+        (Arc::new(state.with_extension(Arc::new(routes))), entered_rx, release_tx)
+    }
+
+    async fn json_error(response: Response<Full<Bytes>>) -> (StatusCode, serde_json::Value) {
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queries_past_max_concurrency_get_a_503() {
+        let (state, entered, release) =
+            blocking(QueryLimits { timeout: Duration::from_secs(3600), max_concurrency: 1 });
+        let first = tokio::spawn({
+            let state = Arc::clone(&state);
+            async move { state.handle(get("/api/v1/query?query=up")).await }
+        });
+        let entered = tokio::task::spawn_blocking(move || {
+            entered.recv().unwrap();
+            entered
+        })
+        .await
+        .unwrap();
+        let (status, json) =
+            json_error(state.handle(get("/api/v1/query_range?query=up&start=0&end=1&step=1")).await).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(json["errorType"], "unavailable");
+        assert!(json["error"].as_str().unwrap().contains("--query.max-concurrency"), "{json}");
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().status(), StatusCode::OK);
+        // Its slot is free again.
+        let next = tokio::spawn({
+            let state = Arc::clone(&state);
+            async move { state.handle(get("/api/v1/query?query=up")).await }
+        });
+        tokio::task::spawn_blocking(move || entered.recv().unwrap()).await.unwrap();
+        release.send(()).unwrap();
+        assert_eq!(next.await.unwrap().status(), StatusCode::OK);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_query_past_its_timeout_gets_a_503_timeout() {
+        let (state, entered, release) =
+            blocking(QueryLimits { timeout: Duration::from_millis(50), max_concurrency: 5 });
+        let (status, json) = json_error(state.handle(get("/api/v1/query?query=up")).await).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(json["errorType"], "timeout");
+        assert_eq!(json["error"], "query timed out in expression evaluation");
+        // The query was running; released, the thread serves the next one.
+        entered.recv().unwrap();
+        release.send(()).unwrap();
+        let queued = tokio::spawn({
+            let state = Arc::clone(&state);
+            async move { state.handle(get("/api/v1/query?query=up")).await }
+        });
+        tokio::task::spawn_blocking(move || entered.recv().unwrap()).await.unwrap();
+        release.send(()).unwrap();
+        assert_eq!(queued.await.unwrap().status(), StatusCode::OK);
     }
 }
