@@ -57,6 +57,7 @@ pub mod windows;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -161,6 +162,9 @@ pub struct Evaluator {
     /// Where container labels (rules, scrape targets) are read, when the
     /// container collector runs.
     containers: Option<MetadataCache>,
+    /// When the cycle running now started (ms since the epoch); 0 between
+    /// cycles.
+    cycle_since_ms: AtomicI64,
 }
 
 impl Evaluator {
@@ -182,6 +186,7 @@ impl Evaluator {
             swarm: Arc::new(SwarmState::new(config.swarm)),
             targets: Arc::new(Targets::new(config.scrape, config.evaluation_interval)),
             containers,
+            cycle_since_ms: AtomicI64::new(0),
         }
     }
 
@@ -189,6 +194,16 @@ impl Evaluator {
     /// rules stay as they were ([`RuleManager::reload`]).
     pub fn reload(&self) -> Result<(), String> {
         self.rules.reload(&self.windows)
+    }
+
+    /// Why evaluation is stuck: a cycle running for longer than four
+    /// intervals (and at least a minute). `None` while it goes on.
+    pub fn stuck(&self) -> Option<String> {
+        let since = self.cycle_since_ms.load(Ordering::Relaxed);
+        let running = Duration::from_millis(u64::try_from(now_ms() - since).unwrap_or(0));
+        let limit = (self.interval * 4).max(Duration::from_secs(60));
+        (since > 0 && running > limit)
+            .then(|| format!("a rule evaluation cycle has been running for {}s", running.as_secs()))
     }
 
     /// The labels added to the agent's own series (`job`, `instance`).
@@ -360,10 +375,12 @@ pub async fn run(evaluator: Arc<Evaluator>, state: Arc<AppState>) {
         let wake = tokio::time::Instant::from_std(evaluator.next_wake());
         tokio::time::sleep_until(wake).await;
         let ev = Arc::clone(&evaluator);
+        evaluator.cycle_since_ms.store(now_ms(), Ordering::Relaxed);
         let result = match state.collect_then(|families| families).await {
             Ok(families) => rules_thread.run(move || ev.cycle(&families, now_ms(), Instant::now())).await,
             Err(err) => Err(err),
         };
+        evaluator.cycle_since_ms.store(0, Ordering::Relaxed);
         match result {
             Ok(_) => {
                 if std::mem::take(&mut lost) {

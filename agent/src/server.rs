@@ -228,6 +228,10 @@ impl Extension for AgentRoutes {
     fn handle(self: Arc<Self>, request: Request<Bytes>) -> BoxFuture<'static, Response<Full<Bytes>>> {
         self.answer(request).boxed()
     }
+
+    fn ready(&self) -> Result<(), String> {
+        self.views.progress.stuck().map_or(Ok(()), Err)
+    }
 }
 
 fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -47,6 +47,12 @@ pub trait SwarmRole: Send + Sync {
     fn role(&self) -> Role;
 }
 
+/// Whether the evaluation loop goes on (`/-/ready`).
+pub trait Progress: Send + Sync {
+    /// Why evaluation is stuck, if it is.
+    fn stuck(&self) -> Option<String>;
+}
+
 /// The views the server is given.
 #[derive(Clone)]
 pub struct Views {
@@ -58,6 +64,8 @@ pub struct Views {
     pub targets: Arc<dyn ScrapeTargets>,
     /// The status page.
     pub role: Arc<dyn SwarmRole>,
+    /// `/-/ready`.
+    pub progress: Arc<dyn Progress>,
 }
 
 impl std::fmt::Debug for Views {
@@ -68,8 +76,8 @@ impl std::fmt::Debug for Views {
 
 impl Views {
     /// Every view from one object that implements them all.
-    pub fn of<T: Queries + RuleGroups + ScrapeTargets + SwarmRole + 'static>(all: Arc<T>) -> Self {
-        Views { queries: all.clone(), rules: all.clone(), targets: all.clone(), role: all }
+    pub fn of<T: Queries + RuleGroups + ScrapeTargets + SwarmRole + Progress + 'static>(all: Arc<T>) -> Self {
+        Views { queries: all.clone(), rules: all.clone(), targets: all.clone(), role: all.clone(), progress: all }
     }
 
     /// [`RuleGroups::with_groups`] returning what `f` returns.
@@ -126,5 +134,11 @@ impl ScrapeTargets for Evaluator {
 impl SwarmRole for Evaluator {
     fn role(&self) -> Role {
         Evaluator::role(self)
+    }
+}
+
+impl Progress for Evaluator {
+    fn stuck(&self) -> Option<String> {
+        Evaluator::stuck(self)
     }
 }

@@ -19,8 +19,8 @@ use std::error::Error as StdError;
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -57,6 +57,11 @@ pub trait Extension: Send + Sync + Debug + 'static {
     /// Answers a request for one of its routes (body already read, within
     /// [`MAX_QUERY_BODY`] for POST, [`MAX_REQUEST_BODY`] otherwise).
     fn handle(self: Arc<Self>, request: Request<Bytes>) -> BoxFuture<'static, Response<Full<Bytes>>>;
+
+    /// Whether its own work goes on (`/-/ready`); why not otherwise.
+    fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The methods a route takes.
@@ -90,6 +95,9 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// How long a client may take to send a request's (small) body.
     pub body_read_timeout: Duration,
+    /// How long one collection may run before `/-/ready` says the scrape
+    /// path is stuck (503): far past any collector's own deadline.
+    pub stuck_after: Duration,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +110,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
+            stuck_after: Duration::from_secs(60),
         }
     }
 }
@@ -119,6 +128,10 @@ pub struct AppState {
     ready: AtomicBool,
     scrape_slots: Option<Arc<Semaphore>>,
     render_thread: WorkThread,
+    /// When the collection running now started, in milliseconds after
+    /// `epoch` plus one; 0 while none runs.
+    collecting_since: AtomicU64,
+    epoch: Instant,
     /// What the binary adds: routes and metrics.
     extension: Option<Arc<dyn Extension>>,
 }
@@ -140,6 +153,8 @@ impl AppState {
             ready: AtomicBool::new(false),
             scrape_slots,
             render_thread,
+            collecting_since: AtomicU64::new(0),
+            epoch: Instant::now(),
             extension: None,
         })
     }
@@ -175,6 +190,26 @@ impl AppState {
         self.ready.load(Ordering::Relaxed)
     }
 
+    /// Ready: serving, no collection stuck past `stuck_after`, and the
+    /// extension's work going on. `Err(None)` while starting or shutting
+    /// down, `Err(Some(why))` when something is stuck.
+    pub fn readiness(&self) -> Result<(), Option<String>> {
+        if !self.is_ready() {
+            return Err(None);
+        }
+        let since = self.collecting_since.load(Ordering::Relaxed);
+        if since > 0 {
+            let running = self.epoch.elapsed().saturating_sub(Duration::from_millis(since - 1));
+            if running > self.config.stuck_after {
+                return Err(Some(format!("a collection has been running for {}s", running.as_secs())));
+            }
+        }
+        match &self.extension {
+            Some(extension) => extension.ready().map_err(Some),
+            None => Ok(()),
+        }
+    }
+
     /// Marks the server ready (serving) or not (starting, shutting down).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
@@ -193,6 +228,10 @@ impl AppState {
     /// Collects every family `/metrics` serves: the collectors, the self
     /// metrics and the extension's. Blocking, like [`AppState::render`].
     pub fn collect_all(&self, out: &mut Vec<MetricFamily>) {
+        let since = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+        self.collecting_since.store(since, Ordering::Relaxed);
+        // Cleared however the collection ends, a contained panic included.
+        let _done = ClearOnDrop(&self.collecting_since);
         self.executor.collect(out);
         self.self_metrics.collect(out);
         if let Some(extension) = &self.extension {
@@ -250,8 +289,13 @@ impl AppState {
             Route::Telemetry => self.metrics(&parts.headers).await,
             Route::Landing => self.landing(),
             Route::Healthy => text_response(StatusCode::OK, "Sonde Agent is Healthy.\n"),
-            Route::Ready if self.is_ready() => text_response(StatusCode::OK, "Sonde Agent is Ready.\n"),
-            Route::Ready => text_response(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n"),
+            Route::Ready => match self.readiness() {
+                Ok(()) => text_response(StatusCode::OK, "Sonde Agent is Ready.\n"),
+                Err(None) => text_response(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n"),
+                Err(Some(reason)) => {
+                    text_response(StatusCode::SERVICE_UNAVAILABLE, format!("Service Unavailable: {reason}\n"))
+                }
+            },
             Route::NotFound => text_response(StatusCode::NOT_FOUND, "404 page not found\n"),
         }
     }
@@ -362,6 +406,15 @@ enum Route {
     Ready,
     Extension(Methods),
     NotFound,
+}
+
+/// Sets the atomic back to 0 when dropped.
+struct ClearOnDrop<'a>(&'a AtomicU64);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
 }
 
 /// An HTML page, 200.

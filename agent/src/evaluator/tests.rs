@@ -411,3 +411,15 @@ fn without_swarm_awareness_every_rule_runs_here() {
         "not asked, not reported"
     );
 }
+
+#[test]
+fn a_cycle_running_past_four_intervals_and_a_minute_is_stuck() {
+    let dir = tempfile::tempdir().unwrap();
+    let evaluator = Evaluator::new(config(dir.path(), &[]), None, Arc::new(LogNotifier::new()));
+    assert_eq!(evaluator.stuck(), None, "no cycle running");
+    evaluator.cycle_since_ms.store(now_ms() - 30_000, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(evaluator.stuck(), None, "30 s is within a minute");
+    evaluator.cycle_since_ms.store(now_ms() - 90_000, std::sync::atomic::Ordering::Relaxed);
+    let why = evaluator.stuck().expect("stuck");
+    assert!(why.starts_with("a rule evaluation cycle has been running for 9"), "{why}");
+}

@@ -114,3 +114,40 @@ async fn scrapes_beyond_max_requests_get_503() {
     let first = sonde_tests::within("the first scrape", first).await.expect("scrape task");
     assert_eq!(first.status, 200);
 }
+
+/// `/-/ready` answered 200 while a FIFO stalled every scrape: now a
+/// collection running past `stuck_after` turns it to 503, with the reason,
+/// and it is 200 again once the collection ends. `/-/healthy` stays 200.
+#[tokio::test]
+async fn ready_is_503_while_a_collection_is_stuck() {
+    let (collector, mut gate) = GateCollector::new();
+    let config = ServerConfig { stuck_after: std::time::Duration::from_millis(100), ..ServerConfig::default() };
+    let server = Arc::new(TestServer::start_with(config, executor_with("gate", collector)).await);
+    assert_eq!(server.get("/-/ready", &[]).await.status, 200);
+
+    let scrape = tokio::spawn({
+        let server = Arc::clone(&server);
+        async move { server.get("/metrics", &[]).await }
+    });
+    gate.entered().await;
+    // Not a threshold: the collection is held until released below, and
+    // `within` only turns a readiness that never changes into a failure.
+    let ready = sonde_tests::within("/-/ready turning 503", async {
+        loop {
+            let ready = server.get("/-/ready", &[]).await;
+            if ready.status != 200 {
+                return ready;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(ready.status, 503);
+    assert!(ready.text().contains("a collection has been running for"), "{}", ready.text());
+    assert_eq!(server.get("/-/healthy", &[]).await.status, 200);
+
+    gate.release();
+    let scrape = sonde_tests::within("the held scrape", scrape).await.expect("scrape task");
+    assert_eq!(scrape.status, 200);
+    assert_eq!(server.get("/-/ready", &[]).await.status, 200);
+}
