@@ -36,7 +36,8 @@ pub struct Cli {
 }
 
 /// `--query.*`: what a query through the API may take, so that queries
-/// cannot crowd out one another or hold the query thread for long.
+/// cannot crowd out one another or hold the query thread for long; and
+/// `--web.enable-lifecycle`, the agent's one lifecycle endpoint.
 #[derive(Debug, Clone, Args)]
 pub struct QueryArgs {
     /// How long a query may take before the client gets a 503; Grafana's
@@ -48,6 +49,10 @@ pub struct QueryArgs {
     /// more get a 503. Prometheus' default.
     #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrency: u32,
+    /// Enable `POST /-/reload` (reload the rule files, as SIGHUP does), as
+    /// Prometheus' flag of the same name.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
 }
 
 impl QueryArgs {

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use sonde_exporter::run::{Addon, AddonFactory, run_with};
+use sonde_exporter::run::{Addon, AddonFactory, Reload, run_with};
 use sonde_instrument::{Collector, MetricFamily};
 
 use crate::cli::{CheckCommand, Cli, Command, TestCommand};
@@ -28,19 +28,24 @@ pub fn agent_main() -> ExitCode {
         None => {
             let config = cli.rules.evaluator_config(&cli.server);
             let limits = cli.query.limits();
+            let lifecycle = cli.query.enable_lifecycle;
             let addon: AddonFactory<'_> = Box::new(move |context| {
                 // Due alerts leave the evaluation through a queue; the
                 // dispatcher hands them to the receivers.
                 let (queue, dispatcher) = Dispatcher::start(vec![Arc::new(LogReceiver::new())]);
                 let evaluator = Arc::new(Evaluator::new(config, context.containers, Arc::new(queue)));
                 let metrics = Arc::new(Collectors(vec![evaluator.clone(), dispatcher]));
-                let routes =
+                let mut routes =
                     AgentRoutes::new(Views::of(Arc::clone(&evaluator)), metrics, context.page)?.with_limits(limits);
                 let reloading = Arc::clone(&evaluator);
+                let reload: Reload = Arc::new(move || reloading.reload());
+                if lifecycle {
+                    routes = routes.with_reload(Arc::clone(&reload));
+                }
                 Ok(Addon {
                     extension: Arc::new(routes),
                     start: Box::new(move |state| vec![tokio::spawn(evaluator::run(evaluator, state))]),
-                    reload: Some(Arc::new(move || reloading.reload())),
+                    reload: Some(reload),
                 })
             });
             run_with("sonde-agent", &cli.server, Some(addon))

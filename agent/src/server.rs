@@ -16,6 +16,7 @@ use futures_util::future::BoxFuture;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use sonde_exporter::run::Reload;
 use sonde_exporter::server::landing::PageInfo;
 use sonde_exporter::server::{Extension, Methods, WorkThread, html_response};
 use sonde_instrument::http::text_response;
@@ -45,6 +46,8 @@ impl Default for QueryLimits {
 /// The agent's routes and the metrics of its evaluator.
 pub struct AgentRoutes {
     views: Views,
+    /// `POST /-/reload`, when `--web.enable-lifecycle` is given.
+    reload: Option<Reload>,
     limits: QueryLimits,
     /// One permit per admitted query.
     query_slots: Arc<Semaphore>,
@@ -68,7 +71,21 @@ impl AgentRoutes {
     pub fn new(views: Views, metrics: Arc<dyn Collector + Send + Sync>, page: PageInfo) -> std::io::Result<Self> {
         let limits = QueryLimits::default();
         let query_slots = Arc::new(Semaphore::new(limits.max_concurrency));
-        Ok(AgentRoutes { views, limits, query_slots, metrics, page, queries: WorkThread::start("sonde-query")? })
+        Ok(AgentRoutes {
+            views,
+            reload: None,
+            limits,
+            query_slots,
+            metrics,
+            page,
+            queries: WorkThread::start("sonde-query")?,
+        })
+    }
+
+    /// The same routes with `POST /-/reload` calling `reload`.
+    pub fn with_reload(mut self, reload: Reload) -> Self {
+        self.reload = Some(reload);
+        self
     }
 
     /// The same routes with other query limits.
@@ -98,6 +115,7 @@ impl AgentRoutes {
                 .await
             }
             "/" => self.status_page().await,
+            "/-/reload" => self.reload().await,
             _ => text_response(StatusCode::NOT_FOUND, "404 page not found\n"),
         }
     }
@@ -199,6 +217,24 @@ impl AgentRoutes {
         }
     }
 
+    /// `POST /-/reload`: the rule files, loaded again on a blocking thread;
+    /// Prometheus' answers (403 when the lifecycle API is off, 500 with the
+    /// error when a file does not load).
+    async fn reload(&self) -> Response<Full<Bytes>> {
+        let Some(reload) = self.reload.clone() else {
+            return text_response(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n");
+        };
+        tracing::info!("reload requested over HTTP");
+        match tokio::task::spawn_blocking(move || reload()).await {
+            Ok(Ok(())) => text_response(StatusCode::OK, ""),
+            Ok(Err(err)) => {
+                tracing::error!(err = %err, "reload failed; the previous configuration stays");
+                text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {err}\n"))
+            }
+            Err(err) => text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {err}\n")),
+        }
+    }
+
     /// `/`: the status page, built on the query thread.
     async fn status_page(self: &Arc<Self>) -> Response<Full<Bytes>> {
         let (views, page) = (self.views.clone(), self.page.clone());
@@ -221,6 +257,7 @@ impl Extension for AgentRoutes {
         match path {
             "/api/v1/query" | "/api/v1/query_range" => Some(Methods::GetAndPost),
             "/api/v1/rules" | "/api/v1/alerts" | "/api/v1/targets" | "/" => Some(Methods::Get),
+            "/-/reload" => Some(Methods::Post),
             _ => None,
         }
     }

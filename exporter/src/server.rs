@@ -71,6 +71,8 @@ pub enum Methods {
     Get,
     /// `GET`, `HEAD` and a form `POST` (`/api/v1/query`).
     GetAndPost,
+    /// `POST` and `PUT` only (`/-/reload`).
+    Post,
 }
 
 /// Request bodies larger than this are refused: only `/api/v1/query`
@@ -267,11 +269,24 @@ impl AppState {
         if route == Route::NotFound {
             return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
         }
-        let takes_post = route == Route::Extension(Methods::GetAndPost);
+        let methods = match route {
+            Route::Extension(methods) => methods,
+            _ => Methods::Get,
+        };
+        let takes_post = methods != Methods::Get;
         let method = request.method();
-        if !(matches!(*method, Method::GET | Method::HEAD) || (takes_post && *method == Method::POST)) {
+        let allowed = match methods {
+            Methods::Get => matches!(*method, Method::GET | Method::HEAD),
+            Methods::GetAndPost => matches!(*method, Method::GET | Method::HEAD | Method::POST),
+            Methods::Post => matches!(*method, Method::POST | Method::PUT),
+        };
+        if !allowed {
             let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
-            let allow = if takes_post { "GET, HEAD, POST" } else { "GET, HEAD" };
+            let allow = match methods {
+                Methods::Get => "GET, HEAD",
+                Methods::GetAndPost => "GET, HEAD, POST",
+                Methods::Post => "POST, PUT",
+            };
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
             return response;
         }

@@ -275,3 +275,38 @@ fn sighup_reloads_the_rule_files_and_a_broken_one_keeps_the_old_rules() {
     exporter.wait_for_line("nothing to reload");
     healthy(exporter_addr);
 }
+
+/// `POST /-/reload` does what SIGHUP does, behind `--web.enable-lifecycle`
+/// as in Prometheus: 403 without the flag, 405 for GET, 500 with the error
+/// when a file does not load.
+#[test]
+fn post_reload_behind_the_lifecycle_flag() {
+    use std::io::{Read as _, Write as _};
+
+    fn post(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        write!(stream, "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vector(1)\n").unwrap();
+    let rules = format!("--rules.file={}", file.display());
+    let (_plain, plain) = start_agent(&[rules.as_str()], dir.path());
+    assert!(post(plain, "/-/reload").starts_with("HTTP/1.1 403"), "without --web.enable-lifecycle");
+
+    let (_agent, addr) = start_agent(&[rules.as_str(), "--web.enable-lifecycle"], dir.path());
+    assert_eq!(http_get(addr, "/-/reload", &[], TIMEOUT).unwrap().status, 405);
+    std::fs::write(&file, "groups:\n- name: g\n  rules:\n  - alert: B\n    expr: vector(2)\n").unwrap();
+    assert!(post(addr, "/-/reload").starts_with("HTTP/1.1 200"));
+    let rules_now = http_get(addr, "/api/v1/rules", &[], TIMEOUT).unwrap().body;
+    assert!(rules_now.contains(r#""name":"B""#), "{rules_now}");
+    std::fs::write(&file, "groups:\n- name: g\n  rules:\n  - alert: C\n    expr: vector(\n").unwrap();
+    let failed = post(addr, "/-/reload");
+    assert!(failed.starts_with("HTTP/1.1 500") && failed.contains("failed to reload config"), "{failed}");
+    healthy(addr);
+}
