@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sonde's container collector with 0, 10 and 50 idle containers, in one run.
 #
-# Builds sonde-exporter (release, static, like bench-node.sh) and a tiny idle
-# image, sonde-bench-idle:1 (a `gcc -static` loop around pause(2) in a
-# FROM-scratch image, so no registry is needed). Then, for each count N in
+# Builds sonde-exporter as it ships (`cargo build --release`, like
+# bench-node.sh) and a tiny idle image, sonde-bench-idle:1 (a `gcc -static`
+# loop around pause(2) in a FROM-scratch image, so no registry is needed). Then, for each count N in
 # $COUNTS, it makes N idle containers run (named sonde-bench-<n>, with the
 # labels com.docker.stack.namespace=bench and com.df.scrapePort=8080 and a
 # 32 MiB memory limit), starts a fresh sonde-exporter with only the container
@@ -59,7 +59,7 @@ if [ -n "$stale" ]; then
   docker rm -f $stale >/dev/null
 fi
 
-build_static
+build_release sonde-exporter
 
 # --- the idle image ----------------------------------------------------------
 mkdir "$WORK/image"
@@ -149,7 +149,7 @@ echo
 machine
 echo "Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null)," \
   "cgroup v$(docker info -f '{{.CgroupVersion}}') ($(docker info -f '{{.CgroupDriver}}') driver);"
-echo "$("$SONDE" --version 2>&1 | head -1)"
+"$SONDE" --version 2>&1 | head -1
 echo
 header="| measure |"
 rule="|---|"

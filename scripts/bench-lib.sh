@@ -1,9 +1,10 @@
 # Helpers shared by the side-by-side benchmarks (bench-node.sh,
 # bench-container.sh, bench-rules.sh). Source it after `set -euo pipefail`
 # and after setting SCRAPES and WARMUP (only `measure` reads them); it builds
-# nothing until `build_static` is called.
+# nothing until `build_release` is called.
 #
-# Sourcing it sets CLK_TCK, LOAD_BEFORE (`build_static` sets it again) and WORK (a temporary directory) and
+# Sourcing it sets CLK_TCK, LOAD_BEFORE (`build_release` sets it again) and
+# WORK (a temporary directory) and
 # installs an EXIT trap that kills every server `start` started (by PID), runs
 # the commands in CLEANUP_HOOKS, then removes WORK.
 # shellcheck shell=bash
@@ -39,16 +40,31 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# build_static [BIN]: builds BIN (default sonde-exporter; or sonde-agent) in
-# release, statically linked, as deploy/'s FROM-scratch image is to carry it:
-# no shared libc is mapped (the `--target` keeps the static flag off the
-# build's proc-macros). Sets SONDE.
-build_static() {
-  local target bin=${1:-sonde-exporter}
-  target=$(rustc -vV | sed -n 's/^host: //p')
-  RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked -q --target "$target" -p sonde-agent --bin "$bin"
-  SONDE=target/$target/release/$bin
+# release_exe BIN [DIR [ARG...]]: builds BIN (sonde-exporter or sonde-agent)
+# in the workspace at DIR (default .) exactly as it ships: a plain `cargo
+# build --release` of its own package (alone, so no other package's features
+# are unified into it), with the workspace's release profile and whatever
+# .cargo/config.toml says (ARGs, such as `--config KEY=VALUE`, go to cargo
+# too); prints the executable's path as cargo reports it.
+# This workspace builds into $CARGO_TARGET_DIR when set; another one (a
+# second worktree) into its own DIR/target: two worktrees of one workspace
+# name their crates' artifacts alike and must not share a target directory.
+release_exe() {
+  local bin=$1 dir=${2:-.} target=${CARGO_TARGET_DIR:-} exe
+  shift $(($# < 2 ? $# : 2))
+  if [ "$(cd "$dir" && pwd -P)" != "$(pwd -P)" ]; then
+    target=$(cd "$dir" && pwd -P)/target
+  fi
+  exe=$(cd "$dir" && CARGO_TARGET_DIR=${target:-target} cargo build --release --locked -q -p "$bin" --bin "$bin" \
+    --message-format=json "$@" | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+  [ -x "$exe" ] || { echo "cargo built no $bin executable in $dir" >&2; return 1; }
+  echo "$exe"
+}
+
+# build_release BIN: release_exe BIN here; sets SONDE to the executable.
+build_release() {
+  # shellcheck disable=SC2034 # read by the script that sourced this one
+  SONDE=$(release_exe "$1")
   # The load the measurements start under, not the build's.
   LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 }
@@ -78,8 +94,22 @@ wait_ready() {
   return 1
 }
 
+# wait_listening PORT PID: bounded wait until PORT accepts a connection,
+# without sending a request.
+wait_listening() {
+  for _ in $(seq 300); do
+    kill -0 "$2" 2>/dev/null || { echo "server $2 died" >&2; return 1; }
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+
 # start NAME ARGS...: starts a server in the background (exec'd directly, so
-# $! is the server itself) and sets URL_<NAME> and PID_<NAME>.
+# $! is the server itself) and sets URL_<NAME> and PID_<NAME>. It waits
+# until /metrics answers, or, with START_PROBE=tcp, only until the port
+# accepts a connection (so no scrape has happened yet).
 start() {
   local name=$1 port
   shift
@@ -89,7 +119,11 @@ start() {
   PIDS+=("$pid")
   printf -v "PID_$name" '%s' "$pid"
   printf -v "URL_$name" '%s' "http://127.0.0.1:$port/metrics"
-  wait_ready "http://127.0.0.1:$port/metrics" "$pid"
+  if [ "${START_PROBE:-http}" = tcp ]; then
+    wait_listening "$port" "$pid"
+  else
+    wait_ready "http://127.0.0.1:$port/metrics" "$pid"
+  fi
   local exe
   exe=$(readlink "/proc/$pid/exe")
   case "$exe" in
@@ -120,6 +154,14 @@ user_sys() {
 ticks() { user_sys "$1" | awk '{ print $1 + $2 }'; }
 # status_mb PID FIELD: VmRSS, RssAnon or RssFile in MB.
 status_mb() { awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+# exe_mb PID: the resident pages of PID's own executable (every mapping of
+# it in /proc/PID/smaps), in MB: the binary's share of RssFile.
+exe_mb() {
+  local exe
+  exe=$(readlink "/proc/$1/exe")
+  awk -v exe="$exe" '$1 ~ /^[0-9a-f]+-[0-9a-f]+$/ { mine = ($6 == exe) }
+    mine && $1 == "Rss:" { kb += $2 } END { printf "%.1f", kb / 1024 }' "/proc/$1/smaps"
+}
 
 # per_scrape_ms TICKS: milliseconds of CPU per scrape.
 per_scrape_ms() { awk -v d="$1" -v hz="$CLK_TCK" -v n="$SCRAPES" 'BEGIN { printf "%.3f", d * 1000 / hz / n }'; }
@@ -136,8 +178,8 @@ scrape_many() {
 }
 
 # measure NAME: $WARMUP scrapes, then $SCRAPES timed ones; fills the
-# M_<NAME>_* variables (cpu, user, sys, p50, p99, rss, anon, file, bytes,
-# gzip, samples) and leaves one more response in $WORK/body.<NAME>.
+# M_<NAME>_* variables (cpu, user, sys, p50, p99, rss, anon, file, exe,
+# bytes, gzip, samples) and leaves one more response in $WORK/body.<NAME>.
 measure() {
   local name=$1 pid url t0 t1 lat u0 s0 u1 s1
   pid=$(eval echo "\$PID_$name")
@@ -159,6 +201,7 @@ measure() {
   printf -v "M_${name}_rss" '%s' "$(status_mb "$pid" VmRSS)"
   printf -v "M_${name}_anon" '%s' "$(status_mb "$pid" RssAnon)"
   printf -v "M_${name}_file" '%s' "$(status_mb "$pid" RssFile)"
+  printf -v "M_${name}_exe" '%s' "$(exe_mb "$pid")"
   curl -s -o "$WORK/body.$name" "$url"
   curl -s -H 'Accept-Encoding: gzip' -o "$WORK/body.$name.gz" "$url"
   printf -v "M_${name}_bytes" '%s' "$(wc -c <"$WORK/body.$name")"

@@ -2,7 +2,8 @@
 # Sonde's node metrics against node_exporter 1.5.0, side by side in one run.
 #
 # Starts, on 127.0.0.1 only:
-#   * sonde-exporter (release) and node_exporter with the same 18 collectors;
+#   * sonde-exporter as it ships (a plain `cargo build --release`) and
+#     node_exporter with the same 18 collectors;
 #   * sonde-exporter with all its collectors and node_exporter with Debian's
 #     default collector set;
 # and measures for each server process (the real PID, not a wrapper shell):
@@ -10,12 +11,18 @@
 #     $SCRAPES scrapes (CLK_TCK from getconf);
 #   * median and p99 scrape latency over the same scrapes (one curl client,
 #     keep-alive, the same for both servers);
-#   * VmRSS after those scrapes (plus the warm-up ones);
+#   * VmRSS after those scrapes (plus the warm-up ones), and how much of it
+#     is the executable's own mapped pages;
 #   * response bytes (identity and gzip), samples, node_* samples;
 #   * CPU ticks while idle: $IDLE_SECONDS with no scrapes.
 # Prints Markdown tables with Sonde / node_exporter ratios.
 #
 # Usage: scripts/bench-node.sh   (SCRAPES=1000 IDLE_SECONDS=30 by default)
+#
+# The measurements are kept in variables named after the server (PID_<name>,
+# M_<name>_cpu, ...), set with printf -v and read with eval, which the
+# linter cannot follow.
+# shellcheck disable=SC2034,SC2154
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +39,7 @@ command -v curl >/dev/null || { echo "curl is missing" >&2; exit 2; }
 
 # shellcheck source=scripts/bench-lib.sh
 . scripts/bench-lib.sh
-build_static
+build_release sonde-exporter
 
 # measure_node NAME: measure, plus M_<NAME>_node: node_* samples, without
 # node_exporter's own (scrape_collector, build_info).
@@ -62,7 +69,7 @@ table() { # table SONDE_NAME PEER_NAME
   for row in "cpu:CPU per scrape (ms)" "user:… of it user (ms)" "sys:… of it system (ms)" \
     "p50:median latency (ms)" "p99:p99 latency (ms)" \
     "rss:RSS (VmRSS) after $((SCRAPES + WARMUP)) scrapes (MB)" "anon:… of it anonymous (RssAnon, MB)" \
-    "file:… of it file-backed (RssFile, MB)" "bytes:response bytes (identity)" \
+    "file:… of it file-backed (RssFile, MB)" "exe:… of that the executable's own pages (MB)" "bytes:response bytes (identity)" \
     "gzip:response bytes (gzip)" "samples:samples" "node:node_* samples" \
     "idle:CPU ticks idle over ${IDLE_SECONDS} s"; do
     local key=${row%%:*} label=${row#*:} a b

@@ -8,7 +8,7 @@
 # (10,000 series, every value changing, written to a temporary name and
 # renamed). On 127.0.0.1 only, each exec'd directly so `$!` is the process
 # itself (the trap kills them by PID):
-#   * sonde-agent (release, static, like bench-node.sh) with only the textfile
+#   * sonde-agent (`cargo build --release`, as it ships) with only the textfile
 #     collector, reading DIR, and the rule file at
 #     --rules.evaluation-interval=$INTERVAL: each cycle it reads the file and
 #     feeds its families into its window store, then evaluates the group;
@@ -34,6 +34,11 @@
 #
 # Usage: scripts/bench-rules.sh   (INTERVAL=1 WARMUP=35 CYCLES=20; the build
 # goes to $CARGO_TARGET_DIR when set)
+#
+# The measurements are kept in variables named after the server (PID_<name>,
+# M_<name>_cpu, ...), set with printf -v and read with eval, which the
+# linter cannot follow.
+# shellcheck disable=SC2034,SC2154
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,9 +63,7 @@ PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 
 # shellcheck source=scripts/bench-lib.sh
 . scripts/bench-lib.sh
-build_static sonde-agent
-# bench-lib.sh names the binary under ./target; follow CARGO_TARGET_DIR.
-SONDE=${CARGO_TARGET_DIR:-target}/${SONDE#target/}
+build_release sonde-agent
 
 # --- rules and data ----------------------------------------------------------
 RULES=$WORK/rules.yml
