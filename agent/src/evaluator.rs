@@ -233,7 +233,13 @@ impl Evaluator {
     pub fn cycle(&self, families: &[MetricFamily], t_ms: i64, now: Instant) -> usize {
         let role = self.role();
         self.windows.feed(families, t_ms);
-        self.rules.cycle(&self.windows, role, self.label_sources(role), t_ms, now)
+        let evaluated = self.rules.cycle(&self.windows, role, self.label_sources(role), t_ms, now);
+        // What the rules wrote (recordings, `ALERTS`) counts too.
+        self.windows.record_stats(Window::Node);
+        if self.windows.leading() {
+            self.windows.record_stats(Window::Cluster);
+        }
+        evaluated
     }
 
     /// The `com.df.alert*` labels rules are built from, by service: the

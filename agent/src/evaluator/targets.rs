@@ -342,6 +342,9 @@ impl Targets {
             }
             max_series = store.config().max_series;
         }
+        for window in [Window::Node, Window::Cluster].into_iter().filter(|w| *w == Window::Node || leading) {
+            windows.record_stats(window);
+        }
         self.note_refused(refused, max_series);
         up_count
     }

@@ -8,7 +8,7 @@
 //! caller holds both windows at once.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -41,6 +41,29 @@ impl Window {
 
 type PlanCache = HashMap<String, Result<Arc<Plan>, EvalError>>;
 
+/// A window's gauges as last written, so a scrape reports them without
+/// taking the window's lock: a reader queued behind a waiting writer (a
+/// rule cycle behind a long query) would otherwise stall the scrape.
+#[derive(Debug, Default)]
+struct Stats {
+    series: AtomicU64,
+    max_series: AtomicU64,
+    dropped: AtomicU64,
+    bytes: AtomicU64,
+    retention_ms: AtomicU64,
+}
+
+impl Stats {
+    fn record(&self, store: &WindowStore) {
+        let config = store.config();
+        self.series.store(store.series_count() as u64, Ordering::Relaxed);
+        self.max_series.store(config.max_series as u64, Ordering::Relaxed);
+        self.dropped.store(store.dropped_series_total(), Ordering::Relaxed);
+        self.bytes.store(store.approx_bytes() as u64, Ordering::Relaxed);
+        self.retention_ms.store(u64::try_from(config.retention.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+}
+
 /// Both windows, the engine and the plan cache.
 #[derive(Debug)]
 pub struct Windows {
@@ -54,6 +77,8 @@ pub struct Windows {
     extra_labels: Labels,
     /// Whether the last feed had samples refused by a full node window.
     refusing: AtomicBool,
+    node_stats: Stats,
+    cluster_stats: Stats,
 }
 
 impl Windows {
@@ -68,6 +93,22 @@ impl Windows {
             plans: Mutex::default(),
             extra_labels,
             refusing: AtomicBool::new(false),
+            node_stats: Stats::default(),
+            cluster_stats: Stats::default(),
+        }
+    }
+
+    /// Records `window`'s gauges for the next scrape: after each rule
+    /// cycle and scrape round, on the thread that wrote, not on the scrape
+    /// path.
+    pub fn record_stats(&self, window: Window) {
+        self.stats(window).record(&self.read(window));
+    }
+
+    fn stats(&self, window: Window) -> &Stats {
+        match window {
+            Window::Node => &self.node_stats,
+            Window::Cluster => &self.cluster_stats,
         }
     }
 
@@ -117,6 +158,7 @@ impl Windows {
             let mut store = self.write(Window::Cluster);
             let config = store.config();
             *store = WindowStore::new(config);
+            self.cluster_stats.record(&store);
         }
     }
 
@@ -143,6 +185,7 @@ impl Windows {
                 );
                 store.set_retention(retention);
             }
+            self.stats(window).record(&store);
         }
     }
 
@@ -230,14 +273,14 @@ impl Collector for Windows {
         // The cluster window exists on the Swarm leader only.
         let windows: &[Window] = if self.leading() { &[Window::Cluster, Window::Node] } else { &[Window::Node] };
         for &window in windows {
-            let store = self.read(window);
-            let config = store.config();
+            let stats = self.stats(window);
+            let value = |v: &AtomicU64| v.load(Ordering::Relaxed) as f64;
             let labels = Labels::new().with("window", window.as_str());
-            series.push(labels.clone(), store.series_count() as f64);
-            max_series.push(labels.clone(), config.max_series as f64);
-            dropped.push(labels.clone(), store.dropped_series_total() as f64);
-            bytes.push(labels.clone(), store.approx_bytes() as f64);
-            retention.push(labels, config.retention.as_secs_f64());
+            series.push(labels.clone(), value(&stats.series));
+            max_series.push(labels.clone(), value(&stats.max_series));
+            dropped.push(labels.clone(), value(&stats.dropped));
+            bytes.push(labels.clone(), value(&stats.bytes));
+            retention.push(labels, value(&stats.retention_ms) / 1000.0);
         }
         out.extend([series, max_series, dropped, bytes, retention]);
     }
