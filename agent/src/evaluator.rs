@@ -286,6 +286,23 @@ impl Evaluator {
         self.windows.range_query(self.query_window(), text, start_ms, end_ms, step_ms)
     }
 
+    /// A range query over the node window, whatever this node's role
+    /// (the status page's charts).
+    pub fn node_range_query(
+        &self,
+        text: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        self.windows.range_query(Window::Node, text, start_ms, end_ms, step_ms)
+    }
+
+    /// An instant query over the node window at `t_ms`.
+    pub fn node_instant_query(&self, text: &str, t_ms: i64) -> Result<(Value, Annotations), EvalError> {
+        self.windows.instant_query(Window::Node, text, t_ms)
+    }
+
     /// The window queries go to: the cluster window on the leader, the
     /// node window elsewhere.
     fn query_window(&self) -> Window {

@@ -381,9 +381,9 @@ mod tests {
     #[tokio::test]
     async fn the_status_page_is_the_agents() {
         let plain = plain().handle(get("/")).await.into_body().collect().await.unwrap().to_bytes();
-        assert!(!String::from_utf8_lossy(&plain).contains("Swarm role"));
+        assert!(!String::from_utf8_lossy(&plain).contains("Targets"));
         let agent = with_routes().handle(get("/")).await.into_body().collect().await.unwrap().to_bytes();
-        assert!(String::from_utf8_lossy(&agent).contains("<h2>Swarm role</h2>"));
+        assert!(String::from_utf8_lossy(&agent).contains("<h2>Targets (0)</h2>"));
     }
 
     /// Queries that wait in the engine until the test releases them: a

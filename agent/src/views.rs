@@ -47,6 +47,22 @@ pub trait SwarmRole: Send + Sync {
     fn role(&self) -> Role;
 }
 
+/// This node's own recent samples, whatever this node's role: the status
+/// page's charts. The node window, never the cluster window, so a
+/// leader's page shows its own node as a worker's does.
+pub trait NodeHistory: Send + Sync {
+    /// A range query over the node window from `start_ms` to `end_ms`
+    /// every `step_ms`.
+    fn node_range_query(&self, text: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<Value, EvalError>;
+    /// An instant query over the node window at `t_ms`.
+    fn node_instant_query(&self, text: &str, t_ms: i64) -> Result<Value, EvalError>;
+    /// The `job` and `instance` labels of the agent's own series (the node
+    /// window holds its scrape targets' series too).
+    fn own_labels(&self) -> (String, String);
+    /// How often the agent's own samples enter the window.
+    fn sample_interval(&self) -> Duration;
+}
+
 /// Whether the evaluation loop goes on (`/-/ready`).
 pub trait Progress: Send + Sync {
     /// Why evaluation is stuck, if it is.
@@ -64,6 +80,8 @@ pub struct Views {
     pub targets: Arc<dyn ScrapeTargets>,
     /// The status page.
     pub role: Arc<dyn SwarmRole>,
+    /// The status page's charts.
+    pub node: Arc<dyn NodeHistory>,
     /// `/-/ready`.
     pub progress: Arc<dyn Progress>,
 }
@@ -76,8 +94,17 @@ impl std::fmt::Debug for Views {
 
 impl Views {
     /// Every view from one object that implements them all.
-    pub fn of<T: Queries + RuleGroups + ScrapeTargets + SwarmRole + Progress + 'static>(all: Arc<T>) -> Self {
-        Views { queries: all.clone(), rules: all.clone(), targets: all.clone(), role: all.clone(), progress: all }
+    pub fn of<T: Queries + RuleGroups + ScrapeTargets + SwarmRole + NodeHistory + Progress + 'static>(
+        all: Arc<T>,
+    ) -> Self {
+        Views {
+            queries: all.clone(),
+            rules: all.clone(),
+            targets: all.clone(),
+            role: all.clone(),
+            node: all.clone(),
+            progress: all,
+        }
     }
 
     /// [`RuleGroups::with_groups`] returning what `f` returns.
@@ -134,6 +161,26 @@ impl ScrapeTargets for Evaluator {
 impl SwarmRole for Evaluator {
     fn role(&self) -> Role {
         Evaluator::role(self)
+    }
+}
+
+impl NodeHistory for Evaluator {
+    fn node_range_query(&self, text: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<Value, EvalError> {
+        self.node_range_query(text, start_ms, end_ms, step_ms).map(|(value, _)| value)
+    }
+
+    fn node_instant_query(&self, text: &str, t_ms: i64) -> Result<Value, EvalError> {
+        self.node_instant_query(text, t_ms).map(|(value, _)| value)
+    }
+
+    fn own_labels(&self) -> (String, String) {
+        let labels = self.extra_labels();
+        let get = |name: &str| labels.get(name).unwrap_or_default().to_owned();
+        (get("job"), get("instance"))
+    }
+
+    fn sample_interval(&self) -> Duration {
+        self.interval()
     }
 }
 
