@@ -11,6 +11,7 @@ declare -A needs=(
   [promtool]=prometheus
   [prometheus-node-exporter]=prometheus-node-exporter
   [prometheus-alertmanager]=prometheus-alertmanager
+  [chromium]=chromium
 )
 missing=()
 for command in "${!needs[@]}"; do
