@@ -6,15 +6,15 @@
 //! groups and the alerts; the scaler's last decisions.
 //!
 //! Everything is computed when the page is asked for, on the query thread,
-//! from what the agent keeps anyway (the node window: [`usage`]): while
+//! from what the agent keeps anyway (the node window: `usage`): while
 //! nobody looks, the page costs nothing. The charts are inline SVG drawn
-//! here ([`chart`]) rather than by a script from a JSON endpoint: one
+//! here (`chart`) rather than by a script from a JSON endpoint: one
 //! request per look, a page that works with scripts off and on an
 //! air-gapped node, and no second place where user text must be escaped
 //! (values inside a script are the hard case). The page reloads itself
 //! with a meta refresh every sampling interval. Every value from outside
 //! (container names and labels, rule and alert labels, errors) is written
-//! through [`html::Esc`].
+//! through `html::Esc`.
 
 mod chart;
 mod html;
