@@ -266,7 +266,7 @@ fn alerts(page: &mut String, views: &Views) {
             "<div class=\"scroll\"><table id=\"alerts\">\n<tr><th>alert</th><th>state</th><th>labels</th>\
              <th>active since</th><th>value</th><th>summary</th></tr>\n",
         );
-        for alert in active {
+        for alert in active.iter().take(SHOWN_ALERTS) {
             let name = alert.labels.get("alertname").map_or("", String::as_str);
             let _ =
                 write!(page, "<tr><td>{}</td><td class=\"state-{1}\">{1}</td><td>", Esc(name), alert.state.as_str());
@@ -283,8 +283,19 @@ fn alerts(page: &mut String, views: &Views) {
             );
         }
         page.push_str("</table></div>\n");
+        if active.len() > SHOWN_ALERTS {
+            let _ = writeln!(
+                page,
+                "<p>And {} more: <a href=\"/api/v1/alerts\">/api/v1/alerts</a> has them all.</p>",
+                active.len() - SHOWN_ALERTS
+            );
+        }
     });
 }
+
+/// How many alerts the page lists, firing first: a rule that matches
+/// every series of a big family must not make the page that big.
+const SHOWN_ALERTS: usize = 200;
 
 /// The enabled collectors, folded: they rarely change.
 fn collectors(page: &mut String, info: &PageInfo) {
@@ -470,6 +481,29 @@ mod tests {
         let firing = after.find("<tr><td>Up</td><td class=\"state-firing\">firing</td>").unwrap();
         let pending = after.find("<tr><td>Long</td><td class=\"state-pending\">pending</td>").unwrap();
         assert!(firing < pending, "firing first: {after}");
+    }
+
+    #[test]
+    fn the_alerts_listed_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.yml");
+        std::fs::write(&file, "groups:\n- name: many\n  rules:\n  - alert: Each\n    expr: many_gauge > 0\n").unwrap();
+        let config = EvaluatorConfig {
+            rule_files: vec![file],
+            storage_path: dir.path().join("data"),
+            ..EvaluatorConfig::default()
+        };
+        let evaluator = Arc::new(Evaluator::new(config, None, Arc::new(LogNotifier::new())));
+        let mut many = MetricFamily::gauge("many_gauge", "A test gauge.");
+        for i in 0..SHOWN_ALERTS + 7 {
+            many.push(Labels::new().with("i", i.to_string()), 1.0);
+        }
+        evaluator.cycle(&[many], now_ms(), Instant::now());
+        let mut page = String::new();
+        alerts(&mut page, &Views::of(evaluator));
+        assert!(page.contains(&format!("<h2>Alerts ({} firing, 0 pending)</h2>", SHOWN_ALERTS + 7)), "{page}");
+        assert_eq!(page.matches("<tr><td>Each</td>").count(), SHOWN_ALERTS);
+        assert!(page.contains("<p>And 7 more: "), "{page}");
     }
 
     #[test]
