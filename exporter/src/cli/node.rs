@@ -55,6 +55,9 @@ const NO_STAT_SOFTIRQ: &str = "no-collector.stat.softirq";
 const NETCLASS_IGNORED: &str = "collector.netclass.ignored-devices";
 const NETCLASS_INVALID_SPEED: &str = "collector.netclass.ignore-invalid-speed";
 const NO_NETCLASS_INVALID_SPEED: &str = "no-collector.netclass.ignore-invalid-speed";
+const POWERSUPPLY_IGNORED: &str = "collector.powersupply.ignored-supplies";
+const RAPL_ZONE_LABEL: &str = "collector.rapl.enable-zone-label";
+const NO_RAPL_ZONE_LABEL: &str = "no-collector.rapl.enable-zone-label";
 const TEXTFILE_DIRECTORY: &str = "collector.textfile.directory";
 const TEXTFILE_MAX_SIZE: &str = "collector.textfile.max-size";
 
@@ -243,6 +246,17 @@ impl clap::Args for NodeArgs {
             "Ignore devices where the speed is invalid",
             defaults.netclass_ignore_invalid_speed,
         ))
+        .arg(pattern(
+            POWERSUPPLY_IGNORED,
+            Some(&defaults.powersupply_ignored_supplies),
+            "Regexp of power supplies to ignore for powersupplyclass collector",
+        ))
+        .args(bool_pair(
+            RAPL_ZONE_LABEL,
+            NO_RAPL_ZONE_LABEL,
+            "Report RAPL energy as node_rapl_joules_total with the zone as label rapl_zone",
+            defaults.rapl_zone_label,
+        ))
     }
 
     fn augment_args_for_update(cmd: Command) -> Command {
@@ -293,6 +307,10 @@ impl clap::FromArgMatches for NodeArgs {
             netclass_ignored_devices: value(matches, NETCLASS_IGNORED).unwrap_or(defaults.netclass_ignored_devices),
             netclass_ignore_invalid_speed: bool_pair_value(matches, NETCLASS_INVALID_SPEED, NO_NETCLASS_INVALID_SPEED)
                 .unwrap_or(defaults.netclass_ignore_invalid_speed),
+            powersupply_ignored_supplies: value(matches, POWERSUPPLY_IGNORED)
+                .unwrap_or(defaults.powersupply_ignored_supplies),
+            rapl_zone_label: bool_pair_value(matches, RAPL_ZONE_LABEL, NO_RAPL_ZONE_LABEL)
+                .unwrap_or(defaults.rapl_zone_label),
             textfile_directory: value(matches, TEXTFILE_DIRECTORY),
             textfile_max_size: value::<usize>(matches, TEXTFILE_MAX_SIZE)
                 .map_or(defaults.textfile_max_size, |size| size as u64),
@@ -409,6 +427,9 @@ mod tests {
             "--collector.netclass.ignore-invalid-speed",
             "--collector.textfile.directory",
             "/var/lib/node_exporter",
+            "--collector.powersupply.ignored-supplies",
+            "^AC$",
+            "--collector.rapl.enable-zone-label",
         ])
         .unwrap();
         assert_eq!(config.procfs, Path::new("/host/proc"));
@@ -431,6 +452,9 @@ mod tests {
         assert_eq!(config.arp_devices, DeviceFilter { include: None, exclude: Some("^docker".into()) });
         assert!(config.netclass_ignore_invalid_speed);
         assert_eq!(config.textfile_directory.as_deref(), Some(Path::new("/var/lib/node_exporter")));
+        assert_eq!(config.powersupply_ignored_supplies, "^AC$");
+        assert!(config.rapl_zone_label);
+        assert!(!parse(&[]).unwrap().rapl_zone_label);
     }
 
     #[test]
@@ -460,6 +484,7 @@ mod tests {
             (&["--collector.netclass.ignored-devices", "("], "--collector.netclass.ignored-devices"),
             (&["--collector.arp.device-include", "("], "--collector.arp.device-include"),
             (&["--collector.cpu.info.bugs-include", "("], "--collector.cpu.info.bugs-include"),
+            (&["--collector.powersupply.ignored-supplies", "("], "--collector.powersupply.ignored-supplies"),
             (
                 &["--collector.arp.device-include", "^eth", "--collector.arp.device-exclude", "^lo$"],
                 "--collector.arp.device-exclude",

@@ -16,11 +16,14 @@ pub use crate::scrape::{CollectorError, ScrapeCollector};
 use crate::scrape::{DuplicateCollector, ScrapeExecutor};
 
 mod arp;
+mod bonding;
 mod config;
 mod conntrack;
 mod cpu;
 mod cpufreq;
 mod diskstats;
+mod dmi;
+mod edac;
 mod entropy;
 mod filefd;
 pub mod filesystem;
@@ -30,8 +33,11 @@ mod meminfo;
 mod netclass;
 mod netdev;
 mod netstat;
+mod nvme;
 mod os;
+mod powersupplyclass;
 mod pressure;
+mod rapl;
 mod read;
 mod schedstat;
 mod selinux;
@@ -48,8 +54,8 @@ mod vmstat;
 pub(crate) use config::{CompiledFilter, compile};
 pub use config::{
     DEFAULT_DISKSTATS_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE, DEFAULT_MOUNT_TIMEOUT,
-    DEFAULT_NETCLASS_IGNORED_DEVICES, DEFAULT_NETDEV_DEVICE_EXCLUDE, DEFAULT_NETSTAT_FIELDS, DEFAULT_VMSTAT_FIELDS,
-    DeviceFilter, NodeConfig,
+    DEFAULT_NETCLASS_IGNORED_DEVICES, DEFAULT_NETDEV_DEVICE_EXCLUDE, DEFAULT_NETSTAT_FIELDS,
+    DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES, DEFAULT_VMSTAT_FIELDS, DeviceFilter, NodeConfig,
 };
 pub use filesystem::{FsStats, StatfsFn};
 
@@ -104,10 +110,13 @@ impl fmt::Debug for CollectorInfo {
 /// Every node collector, in name order. The one place to register one.
 pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "arp", default_enabled: true, build: arp::build },
+    CollectorInfo { name: "bonding", default_enabled: true, build: bonding::build },
     CollectorInfo { name: "conntrack", default_enabled: true, build: conntrack::build },
     CollectorInfo { name: "cpu", default_enabled: true, build: cpu::build },
     CollectorInfo { name: "cpufreq", default_enabled: true, build: cpufreq::build },
     CollectorInfo { name: "diskstats", default_enabled: true, build: diskstats::build },
+    CollectorInfo { name: "dmi", default_enabled: true, build: dmi::build },
+    CollectorInfo { name: "edac", default_enabled: true, build: edac::build },
     CollectorInfo { name: "entropy", default_enabled: true, build: entropy::build },
     CollectorInfo { name: "filefd", default_enabled: true, build: filefd::build },
     CollectorInfo { name: "filesystem", default_enabled: true, build: filesystem::build },
@@ -117,8 +126,11 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "netclass", default_enabled: true, build: netclass::build },
     CollectorInfo { name: "netdev", default_enabled: true, build: netdev::build },
     CollectorInfo { name: "netstat", default_enabled: true, build: netstat::build },
+    CollectorInfo { name: "nvme", default_enabled: true, build: nvme::build },
     CollectorInfo { name: "os", default_enabled: true, build: os::build },
+    CollectorInfo { name: "powersupplyclass", default_enabled: true, build: powersupplyclass::build },
     CollectorInfo { name: "pressure", default_enabled: true, build: pressure::build },
+    CollectorInfo { name: "rapl", default_enabled: true, build: rapl::build },
     CollectorInfo { name: "schedstat", default_enabled: true, build: schedstat::build },
     CollectorInfo { name: "selinux", default_enabled: true, build: selinux::build },
     CollectorInfo { name: "sockstat", default_enabled: true, build: sockstat::build },
@@ -247,7 +259,21 @@ mod tests {
     fn absent_hardware_is_no_data_or_nothing_as_in_node_exporter() {
         let mut config = NodeConfig::default();
         config.disable_defaults();
-        for name in ["cpufreq", "hwmon", "netclass", "selinux", "thermal_zone", "schedstat", "udp_queues"] {
+        for name in [
+            "bonding",
+            "cpufreq",
+            "dmi",
+            "edac",
+            "hwmon",
+            "netclass",
+            "nvme",
+            "powersupplyclass",
+            "rapl",
+            "selinux",
+            "thermal_zone",
+            "schedstat",
+            "udp_queues",
+        ] {
             config.enable(name).unwrap();
         }
         let empty = tempfile::tempdir().unwrap();
@@ -258,11 +284,13 @@ mod tests {
         let mut out = Vec::new();
         exporter.collect(&mut out);
         // node_exporter 1.5.0 reports these as failed (no data) …
-        for name in ["hwmon", "netclass", "schedstat", "udp_queues"] {
+        for name in
+            ["bonding", "dmi", "hwmon", "netclass", "nvme", "powersupplyclass", "rapl", "schedstat", "udp_queues"]
+        {
             assert_eq!(success_of(&out, name), Some(0.0), "{name}");
         }
         // … and these as working, with nothing (or "disabled") to say.
-        for name in ["cpufreq", "selinux", "thermal_zone"] {
+        for name in ["cpufreq", "edac", "selinux", "thermal_zone"] {
             assert_eq!(success_of(&out, name), Some(1.0), "{name}");
         }
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).filter(|n| !n.starts_with("node_scrape_")).collect();

@@ -4,11 +4,37 @@
 //! attributes of one object (a network interface, a sensor) into a struct.
 //! Nothing here touches the filesystem: the collectors read the files.
 
+pub mod bonding;
 pub mod cpufreq;
+pub mod dmi;
+pub mod edac;
 pub mod hwmon;
 pub mod net_class;
+pub mod nvme;
+pub mod power_supply;
+pub mod powercap;
 pub mod selinux;
 pub mod thermal;
+
+/// Turns bytes into text the way Go's `strings.ToValidUTF8(s, "\u{FFFD}")`
+/// does, which node_exporter applies to firmware strings before they
+/// become label values: each run of bytes that is not UTF-8 becomes one
+/// `U+FFFD` (where `String::from_utf8_lossy` writes one per bad sequence).
+pub fn to_valid_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut in_invalid_run = false;
+    for chunk in bytes.utf8_chunks() {
+        if !chunk.valid().is_empty() {
+            out.push_str(chunk.valid());
+            in_invalid_run = false;
+        }
+        if !chunk.invalid().is_empty() && !in_invalid_run {
+            out.push(char::REPLACEMENT_CHARACTER);
+            in_invalid_run = true;
+        }
+    }
+    out
+}
 
 /// Parses an integer the way Go's `strconv.ParseInt(s, 0, 64)` does, which
 /// is how node_exporter reads sysfs numbers: `0x` hexadecimal, `0o` or a
@@ -40,6 +66,16 @@ pub fn parse_go_int(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_runs_become_one_replacement_each() {
+        // The bytes of upstream's fixtures: DMI's product_version and a
+        // battery's model_name.
+        assert_eq!(to_valid_utf8(b"\xc0\x1c[\x87"), "\u{FFFD}\x1c[\u{FFFD}");
+        assert_eq!(to_valid_utf8(b"LNV-45N1\xc0\xc0"), "LNV-45N1\u{FFFD}");
+        assert_eq!(to_valid_utf8("Dell Inc. é".as_bytes()), "Dell Inc. é");
+        assert_eq!(to_valid_utf8(b""), "");
+    }
 
     #[test]
     fn integers_as_go_reads_them() {
