@@ -58,6 +58,7 @@ const NO_NETCLASS_INVALID_SPEED: &str = "no-collector.netclass.ignore-invalid-sp
 const POWERSUPPLY_IGNORED: &str = "collector.powersupply.ignored-supplies";
 const RAPL_ZONE_LABEL: &str = "collector.rapl.enable-zone-label";
 const NO_RAPL_ZONE_LABEL: &str = "no-collector.rapl.enable-zone-label";
+const TAPESTATS_IGNORED: &str = "collector.tapestats.ignored-devices";
 const TEXTFILE_DIRECTORY: &str = "collector.textfile.directory";
 const TEXTFILE_MAX_SIZE: &str = "collector.textfile.max-size";
 
@@ -257,6 +258,11 @@ impl clap::Args for NodeArgs {
             "Report RAPL energy as node_rapl_joules_total with the zone as label rapl_zone",
             defaults.rapl_zone_label,
         ))
+        .arg(pattern(
+            TAPESTATS_IGNORED,
+            Some(&defaults.tapestats_ignored_devices),
+            "Regexp of devices to ignore for tapestats",
+        ))
     }
 
     fn augment_args_for_update(cmd: Command) -> Command {
@@ -311,6 +317,7 @@ impl clap::FromArgMatches for NodeArgs {
                 .unwrap_or(defaults.powersupply_ignored_supplies),
             rapl_zone_label: bool_pair_value(matches, RAPL_ZONE_LABEL, NO_RAPL_ZONE_LABEL)
                 .unwrap_or(defaults.rapl_zone_label),
+            tapestats_ignored_devices: value(matches, TAPESTATS_IGNORED).unwrap_or(defaults.tapestats_ignored_devices),
             textfile_directory: value(matches, TEXTFILE_DIRECTORY),
             textfile_max_size: value::<usize>(matches, TEXTFILE_MAX_SIZE)
                 .map_or(defaults.textfile_max_size, |size| size as u64),
@@ -430,6 +437,8 @@ mod tests {
             "--collector.powersupply.ignored-supplies",
             "^AC$",
             "--collector.rapl.enable-zone-label",
+            "--collector.tapestats.ignored-devices",
+            "^nst",
         ])
         .unwrap();
         assert_eq!(config.procfs, Path::new("/host/proc"));
@@ -454,6 +463,7 @@ mod tests {
         assert_eq!(config.textfile_directory.as_deref(), Some(Path::new("/var/lib/node_exporter")));
         assert_eq!(config.powersupply_ignored_supplies, "^AC$");
         assert!(config.rapl_zone_label);
+        assert_eq!(config.tapestats_ignored_devices, "^nst");
         assert!(!parse(&[]).unwrap().rapl_zone_label);
     }
 
@@ -485,6 +495,7 @@ mod tests {
             (&["--collector.arp.device-include", "("], "--collector.arp.device-include"),
             (&["--collector.cpu.info.bugs-include", "("], "--collector.cpu.info.bugs-include"),
             (&["--collector.powersupply.ignored-supplies", "("], "--collector.powersupply.ignored-supplies"),
+            (&["--collector.tapestats.ignored-devices", "("], "--collector.tapestats.ignored-devices"),
             (
                 &["--collector.arp.device-include", "^eth", "--collector.arp.device-exclude", "^lo$"],
                 "--collector.arp.device-exclude",

@@ -31,6 +31,8 @@ pub const DEFAULT_DISKSTATS_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a
 pub const DEFAULT_NETCLASS_IGNORED_DEVICES: &str = "^$";
 /// `--collector.powersupply.ignored-supplies` default: none.
 pub const DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES: &str = "^$";
+/// `--collector.tapestats.ignored-devices` default: none.
+pub const DEFAULT_TAPESTATS_IGNORED_DEVICES: &str = "^$";
 /// `--collector.netstat.fields` default.
 pub const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 /// `--collector.vmstat.fields` default.
@@ -92,6 +94,8 @@ pub struct NodeConfig {
     /// `node_rapl_joules_total` with the zone as label `rapl_zone`, rather
     /// than a family per zone name.
     pub rapl_zone_label: bool,
+    /// `--collector.tapestats.ignored-devices` (`^$`).
+    pub tapestats_ignored_devices: String,
     /// `--collector.textfile.directory`; none means the collector only
     /// reports `node_textfile_scrape_error 0`.
     pub textfile_directory: Option<PathBuf>,
@@ -133,6 +137,7 @@ impl Default for NodeConfig {
             netclass_ignore_invalid_speed: false,
             powersupply_ignored_supplies: DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES.to_owned(),
             rapl_zone_label: false,
+            tapestats_ignored_devices: DEFAULT_TAPESTATS_IGNORED_DEVICES.to_owned(),
             textfile_directory: None,
             textfile_max_size: DEFAULT_TEXTFILE_MAX_SIZE,
         }

@@ -25,6 +25,7 @@ mod diskstats;
 mod dmi;
 mod edac;
 mod entropy;
+mod fibrechannel;
 mod filefd;
 pub mod filesystem;
 mod hwmon;
@@ -44,6 +45,7 @@ mod selinux;
 mod sockstat;
 mod softnet;
 mod stat;
+mod tapestats;
 mod textfile;
 mod thermal_zone;
 mod time;
@@ -55,7 +57,8 @@ pub(crate) use config::{CompiledFilter, compile};
 pub use config::{
     DEFAULT_DISKSTATS_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE, DEFAULT_MOUNT_TIMEOUT,
     DEFAULT_NETCLASS_IGNORED_DEVICES, DEFAULT_NETDEV_DEVICE_EXCLUDE, DEFAULT_NETSTAT_FIELDS,
-    DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES, DEFAULT_VMSTAT_FIELDS, DeviceFilter, NodeConfig,
+    DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES, DEFAULT_TAPESTATS_IGNORED_DEVICES, DEFAULT_VMSTAT_FIELDS, DeviceFilter,
+    NodeConfig,
 };
 pub use filesystem::{FsStats, StatfsFn};
 
@@ -118,6 +121,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "dmi", default_enabled: true, build: dmi::build },
     CollectorInfo { name: "edac", default_enabled: true, build: edac::build },
     CollectorInfo { name: "entropy", default_enabled: true, build: entropy::build },
+    CollectorInfo { name: "fibrechannel", default_enabled: true, build: fibrechannel::build },
     CollectorInfo { name: "filefd", default_enabled: true, build: filefd::build },
     CollectorInfo { name: "filesystem", default_enabled: true, build: filesystem::build },
     CollectorInfo { name: "hwmon", default_enabled: true, build: hwmon::build },
@@ -136,6 +140,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "sockstat", default_enabled: true, build: sockstat::build },
     CollectorInfo { name: "softnet", default_enabled: true, build: softnet::build },
     CollectorInfo { name: "stat", default_enabled: true, build: stat::build },
+    CollectorInfo { name: "tapestats", default_enabled: true, build: tapestats::build },
     CollectorInfo { name: "textfile", default_enabled: true, build: textfile::build },
     CollectorInfo { name: "thermal_zone", default_enabled: true, build: thermal_zone::build },
     CollectorInfo { name: "time", default_enabled: true, build: time::build },
@@ -264,6 +269,7 @@ mod tests {
             "cpufreq",
             "dmi",
             "edac",
+            "fibrechannel",
             "hwmon",
             "netclass",
             "nvme",
@@ -272,6 +278,7 @@ mod tests {
             "selinux",
             "thermal_zone",
             "schedstat",
+            "tapestats",
             "udp_queues",
         ] {
             config.enable(name).unwrap();
