@@ -10,6 +10,7 @@ pub mod dmi;
 pub mod edac;
 pub mod fibre_channel;
 pub mod hwmon;
+pub mod infiniband;
 pub mod net_class;
 pub mod nvme;
 pub mod power_supply;
