@@ -17,6 +17,7 @@ use crate::scrape::{DuplicateCollector, ScrapeExecutor};
 
 mod arp;
 mod bonding;
+mod btrfs;
 mod config;
 mod conntrack;
 mod cpu;
@@ -115,6 +116,7 @@ impl fmt::Debug for CollectorInfo {
 pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "arp", default_enabled: true, build: arp::build },
     CollectorInfo { name: "bonding", default_enabled: true, build: bonding::build },
+    CollectorInfo { name: "btrfs", default_enabled: true, build: btrfs::build },
     CollectorInfo { name: "conntrack", default_enabled: true, build: conntrack::build },
     CollectorInfo { name: "cpu", default_enabled: true, build: cpu::build },
     CollectorInfo { name: "cpufreq", default_enabled: true, build: cpufreq::build },
@@ -280,7 +282,7 @@ mod tests {
             "udp_queues",
         ];
         // … and these as working, with nothing (or "disabled") to say.
-        let nothing = ["cpufreq", "edac", "selinux", "thermal_zone"];
+        let nothing = ["btrfs", "cpufreq", "edac", "selinux", "thermal_zone"];
         let mut config = NodeConfig::default();
         config.disable_defaults();
         for name in no_data.iter().chain(&nothing) {

@@ -5,6 +5,7 @@
 //! Nothing here touches the filesystem: the collectors read the files.
 
 pub mod bonding;
+pub mod btrfs;
 pub mod cpufreq;
 pub mod dmi;
 pub mod edac;
