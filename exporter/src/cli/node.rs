@@ -52,6 +52,8 @@ const CPU_INFO_FLAGS: &str = "collector.cpu.info.flags-include";
 const CPU_INFO_BUGS: &str = "collector.cpu.info.bugs-include";
 const STAT_SOFTIRQ: &str = "collector.stat.softirq";
 const NO_STAT_SOFTIRQ: &str = "no-collector.stat.softirq";
+const BCACHE_PRIORITY_STATS: &str = "collector.bcache.priorityStats";
+const NO_BCACHE_PRIORITY_STATS: &str = "no-collector.bcache.priorityStats";
 const NETCLASS_IGNORED: &str = "collector.netclass.ignored-devices";
 const NETCLASS_INVALID_SPEED: &str = "collector.netclass.ignore-invalid-speed";
 const NO_NETCLASS_INVALID_SPEED: &str = "no-collector.netclass.ignore-invalid-speed";
@@ -236,6 +238,12 @@ impl clap::Args for NodeArgs {
             "Regexp of the first CPU's bugs to export as node_cpu_bug_info (implies --collector.cpu.info)",
         ))
         .args(bool_pair(STAT_SOFTIRQ, NO_STAT_SOFTIRQ, "Export softirq calls per vector", defaults.stat_softirq))
+        .args(bool_pair(
+            BCACHE_PRIORITY_STATS,
+            NO_BCACHE_PRIORITY_STATS,
+            "Expose expensive priority stats",
+            defaults.bcache_priority_stats,
+        ))
         .arg(pattern(
             NETCLASS_IGNORED,
             Some(&defaults.netclass_ignored_devices),
@@ -310,6 +318,8 @@ impl clap::FromArgMatches for NodeArgs {
             cpu_info_flags_include: value(matches, CPU_INFO_FLAGS),
             cpu_info_bugs_include: value(matches, CPU_INFO_BUGS),
             stat_softirq: bool_pair_value(matches, STAT_SOFTIRQ, NO_STAT_SOFTIRQ).unwrap_or(defaults.stat_softirq),
+            bcache_priority_stats: bool_pair_value(matches, BCACHE_PRIORITY_STATS, NO_BCACHE_PRIORITY_STATS)
+                .unwrap_or(defaults.bcache_priority_stats),
             netclass_ignored_devices: value(matches, NETCLASS_IGNORED).unwrap_or(defaults.netclass_ignored_devices),
             netclass_ignore_invalid_speed: bool_pair_value(matches, NETCLASS_INVALID_SPEED, NO_NETCLASS_INVALID_SPEED)
                 .unwrap_or(defaults.netclass_ignore_invalid_speed),
@@ -439,6 +449,7 @@ mod tests {
             "--collector.rapl.enable-zone-label",
             "--collector.tapestats.ignored-devices",
             "^nst",
+            "--collector.bcache.priorityStats",
         ])
         .unwrap();
         assert_eq!(config.procfs, Path::new("/host/proc"));
@@ -464,6 +475,8 @@ mod tests {
         assert_eq!(config.powersupply_ignored_supplies, "^AC$");
         assert!(config.rapl_zone_label);
         assert_eq!(config.tapestats_ignored_devices, "^nst");
+        assert!(config.bcache_priority_stats);
+        assert!(!parse(&[]).unwrap().bcache_priority_stats);
         assert!(!parse(&[]).unwrap().rapl_zone_label);
     }
 

@@ -82,6 +82,9 @@ pub struct NodeConfig {
     pub cpu_info_bugs_include: Option<String>,
     /// `--collector.stat.softirq` (off): `node_softirqs_total{vector}`.
     pub stat_softirq: bool,
+    /// `--collector.bcache.priorityStats` (off): each cache device's
+    /// `priority_stats`, which the kernel computes by walking every bucket.
+    pub bcache_priority_stats: bool,
     /// `--collector.netclass.ignored-devices` (`^$`).
     pub netclass_ignored_devices: String,
     /// `--collector.netclass.ignore-invalid-speed` (off): leave out
@@ -133,6 +136,7 @@ impl Default for NodeConfig {
             cpu_info_flags_include: None,
             cpu_info_bugs_include: None,
             stat_softirq: false,
+            bcache_priority_stats: false,
             netclass_ignored_devices: DEFAULT_NETCLASS_IGNORED_DEVICES.to_owned(),
             netclass_ignore_invalid_speed: false,
             powersupply_ignored_supplies: DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES.to_owned(),

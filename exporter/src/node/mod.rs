@@ -16,6 +16,7 @@ pub use crate::scrape::{CollectorError, ScrapeCollector};
 use crate::scrape::{DuplicateCollector, ScrapeExecutor};
 
 mod arp;
+mod bcache;
 mod bonding;
 mod btrfs;
 mod config;
@@ -115,6 +116,7 @@ impl fmt::Debug for CollectorInfo {
 /// Every node collector, in name order. The one place to register one.
 pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "arp", default_enabled: true, build: arp::build },
+    CollectorInfo { name: "bcache", default_enabled: true, build: bcache::build },
     CollectorInfo { name: "bonding", default_enabled: true, build: bonding::build },
     CollectorInfo { name: "btrfs", default_enabled: true, build: btrfs::build },
     CollectorInfo { name: "conntrack", default_enabled: true, build: conntrack::build },
@@ -282,7 +284,7 @@ mod tests {
             "udp_queues",
         ];
         // … and these as working, with nothing (or "disabled") to say.
-        let nothing = ["btrfs", "cpufreq", "edac", "selinux", "thermal_zone"];
+        let nothing = ["bcache", "btrfs", "cpufreq", "edac", "selinux", "thermal_zone"];
         let mut config = NodeConfig::default();
         config.disable_defaults();
         for name in no_data.iter().chain(&nothing) {

@@ -4,6 +4,7 @@
 //! attributes of one object (a network interface, a sensor) into a struct.
 //! Nothing here touches the filesystem: the collectors read the files.
 
+pub mod bcache;
 pub mod bonding;
 pub mod btrfs;
 pub mod cpufreq;
