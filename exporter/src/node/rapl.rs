@@ -68,3 +68,70 @@ impl ScrapeCollector for Rapl {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn zone(root: &Path, entry: &str, name: &str, microjoules: &str) {
+        let dir = root.join("class/powercap").join(entry);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("name"), format!("{name}\n")).unwrap();
+        std::fs::write(dir.join("energy_uj"), format!("{microjoules}\n")).unwrap();
+    }
+
+    fn scrape(root: &Path, zone_label: bool) -> Vec<MetricFamily> {
+        let config = NodeConfig { sysfs: root.to_owned(), rapl_zone_label: zone_label, ..NodeConfig::default() };
+        let mut out = Vec::new();
+        build(&config).unwrap().update(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_family_per_zone_name_or_one_with_the_zone_as_label() {
+        let root = tempfile::tempdir().unwrap();
+        zone(root.path(), "intel-rapl:0", "package-0", "2000000");
+        zone(root.path(), "intel-rapl:1", "package-1", "3500000");
+        zone(root.path(), "intel-rapl:0:0", "dram", "1000000");
+        zone(root.path(), "intel-rapl:1:0", "dram", "1500000");
+        let names: Vec<_> = scrape(root.path(), false).iter().map(|f| f.name.clone()).collect();
+        assert_eq!(names, ["node_rapl_dram_joules", "node_rapl_package_joules"]);
+        let by_zone = scrape(root.path(), true);
+        assert_eq!(by_zone.len(), 1);
+        let family = &by_zone[0];
+        assert_eq!((family.name.as_str(), family.help.as_str()), ("node_rapl_joules", "Current RAPL value in joules"));
+        let series: Vec<(String, String, String, f64)> = family
+            .samples
+            .iter()
+            .map(|s| {
+                let label = |n| s.labels.get(n).unwrap_or_default().to_owned();
+                (
+                    label("rapl_zone"),
+                    label("index"),
+                    label("path").rsplit('/').next().unwrap_or_default().to_owned(),
+                    s.value,
+                )
+            })
+            .collect();
+        // Two zones named `dram` are told apart by their order.
+        assert_eq!(
+            series,
+            [
+                ("package".into(), "0".into(), "intel-rapl:0".into(), 2.0),
+                ("dram".into(), "0".into(), "intel-rapl:0:0".into(), 1.0),
+                ("package".into(), "1".into(), "intel-rapl:1".into(), 3.5),
+                ("dram".into(), "1".into(), "intel-rapl:1:0".into(), 1.5),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_powercap_class_is_no_data() {
+        let root = tempfile::tempdir().unwrap();
+        let config = NodeConfig { sysfs: root.path().to_owned(), ..NodeConfig::default() };
+        let mut out = Vec::new();
+        assert!(matches!(build(&config).unwrap().update(&mut out), Err(CollectorError::NoData { .. })));
+    }
+}
