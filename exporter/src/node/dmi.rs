@@ -57,3 +57,31 @@ impl ScrapeCollector for Dmi {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_once_and_no_data_without_dmi() {
+        let root = tempfile::tempdir().unwrap();
+        let config = NodeConfig { sysfs: root.path().to_owned(), ..NodeConfig::default() };
+        let collector = build(&config).unwrap();
+        let mut out = Vec::new();
+        assert!(matches!(collector.update(&mut out), Err(CollectorError::NoData { .. })));
+
+        let dir = root.path().join("class/dmi/id");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("sys_vendor"), "QEMU\n").unwrap();
+        std::fs::write(dir.join("product_name"), b"Box \xff\xfe\n").unwrap();
+        let collector = build(&config).unwrap();
+        collector.update(&mut out).unwrap();
+        let expected = Labels::new().with("product_name", "Box \u{FFFD}").with("system_vendor", "QEMU");
+        assert_eq!(out[0].samples[0].labels, expected);
+        // The firmware's strings are not read again.
+        std::fs::write(dir.join("sys_vendor"), "changed\n").unwrap();
+        out.clear();
+        collector.update(&mut out).unwrap();
+        assert_eq!(out[0].samples[0].labels, expected);
+    }
+}

@@ -90,3 +90,48 @@ impl ScrapeCollector for PowerSupplyClass {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn supply(root: &std::path::Path, name: &str, files: &[(&str, &str)]) {
+        let dir = root.join("class/power_supply").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, value) in files {
+            std::fs::write(dir.join(file), format!("{value}\n")).unwrap();
+        }
+    }
+
+    fn scrape(root: &std::path::Path, ignored: &str) -> Result<Vec<MetricFamily>, CollectorError> {
+        let config = NodeConfig {
+            sysfs: root.to_owned(),
+            powersupply_ignored_supplies: ignored.to_owned(),
+            ..NodeConfig::default()
+        };
+        let mut out = Vec::new();
+        build(&config).unwrap().update(&mut out).map(|()| out)
+    }
+
+    #[test]
+    fn ignored_supplies_are_left_out_and_bad_numbers_fail() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(matches!(scrape(root.path(), "^$"), Err(CollectorError::NoData { .. })));
+        supply(root.path(), "AC", &[("type", "Mains"), ("online", "1")]);
+        supply(root.path(), "hidpp_battery_0", &[("type", "Battery"), ("capacity", "40"), ("model_name", "")]);
+        let out = scrape(root.path(), "^hidpp_").unwrap();
+        let info = out.iter().find(|f| f.name == "node_power_supply_info").unwrap();
+        assert_eq!(info.samples.len(), 1);
+        assert_eq!(info.samples[0].labels, Labels::new().with("power_supply", "AC").with("type", "Mains"));
+        assert!(out.iter().all(|f| f.name != "node_power_supply_capacity"));
+        let out = scrape(root.path(), "^$").unwrap();
+        let info = out.iter().find(|f| f.name == "node_power_supply_info").unwrap();
+        // An empty label value is left out, as node_exporter leaves it out.
+        assert_eq!(
+            info.samples[1].labels,
+            Labels::new().with("power_supply", "hidpp_battery_0").with("type", "Battery")
+        );
+        supply(root.path(), "AC", &[("online", "maybe")]);
+        assert!(matches!(scrape(root.path(), "^$"), Err(CollectorError::Parse { .. })));
+    }
+}
