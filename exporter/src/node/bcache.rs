@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use sonde_instrument::MetricType::{Counter, Gauge};
 use sonde_instrument::{Labels, MetricFamily, MetricType};
 
 use super::read::{list_dir, parse_file};
@@ -20,8 +21,6 @@ struct Bcache {
 pub(super) fn build(config: &NodeConfig) -> Result<Box<dyn ScrapeCollector>, ConfigError> {
     Ok(Box::new(Bcache { dir: config.sys_path("fs/bcache"), priority_stats: config.bcache_priority_stats }))
 }
-
-use MetricType::{Counter, Gauge};
 
 /// A cache set's own values: file, metric, type, help.
 const CACHE_SET: [(&str, &str, MetricType, &str); 10] = [
