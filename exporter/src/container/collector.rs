@@ -272,8 +272,11 @@ impl ScrapeCollector for ContainerCollector {
 /// numbers are incomplete (the collector failed; the reason is in the log
 /// and in `sonde_scrape_collector_success{collector="container"}`).
 fn scrape_error(failed: bool) -> MetricFamily {
-    MetricFamily::gauge("container_scrape_error", "1 if there was an error while getting container metrics, 0 otherwise")
-        .with_sample(Labels::new(), if failed { 1.0 } else { 0.0 })
+    MetricFamily::gauge(
+        "container_scrape_error",
+        "1 if there was an error while getting container metrics, 0 otherwise",
+    )
+    .with_sample(Labels::new(), if failed { 1.0 } else { 0.0 })
 }
 
 impl ContainerCollector {
