@@ -25,6 +25,7 @@ mod entropy;
 mod filefd;
 pub mod filesystem;
 mod hwmon;
+mod interrupts;
 mod loadavg;
 mod meminfo;
 mod netclass;
@@ -32,6 +33,7 @@ mod netdev;
 mod netstat;
 mod os;
 mod pressure;
+mod processes;
 mod read;
 mod schedstat;
 mod selinux;
@@ -112,6 +114,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "filefd", default_enabled: true, build: filefd::build },
     CollectorInfo { name: "filesystem", default_enabled: true, build: filesystem::build },
     CollectorInfo { name: "hwmon", default_enabled: true, build: hwmon::build },
+    CollectorInfo { name: "interrupts", default_enabled: false, build: interrupts::build },
     CollectorInfo { name: "loadavg", default_enabled: true, build: loadavg::build },
     CollectorInfo { name: "meminfo", default_enabled: true, build: meminfo::build },
     CollectorInfo { name: "netclass", default_enabled: true, build: netclass::build },
@@ -119,6 +122,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "netstat", default_enabled: true, build: netstat::build },
     CollectorInfo { name: "os", default_enabled: true, build: os::build },
     CollectorInfo { name: "pressure", default_enabled: true, build: pressure::build },
+    CollectorInfo { name: "processes", default_enabled: false, build: processes::build },
     CollectorInfo { name: "schedstat", default_enabled: true, build: schedstat::build },
     CollectorInfo { name: "selinux", default_enabled: true, build: selinux::build },
     CollectorInfo { name: "sockstat", default_enabled: true, build: sockstat::build },
