@@ -641,7 +641,8 @@ fn every_query_of_every_dashboard_returns_data() {
             has_data(&data).then_some(())
         });
 
-        // Server errors for the error panels: one answer in ten is a 500.
+        // A server error, so the 5xx share is computed from 5xx series and
+        // not only from its fallback to 0: one answer in ten is a 500.
         let demo: SocketAddr = format!("127.0.0.1:{}", ports[0]).parse().unwrap();
         wait_for("a 500 from /demo/random-error", LIMIT, || {
             let answer = http_get(demo, "/demo/random-error", &[], TIMEOUT).ok()?;
@@ -649,7 +650,8 @@ fn every_query_of_every_dashboard_returns_data() {
         });
 
         // A scaling decision, as a Prometheus or an agent would send it,
-        // once Prometheus has seen the agent without one.
+        // made while Prometheus watches the agent (its counter is born at
+        // 1 between two scrapes, as in a running cluster).
         std::thread::sleep(Duration::from_secs(3 * SCRAPE_SECONDS));
         let alert = serde_json::json!([{
             "labels": {"alertname": "resp_time_above", "service": name, "scale": "up"},
