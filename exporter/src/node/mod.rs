@@ -32,6 +32,7 @@ mod filefd;
 pub mod filesystem;
 mod hwmon;
 mod infiniband;
+mod interrupts;
 mod loadavg;
 mod meminfo;
 mod netclass;
@@ -41,6 +42,7 @@ mod nvme;
 mod os;
 mod powersupplyclass;
 mod pressure;
+mod processes;
 mod rapl;
 mod read;
 mod schedstat;
@@ -131,6 +133,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "filesystem", default_enabled: true, build: filesystem::build },
     CollectorInfo { name: "hwmon", default_enabled: true, build: hwmon::build },
     CollectorInfo { name: "infiniband", default_enabled: true, build: infiniband::build },
+    CollectorInfo { name: "interrupts", default_enabled: false, build: interrupts::build },
     CollectorInfo { name: "loadavg", default_enabled: true, build: loadavg::build },
     CollectorInfo { name: "meminfo", default_enabled: true, build: meminfo::build },
     CollectorInfo { name: "netclass", default_enabled: true, build: netclass::build },
@@ -140,6 +143,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "os", default_enabled: true, build: os::build },
     CollectorInfo { name: "powersupplyclass", default_enabled: true, build: powersupplyclass::build },
     CollectorInfo { name: "pressure", default_enabled: true, build: pressure::build },
+    CollectorInfo { name: "processes", default_enabled: false, build: processes::build },
     CollectorInfo { name: "rapl", default_enabled: true, build: rapl::build },
     CollectorInfo { name: "schedstat", default_enabled: true, build: schedstat::build },
     CollectorInfo { name: "selinux", default_enabled: true, build: selinux::build },
@@ -201,7 +205,9 @@ mod tests {
         assert_eq!(config.procfs, Path::new("/proc"));
         assert_eq!(config.rootfs, Path::new("/"));
         assert_eq!(config.mount_timeout, Duration::from_secs(5));
-        assert_eq!(config.enabled.len(), COLLECTORS.len());
+        // Every collector node_exporter 1.5.0 enables by default, and only those.
+        let defaults: Vec<&str> = COLLECTORS.iter().filter(|c| c.default_enabled).map(|c| c.name).collect();
+        assert_eq!(config.enabled.iter().map(String::as_str).collect::<Vec<_>>(), defaults);
         let names: Vec<_> = COLLECTORS.iter().map(|c| c.name).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
