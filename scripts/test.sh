@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs Sonde's tests on a fresh Debian machine: installs the real peers the
 # tests talk to (promtool from Debian's `prometheus` package, node_exporter,
-# Alertmanager), then checks the formatting, lints, builds the docs and tests
-# the whole workspace.
+# Alertmanager, Chromium for the status page), then checks the formatting,
+# lints, builds the docs and tests the whole workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,9 @@ declare -A needs=(
   [promtool]=prometheus
   [prometheus-node-exporter]=prometheus-node-exporter
   [prometheus-alertmanager]=prometheus-alertmanager
+  # dashboards/generate.py, which the dashboards test runs with --check.
+  [python3]=python3
+  # The status page test loads the page in headless Chromium.
   [chromium]=chromium
 )
 missing=()

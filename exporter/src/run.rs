@@ -75,6 +75,9 @@ pub struct AddonContext {
     pub containers: Option<MetadataCache>,
     /// What the page at `/` says about the program.
     pub page: PageInfo,
+    /// Whether the port serves TLS (`--web.config.file`), so that what the
+    /// addon tells other agents to call says `https`.
+    pub tls: bool,
 }
 
 /// Builds the [`Addon`] inside the runtime; an error stops the program.
@@ -144,7 +147,10 @@ fn serve(program: &'static str, args: &ServeArgs, addon: Option<AddonFactory<'_>
             collectors: executor.collector_names().collect(),
         };
         let addon = match addon {
-            Some(build) => Some(build(AddonContext { containers: container_cache, page }).map_err(RunError::Addon)?),
+            Some(build) => {
+                let tls = security.current().tls.is_some();
+                Some(build(AddonContext { containers: container_cache, page, tls }).map_err(RunError::Addon)?)
+            }
             None => None,
         };
         let signals = signal::ShutdownSignals::install();

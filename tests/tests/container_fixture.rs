@@ -158,8 +158,17 @@ async fn docker_down_is_a_failed_collector_not_a_failed_scrape() {
     setup.wait_for("disconnected", |cache| matches!(cache.state(), SyncState::Disconnected(_))).await;
     let families = setup.scrape();
     assert_eq!(container_success(&families), Some(0.0));
+    assert_eq!(scrape_error(&families), Some(1.0), "cAdvisor's container_scrape_error says it too");
     assert!(find_value(&families, "container_memory_usage_bytes", "id", "/").is_some());
     fake.restart().await;
     setup.wait_for("synced again", |cache| cache.state() == SyncState::Synced).await;
-    assert_eq!(container_success(&setup.scrape()), Some(1.0));
+    let families = setup.scrape();
+    assert_eq!(container_success(&families), Some(1.0));
+    assert_eq!(scrape_error(&families), Some(0.0));
+}
+
+/// The one sample of `container_scrape_error`.
+fn scrape_error(families: &[MetricFamily]) -> Option<f64> {
+    let family = families.iter().find(|family| family.name == "container_scrape_error")?;
+    family.samples.first().map(|sample| sample.value)
 }

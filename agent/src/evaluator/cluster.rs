@@ -101,13 +101,23 @@ impl SwarmState {
 }
 
 /// `sonde_swarm_role{role}` and `sonde_swarm_observe_failures`, when the
-/// agent is Swarm-aware.
+/// agent is Swarm-aware; on the leader, `sonde_swarm_service_desired_replicas`.
 impl Collector for SwarmState {
     fn collect(&self, out: &mut Vec<MetricFamily>) {
         if self.config.is_none() {
             return;
         }
-        let role = self.role();
+        let (role, services) = {
+            let view = self.lock();
+            (view.role, desired_replicas(&view.services))
+        };
+        // Only the leader reads the services, so across all agents each
+        // service has one such series: dashboards set the replicas that
+        // containers run against it (`max by (service)` covers a change of
+        // leader between two scrapes).
+        if let Some(services) = services.filter(|_| role == Role::Leader) {
+            out.push(services);
+        }
         let mut roles = MetricFamily::gauge(
             "sonde_swarm_role",
             "This node's Swarm role as the agent last saw it (1 for the current one); the leader evaluates the cluster rules.",
@@ -124,6 +134,22 @@ impl Collector for SwarmState {
             .with_sample(Labels::new(), self.failures.load(Ordering::Relaxed) as f64),
         );
     }
+}
+
+/// The desired replicas of every replicated service; `None` when there is
+/// none. A global service has no such number (it runs on every eligible
+/// node), so it has no series.
+fn desired_replicas(services: &[SwarmService]) -> Option<MetricFamily> {
+    let mut family = MetricFamily::gauge(
+        "sonde_swarm_service_desired_replicas",
+        "Replicas a replicated Swarm service's spec asks for, as the leader last read them.",
+    );
+    for service in services {
+        if let Some(replicas) = service.replicas {
+            family.push(Labels::new().with("service", service.name.as_str()), replicas as f64);
+        }
+    }
+    (!family.samples.is_empty()).then_some(family)
 }
 
 /// Asks the engine once, then starts a task that asks again every

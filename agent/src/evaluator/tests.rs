@@ -389,6 +389,28 @@ fn the_leader_builds_rules_from_service_labels_with_their_replicas() {
 }
 
 #[test]
+fn the_leader_says_the_desired_replicas_of_replicated_services() {
+    const DESIRED: &str = "sonde_swarm_service_desired_replicas";
+    let dir = tempfile::tempdir().unwrap();
+    let evaluator = Evaluator::new(swarm_config(dir.path(), &[], &[]), None, Arc::new(LogNotifier::new()));
+    let services: [ServiceRow<'_>; 3] = [("web", Some(3), &[]), ("idle", Some(0), &[]), ("agent", None, &[])];
+
+    evaluator.set_swarm_view(view(Role::Leader, &services));
+    let out = metrics(&evaluator);
+    assert_eq!(find_value(&out, DESIRED, "service", "web"), Some(3.0));
+    assert_eq!(find_value(&out, DESIRED, "service", "idle"), Some(0.0), "scaled to zero is still a number");
+    assert_eq!(find_value(&out, DESIRED, "service", "agent"), None, "a global service has no desired count");
+
+    // Any other role says nothing of the services, even with a view that
+    // still holds them: one series per service across all agents.
+    evaluator.set_swarm_view(view(Role::Manager, &services));
+    assert!(metrics(&evaluator).iter().all(|f| f.name != DESIRED));
+    // A leader of global services only has no family at all.
+    evaluator.set_swarm_view(view(Role::Leader, &services[2..]));
+    assert!(metrics(&evaluator).iter().all(|f| f.name != DESIRED));
+}
+
+#[test]
 fn without_swarm_awareness_every_rule_runs_here() {
     let t0 = now_ms();
     let dir = tempfile::tempdir().unwrap();

@@ -25,6 +25,7 @@ pub mod receivers;
 pub mod route;
 pub mod scaler;
 pub mod service_api;
+pub mod setup;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -82,12 +82,13 @@ enum F {
     FsWrites,
     StartTime,
     LastSeen,
+    TasksState,
 }
 
 /// Name (counters without `_total`, which the encoder adds), type and
 /// cAdvisor's help text of every per-container family, in [`F`]'s order.
 #[rustfmt::skip]
-const FAMILIES: [(&str, MetricType, &str); 34] = [
+const FAMILIES: [(&str, MetricType, &str); 35] = [
     ("container_cpu_usage_seconds", MetricType::Counter, "Cumulative cpu time consumed in seconds."),
     ("container_cpu_user_seconds", MetricType::Counter, "Cumulative user cpu time consumed in seconds."),
     ("container_cpu_system_seconds", MetricType::Counter, "Cumulative system cpu time consumed in seconds."),
@@ -124,7 +125,11 @@ const FAMILIES: [(&str, MetricType, &str); 34] = [
     ("container_fs_writes", MetricType::Counter, "Cumulative count of writes completed"),
     ("container_start_time_seconds", MetricType::Gauge, "Start time of the container since unix epoch in seconds."),
     ("container_last_seen", MetricType::Gauge, "Last time a container was seen by the exporter"),
+    ("container_tasks_state", MetricType::Gauge, "Number of tasks in given state"),
 ];
+
+/// The `state` values of `container_tasks_state`, in cAdvisor's order.
+const TASK_STATES: [&str; 5] = ["sleeping", "running", "stopped", "uninterruptible", "iowaiting"];
 
 /// `/proc/net/dev` columns (see [`net_dev::FIELD_NAMES`]) of each network
 /// family.
@@ -257,6 +262,26 @@ impl ContainerCollector {
 
 impl ScrapeCollector for ContainerCollector {
     fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        let result = self.families(out);
+        out.push(scrape_error(result.is_err()));
+        result
+    }
+}
+
+/// cAdvisor's `container_scrape_error`: 1 when this scrape's container
+/// numbers are incomplete (the collector failed; the reason is in the log
+/// and in `sonde_scrape_collector_success{collector="container"}`).
+fn scrape_error(failed: bool) -> MetricFamily {
+    MetricFamily::gauge(
+        "container_scrape_error",
+        "1 if there was an error while getting container metrics, 0 otherwise",
+    )
+    .with_sample(Labels::new(), if failed { 1.0 } else { 0.0 })
+}
+
+impl ContainerCollector {
+    /// Everything but `container_scrape_error`.
+    fn families(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
         let containers = self.cache.containers();
         let mut scrape = Scrape::new(containers.len() + 1);
         let mut first_error: Option<CollectorError> = None;
@@ -351,7 +376,8 @@ struct NoCgroups {
 }
 
 impl ScrapeCollector for NoCgroups {
-    fn update(&self, _out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+    fn update(&self, out: &mut Vec<MetricFamily>) -> Result<(), CollectorError> {
+        out.push(scrape_error(true));
         Err(CollectorError::Unavailable { source_name: "cgroup", reason: self.reason.clone() })
     }
 }
@@ -471,6 +497,13 @@ impl Scrape {
         }
         let now = self.now;
         self.push(F::LastSeen, labels, now);
+        // cAdvisor counts tasks by state only with `--enable_load_reader`
+        // (a netlink query per container per scrape, off by default) and
+        // writes zeros otherwise; Swarm dashboards count these series to
+        // count containers, so they are here, zeros as cAdvisor's.
+        for state in TASK_STATES {
+            self.push_with(F::TasksState, labels, Label::new("state", state), 0.0);
+        }
         Ok(())
     }
 
@@ -537,7 +570,8 @@ mod tests {
         assert_eq!(FAMILIES[F::NetTransmitDropped as usize].0, "container_network_transmit_packets_dropped");
         assert_eq!(FAMILIES[F::FsWrites as usize].0, "container_fs_writes");
         assert_eq!(FAMILIES[F::LastSeen as usize].0, "container_last_seen");
-        assert_eq!(FAMILIES.len(), F::LastSeen as usize + 1);
+        assert_eq!(FAMILIES[F::TasksState as usize].0, "container_tasks_state");
+        assert_eq!(FAMILIES.len(), F::TasksState as usize + 1);
         for (column, name) in [(0, "receive_bytes"), (3, "receive_drop"), (8, "transmit_bytes"), (11, "transmit_drop")]
         {
             assert_eq!(net_dev::FIELD_NAMES[column], name);
