@@ -139,7 +139,10 @@ fn the_status_page_shows_the_node_its_containers_targets_and_alerts_escaped() {
         ),
     )
     .unwrap();
-    let rules_flag = format!("--rules.file={}", rules.display());
+    // Node rules: every agent evaluates them over its own node's window,
+    // where this node's targets are, even on a Swarm leader (whose
+    // `--rules.file` rules see the cluster window).
+    let rules_flag = format!("--rules.node-file={}", rules.display());
     let storage = format!("--storage.path={}", dir.path().join("data").display());
     let mut agent = Process::start(
         BIN,
