@@ -182,7 +182,8 @@ mod tests {
         assert_eq!(config.procfs, Path::new("/proc"));
         assert_eq!(config.rootfs, Path::new("/"));
         assert_eq!(config.mount_timeout, Duration::from_secs(5));
-        assert_eq!(config.enabled.len(), COLLECTORS.len());
+        let defaults: Vec<&str> = COLLECTORS.iter().filter(|c| c.default_enabled).map(|c| c.name).collect();
+        assert_eq!(config.enabled.iter().map(String::as_str).collect::<Vec<_>>(), defaults);
         let names: Vec<_> = COLLECTORS.iter().map(|c| c.name).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
