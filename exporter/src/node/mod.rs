@@ -27,6 +27,7 @@ pub mod filesystem;
 mod hwmon;
 mod interrupts;
 mod loadavg;
+mod mdadm;
 mod meminfo;
 mod netclass;
 mod netdev;
@@ -116,6 +117,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "hwmon", default_enabled: true, build: hwmon::build },
     CollectorInfo { name: "interrupts", default_enabled: false, build: interrupts::build },
     CollectorInfo { name: "loadavg", default_enabled: true, build: loadavg::build },
+    CollectorInfo { name: "mdadm", default_enabled: true, build: mdadm::build },
     CollectorInfo { name: "meminfo", default_enabled: true, build: meminfo::build },
     CollectorInfo { name: "netclass", default_enabled: true, build: netclass::build },
     CollectorInfo { name: "netdev", default_enabled: true, build: netdev::build },
@@ -252,7 +254,7 @@ mod tests {
     fn absent_hardware_is_no_data_or_nothing_as_in_node_exporter() {
         let mut config = NodeConfig::default();
         config.disable_defaults();
-        for name in ["cpufreq", "hwmon", "netclass", "selinux", "thermal_zone", "schedstat", "udp_queues"] {
+        for name in ["cpufreq", "hwmon", "mdadm", "netclass", "selinux", "thermal_zone", "schedstat", "udp_queues"] {
             config.enable(name).unwrap();
         }
         let empty = tempfile::tempdir().unwrap();
@@ -263,7 +265,7 @@ mod tests {
         let mut out = Vec::new();
         exporter.collect(&mut out);
         // node_exporter 1.5.0 reports these as failed (no data) …
-        for name in ["hwmon", "netclass", "schedstat", "udp_queues"] {
+        for name in ["hwmon", "mdadm", "netclass", "schedstat", "udp_queues"] {
             assert_eq!(success_of(&out, name), Some(0.0), "{name}");
         }
         // … and these as working, with nothing (or "disabled") to say.

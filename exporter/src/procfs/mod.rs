@@ -12,6 +12,7 @@ pub mod diskstats;
 pub mod file_nr;
 pub mod interrupts;
 pub mod loadavg;
+pub mod mdstat;
 pub mod meminfo;
 pub mod mountinfo;
 pub mod net_dev;
