@@ -195,7 +195,13 @@ fn scenario(stack: &Stack, always: &Service, neighbour: &Container, port: u16, d
     // A collector whose source this host lacks reports no data as
     // node_exporter does (success 0, logged at debug): it is left out only
     // when the host itself has no such file.
-    let absent_here = [("hwmon", "/sys/class/hwmon"), ("mdadm", "/proc/mdstat"), ("schedstat", "/proc/schedstat")];
+    let absent_here = [
+        ("hwmon", "/sys/class/hwmon"),
+        ("mdadm", "/proc/mdstat"),
+        ("nfs", "/proc/net/rpc/nfs"),
+        ("nfsd", "/proc/net/rpc/nfsd"),
+        ("schedstat", "/proc/schedstat"),
+    ];
     let mut expected: Vec<&str> = sonde_exporter::node::COLLECTORS
         .iter()
         .map(|c| c.name)

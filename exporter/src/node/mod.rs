@@ -32,6 +32,8 @@ mod meminfo;
 mod netclass;
 mod netdev;
 mod netstat;
+mod nfs;
+mod nfsd;
 mod os;
 mod pressure;
 mod processes;
@@ -122,6 +124,8 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "netclass", default_enabled: true, build: netclass::build },
     CollectorInfo { name: "netdev", default_enabled: true, build: netdev::build },
     CollectorInfo { name: "netstat", default_enabled: true, build: netstat::build },
+    CollectorInfo { name: "nfs", default_enabled: true, build: nfs::build },
+    CollectorInfo { name: "nfsd", default_enabled: true, build: nfsd::build },
     CollectorInfo { name: "os", default_enabled: true, build: os::build },
     CollectorInfo { name: "pressure", default_enabled: true, build: pressure::build },
     CollectorInfo { name: "processes", default_enabled: false, build: processes::build },
@@ -254,7 +258,18 @@ mod tests {
     fn absent_hardware_is_no_data_or_nothing_as_in_node_exporter() {
         let mut config = NodeConfig::default();
         config.disable_defaults();
-        for name in ["cpufreq", "hwmon", "mdadm", "netclass", "selinux", "thermal_zone", "schedstat", "udp_queues"] {
+        for name in [
+            "cpufreq",
+            "hwmon",
+            "mdadm",
+            "netclass",
+            "nfs",
+            "nfsd",
+            "selinux",
+            "thermal_zone",
+            "schedstat",
+            "udp_queues",
+        ] {
             config.enable(name).unwrap();
         }
         let empty = tempfile::tempdir().unwrap();
@@ -265,7 +280,7 @@ mod tests {
         let mut out = Vec::new();
         exporter.collect(&mut out);
         // node_exporter 1.5.0 reports these as failed (no data) …
-        for name in ["hwmon", "mdadm", "netclass", "schedstat", "udp_queues"] {
+        for name in ["hwmon", "mdadm", "netclass", "nfs", "nfsd", "schedstat", "udp_queues"] {
             assert_eq!(success_of(&out, name), Some(0.0), "{name}");
         }
         // … and these as working, with nothing (or "disabled") to say.

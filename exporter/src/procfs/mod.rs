@@ -18,6 +18,7 @@ pub mod mountinfo;
 pub mod net_dev;
 pub mod net_udp;
 pub mod netstat;
+pub mod nfs_rpc;
 pub mod os_release;
 pub mod pid_stat;
 pub mod pressure;
