@@ -197,6 +197,7 @@ fn scenario(stack: &Stack, always: &Service, neighbour: &Container, port: u16, d
     // when the host itself has no such file.
     let absent_here = [
         ("hwmon", "/sys/class/hwmon"),
+        ("ipvs", "/proc/net/ip_vs_stats"),
         ("mdadm", "/proc/mdstat"),
         ("nfs", "/proc/net/rpc/nfs"),
         ("nfsd", "/proc/net/rpc/nfsd"),

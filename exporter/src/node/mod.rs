@@ -26,6 +26,7 @@ mod filefd;
 pub mod filesystem;
 mod hwmon;
 mod interrupts;
+mod ipvs;
 mod loadavg;
 mod mdadm;
 mod meminfo;
@@ -57,6 +58,8 @@ pub use config::{
     DeviceFilter, NodeConfig,
 };
 pub use filesystem::{FsStats, StatfsFn};
+pub use ipvs::DEFAULT_IPVS_BACKEND_LABELS;
+pub(crate) use ipvs::backend_labels as ipvs_backend_labels;
 
 /// Why the node collectors could not be built from a [`NodeConfig`].
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,14 @@ pub enum ConfigError {
         include: &'static str,
         /// The exclude flag.
         exclude: &'static str,
+    },
+    /// A flag's value that the collector cannot use.
+    #[error("invalid value for {flag}: {reason}")]
+    Invalid {
+        /// The flag, e.g. `collector.ipvs.backend-labels`.
+        flag: &'static str,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A collector name that is not in [`COLLECTORS`].
     #[error("unknown collector {0:?}")]
@@ -118,6 +129,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "filesystem", default_enabled: true, build: filesystem::build },
     CollectorInfo { name: "hwmon", default_enabled: true, build: hwmon::build },
     CollectorInfo { name: "interrupts", default_enabled: false, build: interrupts::build },
+    CollectorInfo { name: "ipvs", default_enabled: true, build: ipvs::build },
     CollectorInfo { name: "loadavg", default_enabled: true, build: loadavg::build },
     CollectorInfo { name: "mdadm", default_enabled: true, build: mdadm::build },
     CollectorInfo { name: "meminfo", default_enabled: true, build: meminfo::build },
@@ -261,6 +273,7 @@ mod tests {
         for name in [
             "cpufreq",
             "hwmon",
+            "ipvs",
             "mdadm",
             "netclass",
             "nfs",
@@ -280,7 +293,7 @@ mod tests {
         let mut out = Vec::new();
         exporter.collect(&mut out);
         // node_exporter 1.5.0 reports these as failed (no data) …
-        for name in ["hwmon", "mdadm", "netclass", "nfs", "nfsd", "schedstat", "udp_queues"] {
+        for name in ["hwmon", "ipvs", "mdadm", "netclass", "nfs", "nfsd", "schedstat", "udp_queues"] {
             assert_eq!(success_of(&out, name), Some(0.0), "{name}");
         }
         // … and these as working, with nothing (or "disabled") to say.

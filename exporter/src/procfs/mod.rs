@@ -11,6 +11,7 @@ pub mod cpuinfo;
 pub mod diskstats;
 pub mod file_nr;
 pub mod interrupts;
+pub mod ipvs;
 pub mod loadavg;
 pub mod mdstat;
 pub mod meminfo;
