@@ -202,6 +202,7 @@ fn scenario(stack: &Stack, always: &Service, neighbour: &Container, port: u16, d
         ("nfs", "/proc/net/rpc/nfs"),
         ("nfsd", "/proc/net/rpc/nfsd"),
         ("schedstat", "/proc/schedstat"),
+        ("zfs", "/proc/spl/kstat/zfs"),
     ];
     let mut expected: Vec<&str> = sonde_exporter::node::COLLECTORS
         .iter()

@@ -50,6 +50,8 @@ mod time;
 mod udp_queues;
 mod uname;
 mod vmstat;
+mod xfs;
+mod zfs;
 
 pub(crate) use config::{CompiledFilter, compile};
 pub use config::{
@@ -152,6 +154,8 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "udp_queues", default_enabled: true, build: udp_queues::build },
     CollectorInfo { name: "uname", default_enabled: true, build: uname::build },
     CollectorInfo { name: "vmstat", default_enabled: true, build: vmstat::build },
+    CollectorInfo { name: "xfs", default_enabled: true, build: xfs::build },
+    CollectorInfo { name: "zfs", default_enabled: true, build: zfs::build },
 ];
 
 /// Looks a collector up by name.
@@ -282,6 +286,8 @@ mod tests {
             "thermal_zone",
             "schedstat",
             "udp_queues",
+            "xfs",
+            "zfs",
         ] {
             config.enable(name).unwrap();
         }
@@ -293,11 +299,11 @@ mod tests {
         let mut out = Vec::new();
         exporter.collect(&mut out);
         // node_exporter 1.5.0 reports these as failed (no data) …
-        for name in ["hwmon", "ipvs", "mdadm", "netclass", "nfs", "nfsd", "schedstat", "udp_queues"] {
+        for name in ["hwmon", "ipvs", "mdadm", "netclass", "nfs", "nfsd", "schedstat", "udp_queues", "zfs"] {
             assert_eq!(success_of(&out, name), Some(0.0), "{name}");
         }
         // … and these as working, with nothing (or "disabled") to say.
-        for name in ["cpufreq", "selinux", "thermal_zone"] {
+        for name in ["cpufreq", "selinux", "thermal_zone", "xfs"] {
             assert_eq!(success_of(&out, name), Some(1.0), "{name}");
         }
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).filter(|n| !n.starts_with("node_scrape_")).collect();

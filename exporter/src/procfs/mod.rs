@@ -12,6 +12,7 @@ pub mod diskstats;
 pub mod file_nr;
 pub mod interrupts;
 pub mod ipvs;
+pub mod kstat;
 pub mod loadavg;
 pub mod mdstat;
 pub mod meminfo;

@@ -9,6 +9,7 @@ pub mod hwmon;
 pub mod net_class;
 pub mod selinux;
 pub mod thermal;
+pub mod xfs;
 
 /// Parses an integer the way Go's `strconv.ParseInt(s, 0, 64)` does, which
 /// is how node_exporter reads sysfs numbers: `0x` hexadecimal, `0o` or a
