@@ -3,7 +3,8 @@
 //!
 //! Without XFS there is no `/sys/fs/xfs`: one failed directory open and no
 //! families, which node_exporter reports as success (it globs, and an
-//! empty glob is no error).
+//! empty glob is no error). A device directory without `stats/stats` is
+//! skipped, as the glob skips it.
 
 use std::io;
 use std::path::PathBuf;
@@ -114,8 +115,9 @@ impl ScrapeCollector for Xfs {
         let mut families: Vec<MetricFamily> =
             COUNTERS.iter().map(|(name, help, ..)| MetricFamily::counter(format!("node_xfs_{name}"), *help)).collect();
         // `/sys/fs/xfs` also holds `stats/` (the totals of all of them),
-        // which has no `stats/stats` below it and so is skipped.
-        for (device, dir) in list_dir(&self.dir, |_| true)? {
+        // which is no device: with XFS loaded and none mounted, a scrape
+        // is one directory read.
+        for (device, dir) in list_dir(&self.dir, |name| name != "stats")? {
             let path = dir.join("stats/stats");
             let read = with_file(&path, |text| {
                 let stats = xfs::parse(text)?;
