@@ -6,12 +6,11 @@
 
 use std::path::PathBuf;
 
-use sonde_instrument::{Labels, MetricFamily};
+use sonde_instrument::{Labels, MetricFamily, MetricType};
 
 use super::read::{absent_is_no_data, parse_file, single};
 use super::{CollectorError, ConfigError, NodeConfig, ScrapeCollector};
 use crate::procfs::nfs_rpc::{self, CLIENT_V4_OPERATIONS, V2_PROCEDURES, V3_PROCEDURES};
-use sonde_instrument::MetricType;
 
 #[derive(Debug)]
 struct Nfs {

@@ -127,8 +127,14 @@ impl Zfs {
             }
             Ok(())
         })?;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            // Exported since the pools were listed.
+            Err(e) if not_found(&e) => return Ok(()),
+            Err(e) => return Err(io_error(dir, e)),
+        };
         let mut objsets = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+        for entry in entries {
             let entry = entry.map_err(|e| io_error(dir, e))?;
             if entry.file_name().to_str().is_some_and(|name| name.starts_with("objset-")) {
                 objsets.push(entry.path());
