@@ -33,8 +33,9 @@ IDLE_SECONDS=${IDLE_SECONDS:-30}
 NODE_EXPORTER=${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
 # Every node collector Sonde has (exporter/src/node/mod.rs, COLLECTORS).
 COLLECTORS=(arp conntrack cpu cpufreq diskstats entropy filefd filesystem hwmon
-  loadavg meminfo netclass netdev netstat os pressure schedstat selinux sockstat
-  softnet stat textfile thermal_zone time udp_queues uname vmstat)
+  ipvs loadavg mdadm meminfo netclass netdev netstat nfs nfsd os pressure schedstat
+  selinux sockstat softnet stat textfile thermal_zone time udp_queues uname vmstat
+  xfs zfs)
 
 ((SCRAPES >= 500)) || { echo "SCRAPES must be at least 500" >&2; exit 2; }
 [ -x "$NODE_EXPORTER" ] || { echo "$NODE_EXPORTER is missing (Debian: prometheus-node-exporter)" >&2; exit 2; }
