@@ -74,10 +74,24 @@ impl Dir {
     /// the first read, so the second, end-of-file read that a read loop
     /// makes is skipped, as node_exporter's procfs library skips it.
     pub(crate) fn read_attribute(&self, name: &str) -> io::Result<String> {
+        self.read_raw(name, |bytes| {
+            let text = std::str::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            Ok(text.trim().to_owned())
+        })
+    }
+
+    /// [`Dir::read_attribute`] for attributes that hold text from firmware
+    /// (DMI strings, a battery's model name), which is not always UTF-8:
+    /// each run of invalid bytes becomes one `U+FFFD`, as node_exporter's
+    /// `strings.ToValidUTF8` makes it.
+    pub(crate) fn read_attribute_lossy(&self, name: &str) -> io::Result<String> {
+        self.read_raw(name, |bytes| Ok(crate::sysfs::to_valid_utf8(bytes.trim_ascii())))
+    }
+
+    fn read_raw<T>(&self, name: &str, convert: impl FnOnce(&[u8]) -> io::Result<T>) -> io::Result<T> {
         let fd = rustix::fs::openat(&self.fd, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
         let mut buf = [0u8; 4096];
         let n = rustix::io::read(&fd, &mut buf)?;
-        let text = std::str::from_utf8(&buf[..n]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Ok(text.trim().to_owned())
+        convert(&buf[..n])
     }
 }

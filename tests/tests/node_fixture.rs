@@ -67,6 +67,7 @@ fn scrape_fixture() -> String {
         // The parts of collectors that are off by default, on here so the
         // golden file holds them too.
         "--collector.stat.softirq",
+        "--collector.bcache.priorityStats",
         "--collector.cpu.info",
         "--collector.cpu.info.flags-include=^(aes|avx.?|constant_tsc)$",
         "--collector.cpu.info.bugs-include=^(spectre_.*|mds)$",

@@ -53,9 +53,15 @@ const CPU_INFO_FLAGS: &str = "collector.cpu.info.flags-include";
 const CPU_INFO_BUGS: &str = "collector.cpu.info.bugs-include";
 const STAT_SOFTIRQ: &str = "collector.stat.softirq";
 const NO_STAT_SOFTIRQ: &str = "no-collector.stat.softirq";
+const BCACHE_PRIORITY_STATS: &str = "collector.bcache.priorityStats";
+const NO_BCACHE_PRIORITY_STATS: &str = "no-collector.bcache.priorityStats";
 const NETCLASS_IGNORED: &str = "collector.netclass.ignored-devices";
 const NETCLASS_INVALID_SPEED: &str = "collector.netclass.ignore-invalid-speed";
 const NO_NETCLASS_INVALID_SPEED: &str = "no-collector.netclass.ignore-invalid-speed";
+const POWERSUPPLY_IGNORED: &str = "collector.powersupply.ignored-supplies";
+const RAPL_ZONE_LABEL: &str = "collector.rapl.enable-zone-label";
+const NO_RAPL_ZONE_LABEL: &str = "no-collector.rapl.enable-zone-label";
+const TAPESTATS_IGNORED: &str = "collector.tapestats.ignored-devices";
 const TEXTFILE_DIRECTORY: &str = "collector.textfile.directory";
 const TEXTFILE_MAX_SIZE: &str = "collector.textfile.max-size";
 
@@ -249,6 +255,12 @@ impl clap::Args for NodeArgs {
             "Regexp of the first CPU's bugs to export as node_cpu_bug_info (implies --collector.cpu.info)",
         ))
         .args(bool_pair(STAT_SOFTIRQ, NO_STAT_SOFTIRQ, "Export softirq calls per vector", defaults.stat_softirq))
+        .args(bool_pair(
+            BCACHE_PRIORITY_STATS,
+            NO_BCACHE_PRIORITY_STATS,
+            "Expose expensive priority stats",
+            defaults.bcache_priority_stats,
+        ))
         .arg(pattern(
             NETCLASS_IGNORED,
             Some(&defaults.netclass_ignored_devices),
@@ -259,6 +271,22 @@ impl clap::Args for NodeArgs {
             NO_NETCLASS_INVALID_SPEED,
             "Ignore devices where the speed is invalid",
             defaults.netclass_ignore_invalid_speed,
+        ))
+        .arg(pattern(
+            POWERSUPPLY_IGNORED,
+            Some(&defaults.powersupply_ignored_supplies),
+            "Regexp of power supplies to ignore for powersupplyclass collector",
+        ))
+        .args(bool_pair(
+            RAPL_ZONE_LABEL,
+            NO_RAPL_ZONE_LABEL,
+            "Report RAPL energy as node_rapl_joules_total with the zone as label rapl_zone",
+            defaults.rapl_zone_label,
+        ))
+        .arg(pattern(
+            TAPESTATS_IGNORED,
+            Some(&defaults.tapestats_ignored_devices),
+            "Regexp of devices to ignore for tapestats",
         ))
     }
 
@@ -308,9 +336,16 @@ impl clap::FromArgMatches for NodeArgs {
             cpu_info_flags_include: value(matches, CPU_INFO_FLAGS),
             cpu_info_bugs_include: value(matches, CPU_INFO_BUGS),
             stat_softirq: bool_pair_value(matches, STAT_SOFTIRQ, NO_STAT_SOFTIRQ).unwrap_or(defaults.stat_softirq),
+            bcache_priority_stats: bool_pair_value(matches, BCACHE_PRIORITY_STATS, NO_BCACHE_PRIORITY_STATS)
+                .unwrap_or(defaults.bcache_priority_stats),
             netclass_ignored_devices: value(matches, NETCLASS_IGNORED).unwrap_or(defaults.netclass_ignored_devices),
             netclass_ignore_invalid_speed: bool_pair_value(matches, NETCLASS_INVALID_SPEED, NO_NETCLASS_INVALID_SPEED)
                 .unwrap_or(defaults.netclass_ignore_invalid_speed),
+            powersupply_ignored_supplies: value(matches, POWERSUPPLY_IGNORED)
+                .unwrap_or(defaults.powersupply_ignored_supplies),
+            rapl_zone_label: bool_pair_value(matches, RAPL_ZONE_LABEL, NO_RAPL_ZONE_LABEL)
+                .unwrap_or(defaults.rapl_zone_label),
+            tapestats_ignored_devices: value(matches, TAPESTATS_IGNORED).unwrap_or(defaults.tapestats_ignored_devices),
             textfile_directory: value(matches, TEXTFILE_DIRECTORY),
             textfile_max_size: value::<usize>(matches, TEXTFILE_MAX_SIZE)
                 .map_or(defaults.textfile_max_size, |size| size as u64),
@@ -429,6 +464,12 @@ mod tests {
             "/var/lib/node_exporter",
             "--collector.ipvs.backend-labels",
             "local_address,proto",
+            "--collector.powersupply.ignored-supplies",
+            "^AC$",
+            "--collector.rapl.enable-zone-label",
+            "--collector.tapestats.ignored-devices",
+            "^nst",
+            "--collector.bcache.priorityStats",
         ])
         .unwrap();
         assert_eq!(config.procfs, Path::new("/host/proc"));
@@ -452,6 +493,12 @@ mod tests {
         assert!(config.netclass_ignore_invalid_speed);
         assert_eq!(config.textfile_directory.as_deref(), Some(Path::new("/var/lib/node_exporter")));
         assert_eq!(config.ipvs_backend_labels, "local_address,proto");
+        assert_eq!(config.powersupply_ignored_supplies, "^AC$");
+        assert!(config.rapl_zone_label);
+        assert_eq!(config.tapestats_ignored_devices, "^nst");
+        assert!(config.bcache_priority_stats);
+        assert!(!parse(&[]).unwrap().bcache_priority_stats);
+        assert!(!parse(&[]).unwrap().rapl_zone_label);
     }
 
     #[test]
@@ -482,6 +529,8 @@ mod tests {
             (&["--collector.arp.device-include", "("], "--collector.arp.device-include"),
             (&["--collector.cpu.info.bugs-include", "("], "--collector.cpu.info.bugs-include"),
             (&["--collector.ipvs.backend-labels", "proto,vip"], "--collector.ipvs.backend-labels"),
+            (&["--collector.powersupply.ignored-supplies", "("], "--collector.powersupply.ignored-supplies"),
+            (&["--collector.tapestats.ignored-devices", "("], "--collector.tapestats.ignored-devices"),
             (
                 &["--collector.arp.device-include", "^eth", "--collector.arp.device-exclude", "^lo$"],
                 "--collector.arp.device-exclude",

@@ -29,6 +29,10 @@ pub const DEFAULT_NETDEV_DEVICE_EXCLUDE: &str = "^lo$";
 pub const DEFAULT_DISKSTATS_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 /// `--collector.netclass.ignored-devices` default: none.
 pub const DEFAULT_NETCLASS_IGNORED_DEVICES: &str = "^$";
+/// `--collector.powersupply.ignored-supplies` default: none.
+pub const DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES: &str = "^$";
+/// `--collector.tapestats.ignored-devices` default: none.
+pub const DEFAULT_TAPESTATS_IGNORED_DEVICES: &str = "^$";
 /// `--collector.netstat.fields` default.
 pub const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 /// `--collector.vmstat.fields` default.
@@ -81,12 +85,23 @@ pub struct NodeConfig {
     pub cpu_info_bugs_include: Option<String>,
     /// `--collector.stat.softirq` (off): `node_softirqs_total{vector}`.
     pub stat_softirq: bool,
+    /// `--collector.bcache.priorityStats` (off): each cache device's
+    /// `priority_stats`, which the kernel computes by walking every bucket.
+    pub bcache_priority_stats: bool,
     /// `--collector.netclass.ignored-devices` (`^$`).
     pub netclass_ignored_devices: String,
     /// `--collector.netclass.ignore-invalid-speed` (off): leave out
     /// `node_network_speed_bytes` of an interface whose speed is unknown
     /// (-1) rather than report -125000.
     pub netclass_ignore_invalid_speed: bool,
+    /// `--collector.powersupply.ignored-supplies` (`^$`).
+    pub powersupply_ignored_supplies: String,
+    /// `--collector.rapl.enable-zone-label` (off): one family
+    /// `node_rapl_joules_total` with the zone as label `rapl_zone`, rather
+    /// than a family per zone name.
+    pub rapl_zone_label: bool,
+    /// `--collector.tapestats.ignored-devices` (`^$`).
+    pub tapestats_ignored_devices: String,
     /// `--collector.textfile.directory`; none means the collector only
     /// reports `node_textfile_scrape_error 0`.
     pub textfile_directory: Option<PathBuf>,
@@ -125,8 +140,12 @@ impl Default for NodeConfig {
             cpu_info_flags_include: None,
             cpu_info_bugs_include: None,
             stat_softirq: false,
+            bcache_priority_stats: false,
             netclass_ignored_devices: DEFAULT_NETCLASS_IGNORED_DEVICES.to_owned(),
             netclass_ignore_invalid_speed: false,
+            powersupply_ignored_supplies: DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES.to_owned(),
+            rapl_zone_label: false,
+            tapestats_ignored_devices: DEFAULT_TAPESTATS_IGNORED_DEVICES.to_owned(),
             textfile_directory: None,
             textfile_max_size: DEFAULT_TEXTFILE_MAX_SIZE,
         }

@@ -16,15 +16,22 @@ pub use crate::scrape::{CollectorError, ScrapeCollector};
 use crate::scrape::{DuplicateCollector, ScrapeExecutor};
 
 mod arp;
+mod bcache;
+mod bonding;
+mod btrfs;
 mod config;
 mod conntrack;
 mod cpu;
 mod cpufreq;
 mod diskstats;
+mod dmi;
+mod edac;
 mod entropy;
+mod fibrechannel;
 mod filefd;
 pub mod filesystem;
 mod hwmon;
+mod infiniband;
 mod interrupts;
 mod ipvs;
 mod loadavg;
@@ -35,15 +42,19 @@ mod netdev;
 mod netstat;
 mod nfs;
 mod nfsd;
+mod nvme;
 mod os;
+mod powersupplyclass;
 mod pressure;
 mod processes;
+mod rapl;
 mod read;
 mod schedstat;
 mod selinux;
 mod sockstat;
 mod softnet;
 mod stat;
+mod tapestats;
 mod textfile;
 mod thermal_zone;
 mod time;
@@ -56,8 +67,9 @@ mod zfs;
 pub(crate) use config::{CompiledFilter, compile};
 pub use config::{
     DEFAULT_DISKSTATS_DEVICE_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE, DEFAULT_MOUNT_TIMEOUT,
-    DEFAULT_NETCLASS_IGNORED_DEVICES, DEFAULT_NETDEV_DEVICE_EXCLUDE, DEFAULT_NETSTAT_FIELDS, DEFAULT_VMSTAT_FIELDS,
-    DeviceFilter, NodeConfig,
+    DEFAULT_NETCLASS_IGNORED_DEVICES, DEFAULT_NETDEV_DEVICE_EXCLUDE, DEFAULT_NETSTAT_FIELDS,
+    DEFAULT_POWERSUPPLY_IGNORED_SUPPLIES, DEFAULT_TAPESTATS_IGNORED_DEVICES, DEFAULT_VMSTAT_FIELDS, DeviceFilter,
+    NodeConfig,
 };
 pub use filesystem::{FsStats, StatfsFn};
 pub use ipvs::DEFAULT_IPVS_BACKEND_LABELS;
@@ -122,14 +134,21 @@ impl fmt::Debug for CollectorInfo {
 /// Every node collector, in name order. The one place to register one.
 pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "arp", default_enabled: true, build: arp::build },
+    CollectorInfo { name: "bcache", default_enabled: true, build: bcache::build },
+    CollectorInfo { name: "bonding", default_enabled: true, build: bonding::build },
+    CollectorInfo { name: "btrfs", default_enabled: true, build: btrfs::build },
     CollectorInfo { name: "conntrack", default_enabled: true, build: conntrack::build },
     CollectorInfo { name: "cpu", default_enabled: true, build: cpu::build },
     CollectorInfo { name: "cpufreq", default_enabled: true, build: cpufreq::build },
     CollectorInfo { name: "diskstats", default_enabled: true, build: diskstats::build },
+    CollectorInfo { name: "dmi", default_enabled: true, build: dmi::build },
+    CollectorInfo { name: "edac", default_enabled: true, build: edac::build },
     CollectorInfo { name: "entropy", default_enabled: true, build: entropy::build },
+    CollectorInfo { name: "fibrechannel", default_enabled: true, build: fibrechannel::build },
     CollectorInfo { name: "filefd", default_enabled: true, build: filefd::build },
     CollectorInfo { name: "filesystem", default_enabled: true, build: filesystem::build },
     CollectorInfo { name: "hwmon", default_enabled: true, build: hwmon::build },
+    CollectorInfo { name: "infiniband", default_enabled: true, build: infiniband::build },
     CollectorInfo { name: "interrupts", default_enabled: false, build: interrupts::build },
     CollectorInfo { name: "ipvs", default_enabled: true, build: ipvs::build },
     CollectorInfo { name: "loadavg", default_enabled: true, build: loadavg::build },
@@ -140,14 +159,18 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "netstat", default_enabled: true, build: netstat::build },
     CollectorInfo { name: "nfs", default_enabled: true, build: nfs::build },
     CollectorInfo { name: "nfsd", default_enabled: true, build: nfsd::build },
+    CollectorInfo { name: "nvme", default_enabled: true, build: nvme::build },
     CollectorInfo { name: "os", default_enabled: true, build: os::build },
+    CollectorInfo { name: "powersupplyclass", default_enabled: true, build: powersupplyclass::build },
     CollectorInfo { name: "pressure", default_enabled: true, build: pressure::build },
     CollectorInfo { name: "processes", default_enabled: false, build: processes::build },
+    CollectorInfo { name: "rapl", default_enabled: true, build: rapl::build },
     CollectorInfo { name: "schedstat", default_enabled: true, build: schedstat::build },
     CollectorInfo { name: "selinux", default_enabled: true, build: selinux::build },
     CollectorInfo { name: "sockstat", default_enabled: true, build: sockstat::build },
     CollectorInfo { name: "softnet", default_enabled: true, build: softnet::build },
     CollectorInfo { name: "stat", default_enabled: true, build: stat::build },
+    CollectorInfo { name: "tapestats", default_enabled: true, build: tapestats::build },
     CollectorInfo { name: "textfile", default_enabled: true, build: textfile::build },
     CollectorInfo { name: "thermal_zone", default_enabled: true, build: thermal_zone::build },
     CollectorInfo { name: "time", default_enabled: true, build: time::build },
@@ -204,6 +227,7 @@ mod tests {
         assert_eq!(config.procfs, Path::new("/proc"));
         assert_eq!(config.rootfs, Path::new("/"));
         assert_eq!(config.mount_timeout, Duration::from_secs(5));
+        // Every collector node_exporter 1.5.0 enables by default, and only those.
         let defaults: Vec<&str> = COLLECTORS.iter().filter(|c| c.default_enabled).map(|c| c.name).collect();
         assert_eq!(config.enabled.iter().map(String::as_str).collect::<Vec<_>>(), defaults);
         let names: Vec<_> = COLLECTORS.iter().map(|c| c.name).collect();
@@ -272,23 +296,31 @@ mod tests {
 
     #[test]
     fn absent_hardware_is_no_data_or_nothing_as_in_node_exporter() {
-        let mut config = NodeConfig::default();
-        config.disable_defaults();
-        for name in [
-            "cpufreq",
+        // node_exporter 1.5.0 reports these as failed (no data) …
+        let no_data = [
+            "bonding",
+            "dmi",
+            "fibrechannel",
             "hwmon",
+            "infiniband",
             "ipvs",
             "mdadm",
             "netclass",
             "nfs",
             "nfsd",
-            "selinux",
-            "thermal_zone",
+            "nvme",
+            "powersupplyclass",
+            "rapl",
             "schedstat",
+            "tapestats",
             "udp_queues",
-            "xfs",
             "zfs",
-        ] {
+        ];
+        // … and these as working, with nothing (or "disabled") to say.
+        let nothing = ["bcache", "btrfs", "cpufreq", "edac", "selinux", "thermal_zone", "xfs"];
+        let mut config = NodeConfig::default();
+        config.disable_defaults();
+        for name in no_data.iter().chain(&nothing) {
             config.enable(name).unwrap();
         }
         let empty = tempfile::tempdir().unwrap();
@@ -298,12 +330,10 @@ mod tests {
         let exporter = executor(&config).unwrap();
         let mut out = Vec::new();
         exporter.collect(&mut out);
-        // node_exporter 1.5.0 reports these as failed (no data) …
-        for name in ["hwmon", "ipvs", "mdadm", "netclass", "nfs", "nfsd", "schedstat", "udp_queues", "zfs"] {
+        for name in no_data {
             assert_eq!(success_of(&out, name), Some(0.0), "{name}");
         }
-        // … and these as working, with nothing (or "disabled") to say.
-        for name in ["cpufreq", "selinux", "thermal_zone", "xfs"] {
+        for name in nothing {
             assert_eq!(success_of(&out, name), Some(1.0), "{name}");
         }
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).filter(|n| !n.starts_with("node_scrape_")).collect();

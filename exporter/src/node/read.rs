@@ -57,6 +57,22 @@ pub(crate) fn read_attribute_at(dir: &Dir, name: &str) -> Result<Option<String>,
     attribute_value(dir.read_attribute(name), &dir.path_of(name))
 }
 
+/// [`read_attribute_at`] for firmware text that may not be UTF-8 (see
+/// [`Dir::read_attribute_lossy`]).
+pub(crate) fn read_text_attribute_at(dir: &Dir, name: &str) -> Result<Option<String>, CollectorError> {
+    attribute_value(dir.read_attribute_lossy(name), &dir.path_of(name))
+}
+
+/// Opens the directory of one object (a device, a zone) to read its
+/// attributes; `None` when it went away since it was listed.
+pub(crate) fn open_object_dir(path: PathBuf) -> Result<Option<Dir>, CollectorError> {
+    match Dir::open(path.clone()) {
+        Ok(dir) => Ok(Some(dir)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(io_error(&path, e)),
+    }
+}
+
 fn attribute_value(read: io::Result<String>, path: &Path) -> Result<Option<String>, CollectorError> {
     match read {
         Ok(value) => Ok(Some(value)),
@@ -86,6 +102,22 @@ pub(crate) fn read_dir_or_no_data(dir: &Path) -> Result<std::fs::ReadDir, Collec
             io_error(dir, e)
         }
     })
+}
+
+/// Lists the entries of class directory `dir` (`/sys/class/nvme`), sorted
+/// by name; its absence means the machine has nothing of this kind: no
+/// data, for one failed `open`.
+pub(crate) fn list_dir_or_no_data(dir: &Path) -> Result<Vec<(String, PathBuf)>, CollectorError> {
+    let entries = read_dir_or_no_data(dir)?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error(dir, e))?;
+        if let Ok(name) = entry.file_name().into_string() {
+            out.push((name, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// `cpu<N>`: the entries of `/sys/devices/system/cpu` that are CPUs.

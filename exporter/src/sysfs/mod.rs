@@ -4,12 +4,43 @@
 //! attributes of one object (a network interface, a sensor) into a struct.
 //! Nothing here touches the filesystem: the collectors read the files.
 
+pub mod bcache;
+pub mod bonding;
+pub mod btrfs;
 pub mod cpufreq;
+pub mod dmi;
+pub mod edac;
+pub mod fibre_channel;
 pub mod hwmon;
+pub mod infiniband;
 pub mod net_class;
+pub mod nvme;
+pub mod power_supply;
+pub mod powercap;
+pub mod scsi_tape;
 pub mod selinux;
 pub mod thermal;
 pub mod xfs;
+
+/// Turns bytes into text the way Go's `strings.ToValidUTF8(s, "\u{FFFD}")`
+/// does, which node_exporter applies to firmware strings before they
+/// become label values: each run of bytes that is not UTF-8 becomes one
+/// `U+FFFD` (where `String::from_utf8_lossy` writes one per bad sequence).
+pub fn to_valid_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut in_invalid_run = false;
+    for chunk in bytes.utf8_chunks() {
+        if !chunk.valid().is_empty() {
+            out.push_str(chunk.valid());
+            in_invalid_run = false;
+        }
+        if !chunk.invalid().is_empty() && !in_invalid_run {
+            out.push(char::REPLACEMENT_CHARACTER);
+            in_invalid_run = true;
+        }
+    }
+    out
+}
 
 /// Parses an integer the way Go's `strconv.ParseInt(s, 0, 64)` does, which
 /// is how node_exporter reads sysfs numbers: `0x` hexadecimal, `0o` or a
@@ -22,6 +53,18 @@ pub fn parse_go_int(text: &str) -> Option<i64> {
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
+    let magnitude = parse_go_magnitude(unsigned)?;
+    if negative { 0i64.checked_sub_unsigned(magnitude) } else { i64::try_from(magnitude).ok() }
+}
+
+/// Parses an unsigned integer as Go's `strconv.ParseUint(s, 0, 64)` does:
+/// the prefixes of [`parse_go_int`], no sign. Counters that firmware
+/// writes in hexadecimal (`0xffffffffffffffff`) need all 64 bits.
+pub fn parse_go_uint(text: &str) -> Option<u64> {
+    parse_go_magnitude(text)
+}
+
+fn parse_go_magnitude(unsigned: &str) -> Option<u64> {
     let lower = unsigned.get(..2).map(str::to_ascii_lowercase);
     let (radix, digits) = match lower.as_deref() {
         Some("0x") => (16, &unsigned[2..]),
@@ -30,17 +73,36 @@ pub fn parse_go_int(text: &str) -> Option<i64> {
         _ if unsigned.len() > 1 && unsigned.starts_with('0') => (8, &unsigned[1..]),
         _ => (10, unsigned),
     };
-    // `from_str_radix` takes a sign of its own; the sign was taken above.
+    // `from_str_radix` takes a sign of its own; the callers took theirs.
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    let magnitude = u64::from_str_radix(digits, radix).ok()?;
-    if negative { 0i64.checked_sub_unsigned(magnitude) } else { i64::try_from(magnitude).ok() }
+    u64::from_str_radix(digits, radix).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_runs_become_one_replacement_each() {
+        // The bytes of upstream's fixtures: DMI's product_version and a
+        // battery's model_name.
+        assert_eq!(to_valid_utf8(b"\xc0\x1c[\x87"), "\u{FFFD}\x1c[\u{FFFD}");
+        assert_eq!(to_valid_utf8(b"LNV-45N1\xc0\xc0"), "LNV-45N1\u{FFFD}");
+        assert_eq!(to_valid_utf8("Dell Inc. é".as_bytes()), "Dell Inc. é");
+        assert_eq!(to_valid_utf8(b""), "");
+    }
+
+    #[test]
+    fn unsigned_integers_as_go_reads_them() {
+        assert_eq!(parse_go_uint("0xffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(parse_go_uint("0x13"), Some(19));
+        assert_eq!(parse_go_uint("1496246784000"), Some(1_496_246_784_000));
+        assert_eq!(parse_go_uint("-1"), None);
+        assert_eq!(parse_go_uint("+1"), None);
+        assert_eq!(parse_go_uint("N/A (no PMA)"), None);
+    }
 
     #[test]
     fn integers_as_go_reads_them() {
