@@ -73,9 +73,11 @@ impl ScrapeCollector for Ipvs {
             for backend in ipvs::parse_backends(text)? {
                 let key = self.labels.iter().map(|l| label_value(&backend, l)).collect();
                 let sum = sums.entry(key).or_default();
-                sum.0 += backend.active_connections;
-                sum.1 += backend.inactive_connections;
-                sum.2 += backend.weight;
+                // Saturating: the counts come from the kernel's text, which
+                // this must not panic on however large.
+                sum.0 = sum.0.saturating_add(backend.active_connections);
+                sum.1 = sum.1.saturating_add(backend.inactive_connections);
+                sum.2 = sum.2.saturating_add(backend.weight);
             }
             Ok(sums)
         })?;
