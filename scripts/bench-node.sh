@@ -33,9 +33,10 @@ IDLE_SECONDS=${IDLE_SECONDS:-30}
 NODE_EXPORTER=${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
 # Every node collector Sonde has (exporter/src/node/mod.rs, COLLECTORS).
 COLLECTORS=(arp bcache bonding btrfs conntrack cpu cpufreq diskstats dmi edac
-  entropy fibrechannel filefd filesystem hwmon infiniband loadavg meminfo netclass
-  netdev netstat nvme os powersupplyclass pressure rapl schedstat selinux sockstat
-  softnet stat tapestats textfile thermal_zone time udp_queues uname vmstat)
+  entropy fibrechannel filefd filesystem hwmon infiniband ipvs loadavg mdadm
+  meminfo netclass netdev netstat nfs nfsd nvme os powersupplyclass pressure rapl
+  schedstat selinux sockstat softnet stat tapestats textfile thermal_zone time
+  udp_queues uname vmstat xfs zfs)
 
 ((SCRAPES >= 500)) || { echo "SCRAPES must be at least 500" >&2; exit 2; }
 [ -x "$NODE_EXPORTER" ] || { echo "$NODE_EXPORTER is missing (Debian: prometheus-node-exporter)" >&2; exit 2; }

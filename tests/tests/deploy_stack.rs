@@ -201,16 +201,23 @@ fn scenario(stack: &Stack, always: &Service, neighbour: &Container, port: u16, d
         ("fibrechannel", "/sys/class/fc_host"),
         ("hwmon", "/sys/class/hwmon"),
         ("infiniband", "/sys/class/infiniband"),
+        ("ipvs", "/proc/net/ip_vs_stats"),
+        ("mdadm", "/proc/mdstat"),
+        ("nfs", "/proc/net/rpc/nfs"),
+        ("nfsd", "/proc/net/rpc/nfsd"),
         ("nvme", "/sys/class/nvme"),
         ("powersupplyclass", "/sys/class/power_supply"),
         ("schedstat", "/proc/schedstat"),
         ("tapestats", "/sys/class/scsi_tape"),
+        ("zfs", "/proc/spl/kstat/zfs"),
     ];
     // Since Linux 5.10 only root may read RAPL's energy counters, so the
     // unprivileged agent reports no data there, as node_exporter does.
     let root_only = ["rapl"];
+    // The stack runs the defaults: `interrupts` and `processes` are off.
     let mut expected: Vec<&str> = sonde_exporter::node::COLLECTORS
         .iter()
+        .filter(|c| c.default_enabled)
         .map(|c| c.name)
         .filter(|name| !absent_here.iter().any(|(n, path)| n == name && !Path::new(path).exists()))
         .filter(|name| !root_only.contains(name))

@@ -42,6 +42,7 @@ const DISKSTATS_INCLUDE: &str = "collector.diskstats.device-include";
 const DISKSTATS_EXCLUDE: &str = "collector.diskstats.device-exclude";
 const ARP_INCLUDE: &str = "collector.arp.device-include";
 const ARP_EXCLUDE: &str = "collector.arp.device-exclude";
+const IPVS_BACKEND_LABELS: &str = "collector.ipvs.backend-labels";
 const NETSTAT_FIELDS: &str = "collector.netstat.fields";
 const VMSTAT_FIELDS: &str = "collector.vmstat.fields";
 const CPU_GUEST: &str = "collector.cpu.guest";
@@ -113,6 +114,13 @@ fn bool_pair_value(matches: &ArgMatches, on: &str, off: &str) -> Option<bool> {
 fn pattern_parser() -> impl clap::builder::TypedValueParser<Value = String> {
     clap::builder::NonEmptyStringValueParser::new()
         .try_map(|pattern: String| regex::Regex::new(&pattern).map(|_| pattern))
+}
+
+/// Checks `--collector.ipvs.backend-labels` while parsing, so an unknown
+/// label is a usage error naming the flag (the collector checks again).
+fn ipvs_labels_parser() -> impl clap::builder::TypedValueParser<Value = String> {
+    clap::builder::StringValueParser::new()
+        .try_map(|labels: String| crate::node::ipvs_backend_labels(&labels).map(|_| labels).map_err(|e| e.to_string()))
 }
 
 fn pattern(id: &'static str, default: Option<&str>, help: &'static str) -> Arg {
@@ -198,6 +206,15 @@ impl clap::Args for NodeArgs {
                 .conflicts_with(ARP_EXCLUDE),
         )
         .arg(pattern(ARP_EXCLUDE, None, "Regexp of arp devices to exclude (mutually exclusive to device-include)"))
+        .arg(
+            Arg::new(IPVS_BACKEND_LABELS)
+                .long(IPVS_BACKEND_LABELS)
+                .value_name("LABELS")
+                .value_parser(ipvs_labels_parser())
+                .default_value(defaults.ipvs_backend_labels.clone())
+                .help("Comma separated list for IPVS backend stats labels")
+                .help_heading(HEADING),
+        )
         .arg(pattern(
             NETSTAT_FIELDS,
             Some(&defaults.netstat_fields),
@@ -311,6 +328,7 @@ impl clap::FromArgMatches for NodeArgs {
             netdev_devices: device_filter(matches, NETDEV_INCLUDE, NETDEV_EXCLUDE),
             diskstats_devices: device_filter(matches, DISKSTATS_INCLUDE, DISKSTATS_EXCLUDE),
             arp_devices: device_filter(matches, ARP_INCLUDE, ARP_EXCLUDE),
+            ipvs_backend_labels: value(matches, IPVS_BACKEND_LABELS).unwrap_or(defaults.ipvs_backend_labels),
             netstat_fields: value(matches, NETSTAT_FIELDS).unwrap_or(defaults.netstat_fields),
             vmstat_fields: value(matches, VMSTAT_FIELDS).unwrap_or(defaults.vmstat_fields),
             cpu_guest: bool_pair_value(matches, CPU_GUEST, NO_CPU_GUEST).unwrap_or(defaults.cpu_guest),
@@ -444,6 +462,8 @@ mod tests {
             "--collector.netclass.ignore-invalid-speed",
             "--collector.textfile.directory",
             "/var/lib/node_exporter",
+            "--collector.ipvs.backend-labels",
+            "local_address,proto",
             "--collector.powersupply.ignored-supplies",
             "^AC$",
             "--collector.rapl.enable-zone-label",
@@ -472,6 +492,7 @@ mod tests {
         assert_eq!(config.arp_devices, DeviceFilter { include: None, exclude: Some("^docker".into()) });
         assert!(config.netclass_ignore_invalid_speed);
         assert_eq!(config.textfile_directory.as_deref(), Some(Path::new("/var/lib/node_exporter")));
+        assert_eq!(config.ipvs_backend_labels, "local_address,proto");
         assert_eq!(config.powersupply_ignored_supplies, "^AC$");
         assert!(config.rapl_zone_label);
         assert_eq!(config.tapestats_ignored_devices, "^nst");
@@ -507,6 +528,7 @@ mod tests {
             (&["--collector.netclass.ignored-devices", "("], "--collector.netclass.ignored-devices"),
             (&["--collector.arp.device-include", "("], "--collector.arp.device-include"),
             (&["--collector.cpu.info.bugs-include", "("], "--collector.cpu.info.bugs-include"),
+            (&["--collector.ipvs.backend-labels", "proto,vip"], "--collector.ipvs.backend-labels"),
             (&["--collector.powersupply.ignored-supplies", "("], "--collector.powersupply.ignored-supplies"),
             (&["--collector.tapestats.ignored-devices", "("], "--collector.tapestats.ignored-devices"),
             (

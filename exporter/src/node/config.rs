@@ -67,6 +67,9 @@ pub struct NodeConfig {
     pub diskstats_devices: DeviceFilter,
     /// `--collector.arp.device-include` / `device-exclude` (none).
     pub arp_devices: DeviceFilter,
+    /// `--collector.ipvs.backend-labels`: the labels of the backend series,
+    /// comma-separated; backends that agree on them are summed.
+    pub ipvs_backend_labels: String,
     /// `--collector.netstat.fields`.
     pub netstat_fields: String,
     /// `--collector.vmstat.fields`.
@@ -129,6 +132,7 @@ impl Default for NodeConfig {
                 exclude: Some(DEFAULT_DISKSTATS_DEVICE_EXCLUDE.to_owned()),
             },
             arp_devices: DeviceFilter::default(),
+            ipvs_backend_labels: super::DEFAULT_IPVS_BACKEND_LABELS.to_owned(),
             netstat_fields: DEFAULT_NETSTAT_FIELDS.to_owned(),
             vmstat_fields: DEFAULT_VMSTAT_FIELDS.to_owned(),
             cpu_guest: true,

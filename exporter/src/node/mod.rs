@@ -33,11 +33,15 @@ pub mod filesystem;
 mod hwmon;
 mod infiniband;
 mod interrupts;
+mod ipvs;
 mod loadavg;
+mod mdadm;
 mod meminfo;
 mod netclass;
 mod netdev;
 mod netstat;
+mod nfs;
+mod nfsd;
 mod nvme;
 mod os;
 mod powersupplyclass;
@@ -57,6 +61,8 @@ mod time;
 mod udp_queues;
 mod uname;
 mod vmstat;
+mod xfs;
+mod zfs;
 
 pub(crate) use config::{CompiledFilter, compile};
 pub use config::{
@@ -66,6 +72,8 @@ pub use config::{
     NodeConfig,
 };
 pub use filesystem::{FsStats, StatfsFn};
+pub use ipvs::DEFAULT_IPVS_BACKEND_LABELS;
+pub(crate) use ipvs::backend_labels as ipvs_backend_labels;
 
 /// Why the node collectors could not be built from a [`NodeConfig`].
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +94,14 @@ pub enum ConfigError {
         include: &'static str,
         /// The exclude flag.
         exclude: &'static str,
+    },
+    /// A flag's value that the collector cannot use.
+    #[error("invalid value for {flag}: {reason}")]
+    Invalid {
+        /// The flag, e.g. `collector.ipvs.backend-labels`.
+        flag: &'static str,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A collector name that is not in [`COLLECTORS`].
     #[error("unknown collector {0:?}")]
@@ -134,11 +150,15 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "hwmon", default_enabled: true, build: hwmon::build },
     CollectorInfo { name: "infiniband", default_enabled: true, build: infiniband::build },
     CollectorInfo { name: "interrupts", default_enabled: false, build: interrupts::build },
+    CollectorInfo { name: "ipvs", default_enabled: true, build: ipvs::build },
     CollectorInfo { name: "loadavg", default_enabled: true, build: loadavg::build },
+    CollectorInfo { name: "mdadm", default_enabled: true, build: mdadm::build },
     CollectorInfo { name: "meminfo", default_enabled: true, build: meminfo::build },
     CollectorInfo { name: "netclass", default_enabled: true, build: netclass::build },
     CollectorInfo { name: "netdev", default_enabled: true, build: netdev::build },
     CollectorInfo { name: "netstat", default_enabled: true, build: netstat::build },
+    CollectorInfo { name: "nfs", default_enabled: true, build: nfs::build },
+    CollectorInfo { name: "nfsd", default_enabled: true, build: nfsd::build },
     CollectorInfo { name: "nvme", default_enabled: true, build: nvme::build },
     CollectorInfo { name: "os", default_enabled: true, build: os::build },
     CollectorInfo { name: "powersupplyclass", default_enabled: true, build: powersupplyclass::build },
@@ -157,6 +177,8 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: "udp_queues", default_enabled: true, build: udp_queues::build },
     CollectorInfo { name: "uname", default_enabled: true, build: uname::build },
     CollectorInfo { name: "vmstat", default_enabled: true, build: vmstat::build },
+    CollectorInfo { name: "xfs", default_enabled: true, build: xfs::build },
+    CollectorInfo { name: "zfs", default_enabled: true, build: zfs::build },
 ];
 
 /// Looks a collector up by name.
@@ -281,16 +303,21 @@ mod tests {
             "fibrechannel",
             "hwmon",
             "infiniband",
+            "ipvs",
+            "mdadm",
             "netclass",
+            "nfs",
+            "nfsd",
             "nvme",
             "powersupplyclass",
             "rapl",
             "schedstat",
             "tapestats",
             "udp_queues",
+            "zfs",
         ];
         // … and these as working, with nothing (or "disabled") to say.
-        let nothing = ["bcache", "btrfs", "cpufreq", "edac", "selinux", "thermal_zone"];
+        let nothing = ["bcache", "btrfs", "cpufreq", "edac", "selinux", "thermal_zone", "xfs"];
         let mut config = NodeConfig::default();
         config.disable_defaults();
         for name in no_data.iter().chain(&nothing) {

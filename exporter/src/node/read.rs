@@ -146,3 +146,13 @@ pub(crate) fn list_dir(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<(S
     out.sort();
     Ok(out)
 }
+
+/// Turns "file not found" into [`CollectorError::NoData`]: the file is
+/// absent when the machine lacks the feature (no md arrays, no IPVS, no
+/// NFS module), which node_exporter reports as no data.
+pub(crate) fn absent_is_no_data(err: CollectorError) -> CollectorError {
+    match err {
+        CollectorError::Io { path, source } if not_found(&source) => CollectorError::NoData { path },
+        other => other,
+    }
+}

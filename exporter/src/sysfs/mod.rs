@@ -20,6 +20,7 @@ pub mod powercap;
 pub mod scsi_tape;
 pub mod selinux;
 pub mod thermal;
+pub mod xfs;
 
 /// Turns bytes into text the way Go's `strings.ToValidUTF8(s, "\u{FFFD}")`
 /// does, which node_exporter applies to firmware strings before they
