@@ -130,7 +130,7 @@ impl Shared {
     }
 
     fn child(&self, status: StatusCode, method: &str, path: &str) -> Histogram {
-        self.family.get_or_create(&[status.as_str(), method, path, &self.service])
+        self.family.get_or_create(&[status.as_str(), method, path, &self.service]).clone()
     }
 }
 

@@ -25,7 +25,7 @@ mod typed;
 pub use counter::{Counter, FloatCounter};
 #[cfg(feature = "http")]
 pub(crate) use family::hash_values;
-pub use family::{Family, OVERFLOW_VALUE, Overflow};
+pub use family::{ChildRef, Family, OVERFLOW_VALUE, Overflow};
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{DEFAULT_BUCKETS, Histogram};
 pub use registry::Registry;

@@ -47,7 +47,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::family::{Family, Overflow};
+use super::family::{ChildRef, Family, Overflow};
 use super::{ChildMetric, Counter, Histogram, Metric, MetricError};
 use crate::model::{Labels, MetricFamily, MetricType};
 
@@ -224,7 +224,7 @@ impl<L: LabelSet, M: ChildMetric> TypedFamily<L, M> {
     /// the maximum number of children the family's [`Overflow`] setting
     /// applies.
     #[inline]
-    pub fn get_or_create(&self, labels: &L) -> M {
+    pub fn get_or_create(&self, labels: &L) -> ChildRef<'_, M> {
         labels.with_values(|values| self.family.get_or_create(values))
     }
 
