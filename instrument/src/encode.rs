@@ -581,7 +581,7 @@ fn write_label(out: &mut Vec<u8>, label: &Label, escapes: Escapes) {
     }
 }
 
-fn write_exemplar(out: &mut Vec<u8>, exemplar: &Exemplar) {
+pub(crate) fn write_exemplar(out: &mut Vec<u8>, exemplar: &Exemplar) {
     out.extend_from_slice(b" # ");
     // An exemplar always has braces, even with no labels.
     if exemplar.labels.is_empty() {

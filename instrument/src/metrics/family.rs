@@ -501,6 +501,17 @@ impl<M: ChildMetric> Metric for Family<M> {
     }
 
     fn write(&self, base: &Labels, out: &mut MetricFamily) {
+        self.write_children(base, out, M::write_owned);
+    }
+
+    fn write_with_created(&self, base: Labels, out: &mut MetricFamily) {
+        self.write_children(&base, out, M::write_with_created);
+    }
+}
+
+impl<M: ChildMetric> Family<M> {
+    /// Each child's samples through `write`, in label-value order.
+    fn write_children(&self, base: &Labels, out: &mut MetricFamily, write: fn(&M, Labels, &mut MetricFamily)) {
         let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
         // Sorted by label values so the output is stable between scrapes,
         // whatever the hash order (client_golang sorts the same way).
@@ -512,7 +523,7 @@ impl<M: ChildMetric> Metric for Family<M> {
             for (name, value) in self.inner.label_names.iter().zip(child.values.iter()) {
                 labels.0.push(Label { name: name.clone(), value: value.clone() });
             }
-            child.metric.write_owned(labels, out);
+            write(&child.metric, labels, out);
         }
     }
 }

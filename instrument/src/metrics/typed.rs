@@ -258,6 +258,10 @@ impl<L: 'static, M: ChildMetric> Metric for TypedFamily<L, M> {
         self.family.write(base, out);
     }
 
+    fn write_with_created(&self, base: Labels, out: &mut MetricFamily) {
+        self.family.write_with_created(base, out);
+    }
+
     fn direct_target(&self) -> Option<&dyn Any> {
         Some(&self.family)
     }
