@@ -128,6 +128,15 @@ impl ChildMetric for Counter {
 
 /// A floating-point counter (seconds, bytes as fractions, …), stored as the
 /// bits of an `f64` and added with a compare-and-swap.
+///
+/// ```
+/// use sonde_instrument::metrics::FloatCounter;
+///
+/// let cpu_seconds = FloatCounter::new();
+/// cpu_seconds.inc_by(0.25);
+/// cpu_seconds.inc_by(-1.0); // a counter never goes down: ignored
+/// assert_eq!(cpu_seconds.get(), 0.25);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct FloatCounter {
     value: Arc<AtomicF64>,

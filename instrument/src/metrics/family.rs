@@ -98,6 +98,16 @@ struct Inner<M> {
 /// What a [`Family`] does with a lookup of new label values once it has
 /// its maximum number of children ([`Family::with_max_children`]). Either
 /// way the lookup is counted in [`Family::overflows`] and cannot fail.
+///
+/// ```
+/// use sonde_instrument::metrics::{Counter, Family, Overflow};
+///
+/// let paths = Family::<Counter>::new(&["path"]).with_max_children(1, Overflow::Fold);
+/// paths.get_or_create(&["/a"]).inc();
+/// paths.get_or_create(&["/b"]).inc(); // folded into path="__overflow__"
+/// assert_eq!((paths.len(), paths.overflows().get()), (2, 1));
+/// assert_eq!(Overflow::default(), Overflow::Refuse);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overflow {
     /// Returns a child that is not exposed: what is recorded through it is

@@ -72,6 +72,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::model::{Exemplar, Label, Labels, MetricFamily, MetricType, is_valid_label_name, is_valid_metric_name};
 
 /// What can go wrong when building or registering metrics.
+///
+/// ```
+/// use sonde_instrument::metrics::{Counter, MetricError, Registry};
+///
+/// let registry = Registry::new();
+/// let err = registry.register("orders_total", "Orders.", Counter::new()).unwrap_err();
+/// assert_eq!(err, MetricError::CounterTotalSuffix("orders_total".into()));
+/// assert!(matches!(registry.register("9lives", "", Counter::new()), Err(MetricError::InvalidMetricName(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MetricError {
     /// A metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -130,6 +139,31 @@ pub enum MetricError {
 ///
 /// Implemented by every metric type in this module; implement it for a
 /// custom type to register it alongside them.
+///
+/// ```
+/// use sonde_instrument::metrics::{Metric, Registry};
+/// use sonde_instrument::{Collector, Labels, MetricFamily, MetricType};
+///
+/// /// A gauge whose value is computed at scrape time.
+/// #[derive(Clone)]
+/// struct Uptime(std::time::Instant);
+///
+/// impl Metric for Uptime {
+///     fn metric_type(&self) -> MetricType {
+///         MetricType::Gauge
+///     }
+///     fn write(&self, base: &Labels, out: &mut MetricFamily) {
+///         out.push(base.clone(), self.0.elapsed().as_secs_f64().floor());
+///     }
+/// }
+///
+/// let registry = Registry::new();
+/// registry.register("uptime_seconds", "Seconds since start.", Uptime(std::time::Instant::now()))?;
+/// let mut families = Vec::new();
+/// registry.collect(&mut families);
+/// assert_eq!(families[0].samples[0].value, 0.0);
+/// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+/// ```
 pub trait Metric: Send + Sync {
     /// The type the family is exposed with.
     fn metric_type(&self) -> MetricType;
@@ -172,6 +206,15 @@ pub trait Metric: Send + Sync {
 
 /// A metric that can be a child of a [`Family`]: its type is known without
 /// an instance and it is a cheap handle.
+///
+/// ```
+/// use sonde_instrument::metrics::{ChildMetric, Counter, Histogram, Summary};
+/// use sonde_instrument::MetricType;
+///
+/// assert_eq!(Counter::TYPE, MetricType::Counter);
+/// assert_eq!(Histogram::TYPE, MetricType::Histogram);
+/// assert_eq!(Summary::TYPE, MetricType::Summary);
+/// ```
 pub trait ChildMetric: Metric + Clone + 'static {
     /// The type a family of these is exposed with.
     const TYPE: MetricType;

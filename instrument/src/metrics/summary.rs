@@ -74,6 +74,22 @@ pub const DEFAULT_UNIT_SCALE: f64 = 1e9;
 /// objectives, a 10-minute window in 5 age buckets. Values are kept to 3
 /// significant figures at nanosecond resolution for seconds-valued
 /// observations.
+///
+/// ```
+/// use std::time::Duration;
+/// use sonde_instrument::metrics::{COMMON_OBJECTIVES, Summary, SummaryOpts};
+///
+/// let opts = SummaryOpts::default().with_objectives(&COMMON_OBJECTIVES).with_window(Duration::from_secs(60), 3);
+/// let latency = Summary::with_opts(opts)?;
+/// for ms in 1..=100 {
+///     latency.observe(f64::from(ms) / 1000.0);
+/// }
+/// let median = latency.quantiles()[0];
+/// assert_eq!(median.0, 0.5);
+/// assert!((median.1 - 0.05).abs() < 0.001, "{median:?}");
+/// assert_eq!(latency.count(), 100);
+/// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryOpts {
     /// The quantiles to expose, each in `[0, 1]` (e.g. `0.5, 0.9, 0.99`).

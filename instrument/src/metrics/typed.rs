@@ -57,6 +57,24 @@ use crate::model::{Labels, MetricFamily, MetricType};
 /// `#[derive(LabelSet)]` (feature `derive`) implements it for a struct with
 /// named fields whose types are [`LabelValue`]s; see
 /// [`TypedFamily`] for a hand-written one.
+///
+/// ```
+/// use sonde_instrument::metrics::{Counter, LabelSet, TypedFamily};
+///
+/// /// Written by hand; `#[derive(LabelSet)]` (feature `derive`) writes the same.
+/// struct Lookup { table: &'static str, hit: bool }
+///
+/// impl LabelSet for Lookup {
+///     const NAMES: &'static [&'static str] = &["table", "hit"];
+///     fn with_values<R>(&self, f: impl FnOnce(&[&str]) -> R) -> R {
+///         f(&[self.table, if self.hit { "true" } else { "false" }])
+///     }
+/// }
+///
+/// let lookups = TypedFamily::<Lookup, Counter>::new();
+/// lookups.get_or_create(&Lookup { table: "users", hit: true }).inc();
+/// assert_eq!(lookups.family().get_or_create(&["users", "true"]).get(), 1);
+/// ```
 pub trait LabelSet {
     /// The label names, in order.
     const NAMES: &'static [&'static str];
