@@ -328,7 +328,7 @@ impl<M: ChildMetric> Family<M> {
                 Some(at) => Borrowed::Shared(snapshot, at),
                 None => {
                     drop(snapshot);
-                    Borrowed::Owned(self.locked_child(hash, values))
+                    Borrowed::Owned(self.locked_child(hash, values, false))
                 }
             }
         } else {
@@ -358,7 +358,7 @@ impl<M: ChildMetric> Family<M> {
     /// the snapshot does not have it: from the map under its read lock, or
     /// created.
     #[cold]
-    fn locked_child(&self, hash: u64, values: &[&str]) -> M {
+    fn locked_child(&self, hash: u64, values: &[&str], overflow: bool) -> M {
         {
             let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(child) = find(&children, hash, values) {
@@ -370,12 +370,21 @@ impl<M: ChildMetric> Family<M> {
                 if misses > self.inner.len.load(Ordering::Relaxed) / 8 {
                     drop(children);
                     let children = self.inner.children.write().unwrap_or_else(PoisonError::into_inner);
-                    self.publish(&children);
+                    // Unless a thread that missed at the same time did it.
+                    if self.inner.misses.load(Ordering::Relaxed) >= misses {
+                        self.publish(&children);
+                    }
                 }
                 return metric;
             }
         }
-        self.create(hash, values, false)
+        // A full family turns new values away without the write lock, so a
+        // flood of them (a scan of random paths) does not serialize every
+        // thread; `create` checks again under the lock.
+        if !overflow && self.inner.len.load(Ordering::Relaxed) >= self.inner.max_children.load(Ordering::Relaxed) {
+            return self.over_limit();
+        }
+        self.create(hash, values, overflow)
     }
 
     /// Replaces the snapshot with the children as they are; called with
@@ -430,7 +439,9 @@ impl<M: ChildMetric> Family<M> {
                 return entry.metric.clone();
             }
         }
-        self.create(hash, &values, true)
+        // Through the read lock first, so the overflow child of a big
+        // family is found without the write lock until the snapshot has it.
+        self.locked_child(hash, &values, true)
     }
 
     /// The child that is not exposed, for a refused lookup.
@@ -766,6 +777,30 @@ mod tests {
         assert_eq!(family.len(), 2);
         assert_eq!(family.get_or_create(&[OVERFLOW_VALUE, OVERFLOW_VALUE]).get(), 4);
         assert_eq!(family.overflows().get(), 2);
+    }
+
+    #[test]
+    fn a_big_full_family_folds_and_refuses_exactly() {
+        // Past the sizes where every new child is published at once, so
+        // the overflow child and the last children live in the locked map
+        // for a while.
+        let fold = Family::<Counter>::new(&["path"]).with_max_children(100, Overflow::Fold);
+        let refuse = Family::<Counter>::new(&["path"]).with_max_children(100, Overflow::Refuse);
+        for round in 0..3 {
+            for i in 0..250 {
+                let path = format!("/p/{i}");
+                fold.get_or_create(&[&path]).inc();
+                refuse.get_or_create(&[&path]).inc();
+            }
+            let over = 150 * (round + 1);
+            assert_eq!(fold.get_or_create(&[OVERFLOW_VALUE]).get(), over);
+            assert_eq!((fold.len(), fold.overflows().get()), (101, over));
+            assert_eq!((refuse.len(), refuse.overflows().get()), (100, over));
+        }
+        for i in 0..100 {
+            assert_eq!(fold.get_or_create(&[&format!("/p/{i}")]).get(), 3);
+            assert_eq!(refuse.get_or_create(&[&format!("/p/{i}")]).get(), 3);
+        }
     }
 
     #[test]
