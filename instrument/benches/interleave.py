@@ -28,7 +28,6 @@ import time
 
 UNIT = {'ps': 1e-3, 'ns': 1, 'µs': 1e3, 'us': 1e3, 'ms': 1e6, 's': 1e9}
 TIME = re.compile(r'^(\S[^\n]*?)\s+time:\s+\[(\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\]', re.M)
-PEERS = ('prometheus', 'prometheus-client', 'metrics', 'mutex-hdrhistogram', 'metrics-exporter-prometheus')
 
 
 def run(rounds, pattern, binaries):
@@ -54,7 +53,8 @@ def report():
             group, name = case.split('/', 1)
             groups[group][name] = ns
         for group, cases in groups.items():
-            peers = [ns for name, ns in cases.items() if name in PEERS]
+            # Every case not named after Sonde is a peer (or a baseline).
+            peers = [ns for name, ns in cases.items() if not name.startswith('sonde')]
             for name, ns in cases.items():
                 if name.startswith('sonde') and peers:
                     ratios[(record['bin'], group, name)].append(ns / min(peers))
