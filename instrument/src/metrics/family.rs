@@ -726,6 +726,14 @@ mod tests {
         assert_eq!(family.len(), 4);
     }
 
+    /// A `ChildRef` may be held across an `.await` in a spawned task.
+    #[test]
+    fn child_refs_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        let family = Family::<Counter>::new(&["a"]);
+        send_sync(&family.get_or_create(&["x"]));
+    }
+
     #[test]
     fn short_comparisons_agree_with_eq() {
         // Every length the fixed-size loads handle and past them, with
