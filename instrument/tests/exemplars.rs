@@ -19,7 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sonde_instrument::encode::encode_to_string;
-use sonde_instrument::metrics::{Counter, Family, Histogram, Registry, Summary};
+use sonde_instrument::metrics::{Counter, Family, FloatCounter, Histogram, Registry, Summary};
 use sonde_instrument::{Collector, Format, Suffix, parse};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -131,6 +131,27 @@ fn created_is_off_by_default_and_the_setting_is_shared_by_the_tree() {
     let mut out = Vec::new();
     registry.encode(Format::OpenMetrics, &mut out);
     assert!(String::from_utf8(out).unwrap().contains("\nsub_jobs_created "));
+}
+
+#[test]
+fn float_counters_have_both_too() {
+    let registry = Registry::new().with_created_samples();
+    let cpu = registry.register("cpu_seconds", "CPU time.", FloatCounter::new()).unwrap();
+    cpu.inc_by_with_exemplar(0.25, &[("trace_id", TRACE)]);
+    cpu.inc_by_with_exemplar(-1.0, &[("trace_id", "ignored")]);
+    let exemplar = cpu.exemplar().unwrap();
+    let expected = format!(
+        "# TYPE cpu_seconds counter\n# HELP cpu_seconds CPU time.\n\
+         cpu_seconds_total 0.25 # {{trace_id=\"{TRACE}\"}} 0.25 {}\ncpu_seconds_created {}\n# EOF\n",
+        float(exemplar.timestamp.unwrap()),
+        float(cpu.created()),
+    );
+    let mut direct = Vec::new();
+    registry.encode(Format::OpenMetrics, &mut direct);
+    assert_eq!(String::from_utf8(direct).unwrap(), expected);
+    let mut families = Vec::new();
+    registry.collect(&mut families);
+    assert_eq!(encode_to_string(&families, Format::OpenMetrics).0, expected);
 }
 
 #[test]

@@ -127,7 +127,8 @@ impl ChildMetric for Counter {
 }
 
 /// A floating-point counter (seconds, bytes as fractions, …), stored as the
-/// bits of an `f64` and added with a compare-and-swap.
+/// bits of an `f64` and added with a compare-and-swap. Like [`Counter`], it
+/// keeps its creation time (`_created`) and its latest exemplar.
 ///
 /// ```
 /// use sonde_instrument::metrics::FloatCounter;
@@ -135,11 +136,27 @@ impl ChildMetric for Counter {
 /// let cpu_seconds = FloatCounter::new();
 /// cpu_seconds.inc_by(0.25);
 /// cpu_seconds.inc_by(-1.0); // a counter never goes down: ignored
-/// assert_eq!(cpu_seconds.get(), 0.25);
+/// cpu_seconds.inc_by_with_exemplar(0.5, &[("trace_id", "4bf92f3577b34da6")]);
+/// assert_eq!(cpu_seconds.get(), 0.75);
+/// assert_eq!(cpu_seconds.exemplar().map(|e| e.value), Some(0.5));
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct FloatCounter {
-    value: Arc<AtomicF64>,
+    inner: Arc<FloatInner>,
+}
+
+#[derive(Debug)]
+struct FloatInner {
+    value: AtomicF64,
+    /// Seconds since the epoch when the counter was made.
+    created: f64,
+    exemplar: ExemplarSlot,
+}
+
+impl Default for FloatInner {
+    fn default() -> Self {
+        FloatInner { value: AtomicF64::default(), created: now_seconds(), exemplar: ExemplarSlot::default() }
+    }
 }
 
 impl FloatCounter {
@@ -151,7 +168,7 @@ impl FloatCounter {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.value.add(1.0);
+        self.inner.value.add(1.0);
     }
 
     /// Adds `v`. A counter never goes down, so a negative or NaN `v` is
@@ -159,13 +176,40 @@ impl FloatCounter {
     #[inline]
     pub fn inc_by(&self, v: f64) {
         if v >= 0.0 {
-            self.value.add(v);
+            self.inner.value.add(v);
+        }
+    }
+
+    /// [`FloatCounter::inc_by`] keeping `labels` as the exemplar, with the
+    /// value `v` and the time now (see [`Counter::inc_with_exemplar`]). A
+    /// `v` the counter ignores records no exemplar either.
+    pub fn inc_by_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) {
+        if v >= 0.0 {
+            self.inner.value.add(v);
+            if let Some(exemplar) = exemplar(labels, v) {
+                self.inner.exemplar.store(exemplar);
+            }
         }
     }
 
     /// The current total.
     pub fn get(&self) -> f64 {
-        self.value.get()
+        self.inner.value.get()
+    }
+
+    /// The latest exemplar, if one was given.
+    pub fn exemplar(&self) -> Option<Exemplar> {
+        self.inner.exemplar.get()
+    }
+
+    /// When the counter was made, in seconds since the epoch (its
+    /// `_created` value).
+    pub fn created(&self) -> f64 {
+        self.inner.created
+    }
+
+    fn sample(&self, base: Labels) -> Sample {
+        Sample { exemplar: self.exemplar(), ..Sample::new(Suffix::Total, base, self.get()) }
     }
 }
 
@@ -175,11 +219,16 @@ impl Metric for FloatCounter {
     }
 
     fn write(&self, base: &Labels, out: &mut MetricFamily) {
-        out.push(base.clone(), self.get());
+        out.push_sample(self.sample(base.clone()));
     }
 
     fn write_owned(&self, base: Labels, out: &mut MetricFamily) {
-        out.push(base, self.get());
+        out.push_sample(self.sample(base));
+    }
+
+    fn write_with_created(&self, base: Labels, out: &mut MetricFamily) {
+        out.push_sample(self.sample(base.clone()));
+        out.push_sample(Sample::new(Suffix::Created, base, self.created()));
     }
 }
 

@@ -170,7 +170,9 @@ impl DirectChild for Counter {
 impl DirectChild for FloatCounter {
     #[inline]
     fn write_lines(&self, labels: &[u8], lines: &mut Lines<'_>) {
-        lines.line(b"_total", labels, None, self.get());
+        let exemplar = if lines.openmetrics { self.exemplar() } else { None };
+        lines.line_with_exemplar(b"_total", labels, None, self.get(), exemplar.as_ref());
+        lines.created(labels, self.created());
     }
 }
 
