@@ -8,12 +8,15 @@
 //! * `lookup_inc`: resolve a child from 4 label values, then increment
 //!   (Sonde twice: `with_label_values`, which returns a `Result`, and
 //!   `get_or_create`, which cannot fail);
-//! * `lookup_inc_2_threads`: the same on two threads at once, same series
-//!   (wall time per call per thread);
+//! * `lookup_inc_2_threads` and `lookup_inc_8_threads`: the same on two
+//!   and on eight threads at once, same series (wall time per call per
+//!   thread; the response-time middleware's case: every request thread
+//!   looks up the same few series);
 //! * `observe`: histogram observe with client_golang's default buckets, one
 //!   thread;
-//! * `observe_2_threads`: the same histogram observed by two threads at once
-//!   (wall time per observation per thread);
+//! * `observe_2_threads` and `observe_8_threads`: the same histogram
+//!   observed by two and by eight threads at once (wall time per
+//!   observation per thread);
 //! * `summary_observe` and `summary_observe_2_threads`: a summary with
 //!   objectives 0.5, 0.9, 0.99 over client_golang's 10-minute window, on one
 //!   thread and on two at once. Peers: a `Mutex<hdrhistogram::Histogram>`
@@ -215,10 +218,15 @@ fn observe(c: &mut Criterion) {
 
 /// Wall time for `iters` calls on each of two threads at once.
 fn contended(iters: u64, observe: &(dyn Fn(f64) + Sync)) -> Duration {
+    contended_on(2, iters, observe)
+}
+
+/// Wall time for `iters` calls on each of `threads` threads at once.
+fn contended_on(threads: usize, iters: u64, observe: &(dyn Fn(f64) + Sync)) -> Duration {
     let values = latencies();
     let start = Instant::now();
     thread::scope(|scope| {
-        for t in 0..2 {
+        for t in 0..threads {
             let values = &values;
             scope.spawn(move || {
                 for n in 0..iters {
@@ -231,18 +239,30 @@ fn contended(iters: u64, observe: &(dyn Fn(f64) + Sync)) -> Duration {
 }
 
 fn observe_2_threads(c: &mut Criterion) {
-    let mut group = c.benchmark_group("observe_2_threads");
+    observe_threads(c, 2);
+}
+
+fn observe_8_threads(c: &mut Criterion) {
+    observe_threads(c, 8);
+}
+
+/// The same histogram observed by `threads` threads at once.
+fn observe_threads(c: &mut Criterion, threads: usize) {
+    let name = format!("observe_{threads}_threads");
+    let mut group = c.benchmark_group(&name);
     let sonde = Histogram::new();
-    group.bench_function("sonde", |b| b.iter_custom(|iters| contended(iters, &|v| sonde.observe(v))));
+    group.bench_function("sonde", |b| b.iter_custom(|iters| contended_on(threads, iters, &|v| sonde.observe(v))));
     let tikv = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("h", "h")).unwrap();
-    group.bench_function("prometheus", |b| b.iter_custom(|iters| contended(iters, &|v| tikv.observe(v))));
+    group.bench_function("prometheus", |b| b.iter_custom(|iters| contended_on(threads, iters, &|v| tikv.observe(v))));
     let client = PcHistogram::new(DEFAULT_BUCKETS);
-    group.bench_function("prometheus-client", |b| b.iter_custom(|iters| contended(iters, &|v| client.observe(v))));
+    group.bench_function("prometheus-client", |b| {
+        b.iter_custom(|iters| contended_on(threads, iters, &|v| client.observe(v)))
+    });
     let handle = global_metrics();
-    let histogram = metrics::histogram!("observe_2_threads");
+    let histogram = metrics::histogram!(name.clone());
     group.bench_function("metrics", |b| {
         b.iter_custom(|iters| {
-            let elapsed = contended(iters, &|v| histogram.record(v));
+            let elapsed = contended_on(threads, iters, &|v| histogram.record(v));
             handle.run_upkeep();
             elapsed
         })
@@ -251,30 +271,46 @@ fn observe_2_threads(c: &mut Criterion) {
 }
 
 fn lookup_inc_2_threads(c: &mut Criterion) {
-    let mut group = c.benchmark_group("lookup_inc_2_threads");
+    lookup_inc_threads(c, 2);
+}
+
+fn lookup_inc_8_threads(c: &mut Criterion) {
+    lookup_inc_threads(c, 8);
+}
+
+/// Lookup + inc of the same series by `threads` threads at once.
+fn lookup_inc_threads(c: &mut Criterion, threads: usize) {
+    let mut group = c.benchmark_group(format!("lookup_inc_{threads}_threads"));
     let sonde = Family::<Counter>::new(&LABELS);
+    for code in ["404", "500", "503"] {
+        sonde.get_or_create(&["go-demo", code, "GET", "/demo/hello"]).inc();
+    }
     group.bench_function("sonde", |b| {
-        b.iter_custom(|iters| contended(iters, &|_| sonde.with_label_values(black_box(&VALUES)).unwrap().inc()))
+        b.iter_custom(|iters| {
+            contended_on(threads, iters, &|_| sonde.with_label_values(black_box(&VALUES)).unwrap().inc())
+        })
     });
     group.bench_function("sonde get_or_create", |b| {
-        b.iter_custom(|iters| contended(iters, &|_| sonde.get_or_create(black_box(&VALUES)).inc()))
+        b.iter_custom(|iters| contended_on(threads, iters, &|_| sonde.get_or_create(black_box(&VALUES)).inc()))
     });
     let tikv = prometheus::IntCounterVec::new(prometheus::Opts::new("c", "c"), &LABELS).unwrap();
     group.bench_function("prometheus", |b| {
-        b.iter_custom(|iters| contended(iters, &|_| tikv.with_label_values(black_box(&VALUES)).inc()))
+        b.iter_custom(|iters| contended_on(threads, iters, &|_| tikv.with_label_values(black_box(&VALUES)).inc()))
     });
     let client = PcFamily::<GoDemoLabels, PcCounter>::default();
     let labels = go_demo_labels();
     group.bench_function("prometheus-client", |b| {
         b.iter_custom(|iters| {
-            contended(iters, &|_| {
+            contended_on(threads, iters, &|_| {
                 client.get_or_create(black_box(&labels)).inc();
             })
         })
     });
     global_metrics();
+    // A `&'static str` name, the facade's cheapest key.
+    let name = if threads == 2 { "lookup_inc_2_threads" } else { "lookup_inc_n_threads" };
     group.bench_function("metrics", |b| {
-        b.iter_custom(|iters| contended(iters, &|_| metrics_lookup("lookup_inc_2_threads").increment(1)))
+        b.iter_custom(|iters| contended_on(threads, iters, &|_| metrics_lookup(name).increment(1)))
     });
     group.finish();
 }
@@ -614,7 +650,7 @@ fn encode_1000_series(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = counter_inc, lookup_inc, lookup_inc_2_threads, observe, observe_2_threads, summary_observe,
-        summary_observe_2_threads, encode_1000_series
+    targets = counter_inc, lookup_inc, lookup_inc_2_threads, lookup_inc_8_threads, observe, observe_2_threads,
+        observe_8_threads, summary_observe, summary_observe_2_threads, encode_1000_series
 }
 criterion_main!(benches);

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let latency = registry.register("request_duration_seconds", "Time to answer a request.", Histogram::new())?;
     let metrics = MetricsHandler::new(Arc::new(registry.clone())); // a tower Service: route GET /metrics to it
 
-    let ok = requests.get_or_create(&["200"]);
+    let ok = requests.get_or_create(&["200"]).clone(); // an owned handle, kept for the whole run
     let listener = tokio::net::TcpListener::bind("127.0.0.1:9100").await?;
     loop {
         let (stream, _) = listener.accept().await?;

@@ -84,6 +84,24 @@ use crate::strconv::{FloatFormat, format_float};
 ///
 /// The registry is a cheap `Arc` clone: keep a clone to go on registering
 /// `prometheus` metrics into it.
+///
+/// ```
+/// use sonde_instrument::bridge::PrometheusRegistryCollector;
+/// use sonde_instrument::metrics::Registry;
+/// use sonde_instrument::Collector;
+///
+/// let theirs = prometheus::Registry::new();
+/// let legacy = prometheus::IntCounter::new("legacy_jobs_total", "Jobs from old code.").unwrap();
+/// theirs.register(Box::new(legacy.clone())).unwrap();
+/// legacy.inc();
+///
+/// let ours = Registry::new();
+/// ours.register_collector(PrometheusRegistryCollector::new(theirs));
+/// let mut families = Vec::new();
+/// ours.collect(&mut families);
+/// assert_eq!(families[0].name, "legacy_jobs");
+/// assert_eq!(families[0].samples[0].value, 1.0);
+/// ```
 #[derive(Debug, Clone)]
 pub struct PrometheusRegistryCollector(pub prometheus::Registry);
 
@@ -117,6 +135,20 @@ impl Collector for PrometheusRegistryCollector {
 /// collector with no families yet gets one placeholder descriptor of its
 /// own (`sonde_collector{sonde_collector="<n>"}`, never exposed), so that
 /// several of them can be registered in one `prometheus::Registry`.
+///
+/// ```
+/// use sonde_instrument::bridge::SondeCollector;
+/// use sonde_instrument::metrics::{Counter, Registry};
+///
+/// let ours = Registry::new();
+/// ours.register("orders", "Orders placed.", Counter::new())?.inc_by(3);
+/// let theirs = prometheus::Registry::new();
+/// theirs.register(Box::new(SondeCollector::new(ours))).unwrap();
+/// let gathered = theirs.gather();
+/// assert_eq!(gathered[0].name(), "orders_total");
+/// assert_eq!(gathered[0].get_metric()[0].get_counter().get_value(), 3.0);
+/// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+/// ```
 pub struct SondeCollector<C> {
     collector: C,
     descs: Vec<Desc>,

@@ -17,6 +17,23 @@ use crate::model::MetricFamily;
 /// encode the model. A [`Registry`](crate::metrics::Registry) overrides
 /// `encode_with` to write its lines straight from its metrics, byte for
 /// byte what the model would give, without building the model.
+///
+/// ```
+/// use sonde_instrument::{Collector, Format, Labels, MetricFamily};
+///
+/// /// Reports the length of a queue it reads at scrape time.
+/// struct QueueLength(fn() -> usize);
+///
+/// impl Collector for QueueLength {
+///     fn collect(&self, out: &mut Vec<MetricFamily>) {
+///         out.push(MetricFamily::gauge("queue_length", "Items waiting.").with_sample(Labels::new(), (self.0)() as f64));
+///     }
+/// }
+///
+/// let mut text = Vec::new();
+/// QueueLength(|| 7).encode(Format::Text, &mut text);
+/// assert_eq!(text, b"# HELP queue_length Items waiting.\n# TYPE queue_length gauge\nqueue_length 7\n");
+/// ```
 pub trait Collector: Send + Sync {
     /// Appends this collector's families to `out`.
     fn collect(&self, out: &mut Vec<MetricFamily>);

@@ -5,6 +5,13 @@
 use std::time::Duration;
 
 /// Why a duration was refused.
+///
+/// ```
+/// use sonde_instrument::duration::parse_prometheus_duration;
+///
+/// let err = parse_prometheus_duration("5 minutes").unwrap_err();
+/// assert!(err.to_string().starts_with("invalid duration \"5 minutes\""));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid duration {text:?}: {reason}")]
 pub struct DurationError {

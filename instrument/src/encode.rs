@@ -18,6 +18,17 @@ use crate::format::Format;
 use crate::model::{Exemplar, Label, Labels, MetricFamily, MetricType, Sample, Suffix};
 
 /// What the encoder had to leave out to keep the output valid.
+///
+/// ```
+/// use sonde_instrument::{Format, Labels, MetricFamily, encode};
+///
+/// let up = MetricFamily::gauge("up", "").with_sample(Labels::new(), 1.0).with_sample(Labels::new(), 0.0);
+/// let mut out = Vec::new();
+/// let report = encode(&[up], Format::Text, &mut out);
+/// // The second `up` is the same series: written once, counted here.
+/// assert_eq!(report.duplicate_series, 1);
+/// assert_eq!(out, b"# TYPE up gauge\nup 1\n");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EncodeReport {
     /// Samples dropped because an earlier sample had the same name and labels.
@@ -46,6 +57,20 @@ pub fn encode_to_string(families: &[MetricFamily], format: Format) -> (String, E
 
 /// A reusable encoder: the same output as [`encode`], keeping its hash
 /// tables between calls so that a scrape loop allocates nothing.
+///
+/// ```
+/// use sonde_instrument::encode::Encoder;
+/// use sonde_instrument::{Format, Labels, MetricFamily};
+///
+/// let families = [MetricFamily::counter("jobs", "Jobs run.").with_sample(Labels::new(), 2.0)];
+/// let mut encoder = Encoder::new();
+/// let mut out = Vec::new();
+/// for _ in 0..2 {
+///     out.clear();
+///     encoder.encode(&families, Format::OpenMetrics, &mut out);
+/// }
+/// assert_eq!(out, b"# TYPE jobs counter\n# HELP jobs Jobs run.\njobs_total 2\n# EOF\n");
+/// ```
 #[derive(Debug)]
 pub struct Encoder {
     keys: Keys,
@@ -581,7 +606,7 @@ fn write_label(out: &mut Vec<u8>, label: &Label, escapes: Escapes) {
     }
 }
 
-fn write_exemplar(out: &mut Vec<u8>, exemplar: &Exemplar) {
+pub(crate) fn write_exemplar(out: &mut Vec<u8>, exemplar: &Exemplar) {
     out.extend_from_slice(b" # ");
     // An exemplar always has braces, even with no labels.
     if exemplar.labels.is_empty() {

@@ -23,6 +23,16 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why a file was not read.
+///
+/// ```
+/// use std::path::Path;
+/// use sonde_instrument::file::read_regular;
+///
+/// let err = read_regular(Path::new("/nonexistent/metrics.prom"), 1024).unwrap_err();
+/// assert!(err.is_not_found());
+/// let err = read_regular(Path::new("/dev/zero"), 1024).unwrap_err();
+/// assert!(!err.is_not_found(), "{err}");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// Opening or reading failed.

@@ -5,6 +5,14 @@
 //! text 0.0.4, and answers with exactly one concrete `Content-Type`.
 
 /// An exposition format Sonde reads and writes.
+///
+/// ```
+/// use sonde_instrument::{Format, negotiate};
+///
+/// assert_eq!(negotiate(Some("application/openmetrics-text; version=1.0.0")), Format::OpenMetrics);
+/// assert_eq!(negotiate(None), Format::Text);
+/// assert_eq!(Format::Text.content_type(), "text/plain; version=0.0.4; charset=utf-8");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// Prometheus text format 0.0.4.

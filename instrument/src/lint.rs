@@ -13,6 +13,16 @@ use crate::model::{MetricFamily, MetricType, Suffix};
 use crate::parse::{FindingKind, ParseError, parse_detailed};
 
 /// One thing wrong with a metric family.
+///
+/// ```
+/// use sonde_instrument::Format;
+/// use sonde_instrument::lint::check;
+///
+/// let problems = check("# TYPE jobs counter\njobs 1\n", Format::Text)?;
+/// assert_eq!(problems[0].metric, "jobs");
+/// assert!(problems[0].text.contains("_total"), "{}", problems[0].text);
+/// # Ok::<(), sonde_instrument::ParseError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Problem {
     /// The metric name as exposed (a counter's name includes `_total`).

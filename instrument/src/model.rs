@@ -13,6 +13,13 @@ use std::fmt;
 ///
 /// Prometheus text 0.0.4 has `counter`, `gauge`, `histogram`, `summary` and
 /// `untyped`; `untyped` maps to [`MetricType::Unknown`].
+///
+/// ```
+/// use sonde_instrument::{MetricType, Suffix};
+///
+/// assert_eq!(MetricType::Counter.openmetrics_name(), "counter");
+/// assert!(MetricType::Histogram.allowed_suffixes().contains(&Suffix::Bucket));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MetricType {
     /// A monotonically increasing total (`_total`, optional `_created`).
@@ -69,6 +76,13 @@ impl fmt::Display for MetricType {
 }
 
 /// What a sample's name adds to its family's name.
+///
+/// ```
+/// use sonde_instrument::{MetricFamily, Suffix};
+///
+/// assert_eq!(Suffix::Created.as_str(), "_created");
+/// assert_eq!(MetricFamily::counter("jobs", "").sample_name(Suffix::Total), "jobs_total");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Suffix {
     /// The family name itself (gauges, unknown, stateset, summary quantiles,
@@ -111,6 +125,13 @@ impl Suffix {
 
 /// One label: a name and a value. An empty value means "label absent" to
 /// Prometheus, but the model keeps what it was given.
+///
+/// ```
+/// use sonde_instrument::Label;
+///
+/// let label = Label::new("code", "200");
+/// assert_eq!((label.name.as_str(), label.value.as_str()), ("code", "200"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
     /// Label name, `[a-zA-Z_][a-zA-Z0-9_]*`.
@@ -129,6 +150,15 @@ impl Label {
 /// The labels of one sample, in the order they are written.
 ///
 /// Order matters for output only; [`Labels::same_set`] compares as sets.
+///
+/// ```
+/// use sonde_instrument::Labels;
+///
+/// let labels = Labels::new().with("method", "GET").with("code", "200");
+/// assert_eq!(labels.get("code"), Some("200"));
+/// // Order does not make a different set.
+/// assert!(labels.same_set(&Labels::from_pairs([("code", "200"), ("method", "GET")])));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Labels(pub Vec<Label>);
 
@@ -200,6 +230,16 @@ impl<'a> IntoIterator for &'a Labels {
 }
 
 /// An OpenMetrics exemplar attached to a sample: `# {trace_id="…"} 0.5 [ts]`.
+///
+/// ```
+/// use sonde_instrument::{Exemplar, Format, Labels, MetricFamily, Sample, Suffix, encode::encode_to_string};
+///
+/// let exemplar = Exemplar { labels: Labels::new().with("trace_id", "abc"), value: 1.0, timestamp: Some(1.5) };
+/// let mut family = MetricFamily::counter("jobs", "");
+/// family.push_sample(Sample { exemplar: Some(exemplar), ..Sample::new(Suffix::Total, Labels::new(), 4.0) });
+/// let (text, _) = encode_to_string(&[family], Format::OpenMetrics);
+/// assert_eq!(text, "# TYPE jobs counter\njobs_total 4 # {trace_id=\"abc\"} 1 1.5\n# EOF\n");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemplar {
     /// The exemplar's labels (at most 128 UTF-8 characters of names and values).
@@ -211,6 +251,13 @@ pub struct Exemplar {
 }
 
 /// One sample: the family name plus a suffix, labels, a value.
+///
+/// ```
+/// use sonde_instrument::{Labels, Sample, Suffix};
+///
+/// let sample = Sample::new(Suffix::Count, Labels::new().with("path", "/"), 12.0);
+/// assert_eq!((sample.timestamp, sample.exemplar), (None, None));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// What the sample's name adds to the family name.
@@ -238,6 +285,19 @@ impl Sample {
 /// `name` is the OpenMetrics family name: without `_total` for counters and
 /// without `_info` for info families. Text 0.0.4 writes a counter's `# TYPE`
 /// line with the name its samples carry (`node_cpu_seconds_total`).
+///
+/// ```
+/// use sonde_instrument::{Format, Labels, MetricFamily, encode::encode_to_string};
+///
+/// let family = MetricFamily::gauge("temperature_celsius", "Room temperature.")
+///     .with_unit("celsius")
+///     .with_sample(Labels::new().with("room", "lab"), 21.5);
+/// let (text, _) = encode_to_string(&[family], Format::Text);
+/// assert_eq!(
+///     text,
+///     "# HELP temperature_celsius Room temperature.\n# TYPE temperature_celsius gauge\ntemperature_celsius{room=\"lab\"} 21.5\n"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetricFamily {
     /// Family name, `[a-zA-Z_:][a-zA-Z0-9_:]*`.

@@ -32,6 +32,13 @@ use crate::collector::Collector;
 use crate::model::{MetricFamily, MetricType};
 
 /// Why a procfs file could not be parsed.
+///
+/// ```
+/// use sonde_instrument::process::parse_stat;
+///
+/// let err = parse_stat("not a stat line").unwrap_err();
+/// assert_eq!(err.file, "stat");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot parse {file}: {reason}")]
 pub struct ProcParseError {
@@ -48,6 +55,16 @@ impl ProcParseError {
 }
 
 /// The fields of `/proc/<pid>/stat` the collector uses, in their raw units.
+///
+/// ```
+/// use sonde_instrument::process::parse_stat;
+///
+/// let line = "42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1000 123456789 512 18446744073709551615";
+/// let stat = parse_stat(line)?;
+/// assert_eq!((stat.utime, stat.stime, stat.num_threads), (250, 50, 3));
+/// assert_eq!((stat.starttime, stat.vsize, stat.rss), (1000, 123456789, 512));
+/// # Ok::<(), sonde_instrument::process::ProcParseError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProcStat {
     /// User-mode CPU time, in clock ticks (field 14).
@@ -96,6 +113,19 @@ pub fn parse_stat(text: &str) -> Result<ProcStat, ProcParseError> {
 
 /// The soft limits of `/proc/<pid>/limits` the collector uses;
 /// `unlimited` is `u64::MAX`. A limit the file does not list is `None`.
+///
+/// ```
+/// use sonde_instrument::process::parse_limits;
+///
+/// let limits = parse_limits(concat!(
+///     "Limit                     Soft Limit           Hard Limit           Units\n",
+///     "Max open files            1024                 524288               files\n",
+///     "Max address space         unlimited            unlimited            bytes\n",
+/// ))?;
+/// // `unlimited` reads as the largest number, as client_golang reads it.
+/// assert_eq!((limits.max_open_files, limits.max_address_space), (Some(1024), Some(u64::MAX)));
+/// # Ok::<(), sonde_instrument::process::ProcParseError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProcLimits {
     /// "Max open files".

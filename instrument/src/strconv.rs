@@ -62,6 +62,14 @@
 use std::fmt::{self, Write as _};
 
 /// The `fmt` byte of Go's `strconv.FormatFloat`.
+///
+/// ```
+/// use sonde_instrument::strconv::{FloatFormat, format_float};
+///
+/// assert_eq!(format_float(1e21, FloatFormat::G, None), "1e+21");
+/// assert_eq!(format_float(0.5, FloatFormat::E, Some(2)), "5.00e-01");
+/// assert_eq!(format_float(2.0, FloatFormat::F, None), "2");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FloatFormat {
     /// `'e'`: `-d.dddde±dd`.

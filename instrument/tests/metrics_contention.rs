@@ -111,6 +111,48 @@ fn family_children_are_exact_under_contention() {
     assert_eq!(total, (THREADS * PER_THREAD / 10) as u64);
 }
 
+/// Threads creating new children (so the lock-free snapshot is replaced
+/// again and again, and big families keep some children only in the
+/// locked map for a while) while every thread also counts into children
+/// made by the others: no increment may be lost or land in a second child.
+#[test]
+fn a_growing_family_loses_no_increment() {
+    const PATHS: usize = 2_000;
+    let family = Family::<Counter>::new(&["path", "method"]);
+    let paths: Vec<String> = (0..PATHS).map(|i| format!("/items/{i}")).collect();
+    hammer(|t| {
+        for (i, path) in paths.iter().enumerate() {
+            // Each thread starts in another quarter, so creations race.
+            let own = &paths[(i + t * PATHS / THREADS) % PATHS];
+            family.get_or_create(&[own, "GET"]).inc();
+            family.get_or_create(&[path, "GET"]).inc();
+        }
+    });
+    assert_eq!(family.len(), PATHS);
+    for path in &paths {
+        assert_eq!(family.get_or_create(&[path, "GET"]).get(), 2 * THREADS as u64, "{path}");
+    }
+    assert_eq!(family.overflows().get(), 0);
+}
+
+/// A child removed while other threads look it up is made anew, once; a
+/// handle taken before the removal keeps counting where it was.
+#[test]
+fn removal_is_seen_by_every_later_lookup() {
+    let family = Family::<Counter>::new(&["code"]);
+    let before = family.get_or_create(&["500"]).clone();
+    before.inc();
+    assert_eq!(family.remove_label_values(&["500"]), Ok(true));
+    hammer(|_| {
+        for _ in 0..1_000 {
+            family.get_or_create(&["500"]).inc();
+        }
+    });
+    assert_eq!(family.get_or_create(&["500"]).get(), (THREADS * 1_000) as u64);
+    assert_eq!(before.get(), 1);
+    assert_eq!(family.len(), 1);
+}
+
 fn small_registry() -> Registry {
     let registry = Registry::new_custom(Some("demo"), &[("service", "go-demo")]).unwrap();
     let requests =

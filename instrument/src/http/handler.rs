@@ -38,6 +38,23 @@ pub const IN_FLIGHT_HELP: &str = "Current number of scrapes being served.";
 /// handler does; a service whose collectors block for long should call it
 /// from `tokio::task::spawn_blocking`. As a tower [`Service`] it is always
 /// ready and never fails. Clones share everything.
+///
+/// ```
+/// use std::sync::Arc;
+/// use http::{HeaderMap, HeaderValue, header};
+/// use sonde_instrument::http::MetricsHandler;
+/// use sonde_instrument::metrics::{Counter, Registry};
+///
+/// let registry = Registry::new();
+/// registry.register("jobs", "Jobs run.", Counter::new())?.inc();
+/// let handler = MetricsHandler::new(Arc::new(registry));
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::ACCEPT, HeaderValue::from_static("application/openmetrics-text"));
+/// let response = handler.respond(&headers);
+/// assert_eq!(response.status(), 200);
+/// assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap_or("").starts_with("application/openmetrics-text"));
+/// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+/// ```
 #[derive(Clone)]
 pub struct MetricsHandler {
     collector: Arc<dyn Collector>,

@@ -53,6 +53,44 @@ pub const RESP_TIME_LABELS: [&str; 4] = ["code", "method", "path", "service"];
 /// recorded, through a family lookup (and, past the rows, a copy of the
 /// path). Since rows keep their children, do not remove children from
 /// [`RespTimeLayer::family`] while the layer is in use.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::pin::pin;
+/// use std::task::{Context, Poll, Waker};
+/// use http::{Request, Response};
+/// use sonde_instrument::http::{RespTimeLayer, Routes};
+/// use sonde_instrument::metrics::Registry;
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+///
+/// /// The service being measured: answers 200 at once.
+/// struct Hello;
+/// impl Service<Request<()>> for Hello {
+///     type Response = Response<()>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<Response<()>, Infallible>>;
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///     fn call(&mut self, _: Request<()>) -> Self::Future {
+///         ready(Ok(Response::new(())))
+///     }
+/// }
+///
+/// let registry = Registry::new();
+/// // Route templates keep the `path` label bounded: `/users/42` is `/users/:id`.
+/// let layer = RespTimeLayer::new("shop").route_template(Routes::new(["/users/:id"])).register(&registry)?;
+/// let mut service = layer.layer(Hello);
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let request = Request::get("/users/42").body(()).unwrap_or_default();
+/// let Poll::Ready(Ok(response)) = pin!(service.call(request)).as_mut().poll(&mut cx) else { panic!() };
+/// assert_eq!(response.status(), 200);
+/// let child = layer.family().get_or_create(&["200", "GET", "/users/:id", "shop"]);
+/// assert_eq!(child.count(), 1);
+/// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+/// ```
 #[derive(Clone)]
 pub struct RespTimeLayer {
     shared: Arc<Shared>,
@@ -130,7 +168,7 @@ impl Shared {
     }
 
     fn child(&self, status: StatusCode, method: &str, path: &str) -> Histogram {
-        self.family.get_or_create(&[status.as_str(), method, path, &self.service])
+        self.family.get_or_create(&[status.as_str(), method, path, &self.service]).clone()
     }
 }
 
@@ -226,6 +264,18 @@ impl<S> Layer<S> for RespTimeLayer {
 }
 
 /// The service [`RespTimeLayer`] wraps around `S`.
+///
+/// ```
+/// use sonde_instrument::http::RespTimeLayer;
+/// use tower_layer::Layer;
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Inner(u8);
+/// let mut service = RespTimeLayer::new("shop").layer(Inner(1));
+/// service.get_mut().0 = 2;
+/// assert_eq!(service.get_ref(), &Inner(2));
+/// assert_eq!(service.into_inner(), Inner(2));
+/// ```
 #[derive(Clone)]
 pub struct RespTime<S> {
     inner: S,
@@ -312,6 +362,41 @@ impl Pending {
 pin_project! {
     /// The response future of [`RespTime`]: the inner future, recording
     /// the elapsed time when it completes.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::future::{Future, Ready, ready};
+    /// use std::pin::pin;
+    /// use std::task::{Context, Poll, Waker};
+    /// use http::{Request, Response, StatusCode};
+    /// use sonde_instrument::http::{RespTimeFuture, RespTimeLayer};
+    /// use tower_layer::Layer;
+    /// use tower_service::Service;
+    ///
+    /// struct NotFound;
+    /// impl Service<Request<()>> for NotFound {
+    ///     type Response = Response<()>;
+    ///     type Error = Infallible;
+    ///     type Future = Ready<Result<Response<()>, Infallible>>;
+    ///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+    ///         Poll::Ready(Ok(()))
+    ///     }
+    ///     fn call(&mut self, _: Request<()>) -> Self::Future {
+    ///         let mut response = Response::new(());
+    ///         *response.status_mut() = StatusCode::NOT_FOUND;
+    ///         ready(Ok(response))
+    ///     }
+    /// }
+    ///
+    /// let layer = RespTimeLayer::new("shop");
+    /// let mut service = layer.layer(NotFound);
+    /// let future: RespTimeFuture<_> = service.call(Request::get("/nope").body(()).unwrap_or_default());
+    /// // Nothing is recorded until the future completes.
+    /// assert!(layer.family().is_empty());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(pin!(future).poll(&mut cx).is_ready());
+    /// assert_eq!(layer.family().get_or_create(&["404", "GET", "/nope", "shop"]).count(), 1);
+    /// ```
     pub struct RespTimeFuture<F> {
         #[pin]
         inner: F,

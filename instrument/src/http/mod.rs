@@ -54,6 +54,17 @@ use crate::model::MetricFamily;
 
 /// What a scrape asked for: a format from `Accept` and whether it takes
 /// gzip from `Accept-Encoding`.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header};
+/// use sonde_instrument::Format;
+/// use sonde_instrument::http::Negotiation;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::ACCEPT, HeaderValue::from_static("application/openmetrics-text;version=1.0.0"));
+/// headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+/// assert_eq!(Negotiation::from_headers(&headers), Negotiation { format: Format::OpenMetrics, gzip: true });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiation {
     /// The exposition format to answer in.

@@ -13,6 +13,21 @@ use std::fmt;
 /// whose bound lets the compiler see that the result borrows from the
 /// path). Borrow whenever you can: a borrowed value costs no allocation per
 /// request.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use sonde_instrument::http::{RouteTemplate, Routes};
+///
+/// let routes = Routes::new(["/demo/person/:id", "/static/*"]);
+/// assert_eq!(routes.template("/demo/person/7"), "/demo/person/:id");
+/// assert_eq!(routes.template("/static/css/site.css"), "/static/*");
+/// assert_eq!(routes.template("/wp-admin"), Routes::DEFAULT_FALLBACK);
+/// // A function is a template too: here, every path is kept as it is.
+/// fn keep(path: &str) -> Cow<'_, str> {
+///     Cow::Borrowed(path)
+/// }
+/// assert_eq!(keep.template("/anything"), "/anything");
+/// ```
 pub trait RouteTemplate: Send + Sync + 'static {
     /// The label value for `path`.
     fn template<'a>(&'a self, path: &'a str) -> Cow<'a, str>;

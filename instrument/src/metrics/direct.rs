@@ -10,8 +10,8 @@
 use std::any::Any;
 
 use super::{Counter, Family, FloatCounter, FloatGauge, Gauge, Histogram, Metric, Summary};
-use crate::encode::{render_label, write_value};
-use crate::model::Labels;
+use crate::encode::{render_label, write_exemplar, write_value};
+use crate::model::{Exemplar, Labels};
 
 /// Where one registry entry's lines go.
 pub(crate) struct Lines<'a> {
@@ -23,6 +23,10 @@ pub(crate) struct Lines<'a> {
     pub(crate) base: &'a [u8],
     /// Scratch space for histogram counts, kept across children.
     pub(crate) counts: &'a mut Vec<u64>,
+    /// OpenMetrics: exemplars are written (text 0.0.4 has no place for them).
+    pub(crate) openmetrics: bool,
+    /// `_created` lines are written (OpenMetrics, and the registry asked).
+    pub(crate) created: bool,
 }
 
 impl Lines<'_> {
@@ -30,6 +34,20 @@ impl Lines<'_> {
     /// out the empty parts (and the braces when all are).
     #[inline]
     pub(crate) fn line(&mut self, suffix: &[u8], labels: &[u8], extra: Option<(&[u8], &[u8])>, value: f64) {
+        self.line_with_exemplar(suffix, labels, extra, value, None);
+    }
+
+    /// [`Lines::line`] with ` # {labels} value timestamp` before the end
+    /// of the line when there is an exemplar and the format is OpenMetrics.
+    #[inline]
+    pub(crate) fn line_with_exemplar(
+        &mut self,
+        suffix: &[u8],
+        labels: &[u8],
+        extra: Option<(&[u8], &[u8])>,
+        value: f64,
+        exemplar: Option<&Exemplar>,
+    ) {
         let out = &mut *self.out;
         out.extend_from_slice(self.name);
         out.extend_from_slice(suffix);
@@ -55,7 +73,18 @@ impl Lines<'_> {
         }
         out.push(b' ');
         write_value(out, value);
+        if let Some(exemplar) = exemplar.filter(|_| self.openmetrics) {
+            write_exemplar(out, exemplar);
+        }
         out.push(b'\n');
+    }
+
+    /// The `_created` line of a series, when the registry writes them.
+    #[inline]
+    pub(crate) fn created(&mut self, labels: &[u8], created: f64) {
+        if self.created {
+            self.line(b"_created", labels, None, created);
+        }
     }
 }
 
@@ -132,14 +161,18 @@ pub(crate) fn render_label_set(labels: &Labels) -> Box<[u8]> {
 impl DirectChild for Counter {
     #[inline]
     fn write_lines(&self, labels: &[u8], lines: &mut Lines<'_>) {
-        lines.line(b"_total", labels, None, self.get() as f64);
+        let exemplar = if lines.openmetrics { self.exemplar() } else { None };
+        lines.line_with_exemplar(b"_total", labels, None, self.get() as f64, exemplar.as_ref());
+        lines.created(labels, self.created());
     }
 }
 
 impl DirectChild for FloatCounter {
     #[inline]
     fn write_lines(&self, labels: &[u8], lines: &mut Lines<'_>) {
-        lines.line(b"_total", labels, None, self.get());
+        let exemplar = if lines.openmetrics { self.exemplar() } else { None };
+        lines.line_with_exemplar(b"_total", labels, None, self.get(), exemplar.as_ref());
+        lines.created(labels, self.created());
     }
 }
 

@@ -4,8 +4,11 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+
+use arc_swap::{ArcSwap, Guard};
 
 use super::direct::{DirectChild, DirectMetric, Lines, render_labels};
 use super::{ChildMetric, Counter, Histogram, Metric, MetricError};
@@ -16,10 +19,14 @@ use crate::model::{Label, Labels, MetricFamily, MetricType};
 /// method, path}`).
 ///
 /// [`Family::get_or_create`] returns the child, creating it on first use;
-/// it cannot fail. Looking up an existing child allocates nothing: the
-/// values are hashed as given and compared in place under a read lock. Hold
-/// on to the returned child where the label values are fixed; recording
-/// through it is then a plain atomic operation.
+/// it cannot fail. Looking up an existing child takes no lock, allocates
+/// nothing and writes nothing shared: the values are hashed as given and
+/// compared in place in an immutable snapshot of the children, and the
+/// returned [`ChildRef`] borrows the child from that snapshot instead of
+/// cloning its handle. Threads looking up the same series then share only
+/// the child's value (see `BENCHMARKS.md`). Hold on to an owned child
+/// (`.clone()`) where the label values are fixed; recording through it is
+/// then a plain atomic operation.
 ///
 /// A family may be given a maximum number of children
 /// ([`Family::with_max_children`]); what happens to lookups of new label
@@ -53,9 +60,19 @@ struct Inner<M> {
     /// Random per family, so label values an attacker picks cannot be aimed
     /// at one hash chain.
     seed: (u64, u64),
-    /// Keyed by the hash of the values; each entry lists the children whose
-    /// values share that hash.
-    children: RwLock<HashMap<u64, Vec<Child<M>>, BuildHasherDefault<PrehashedHasher>>>,
+    /// Every child, keyed by the hash of its values; each entry lists the
+    /// children whose values share that hash. Written under its lock; read
+    /// by scrapes and by lookups the snapshot cannot answer.
+    children: RwLock<ChildMap<M>>,
+    /// The read path: an immutable copy of `children`, replaced (under
+    /// `children`' write lock) when it falls behind. A lookup loads it
+    /// without a lock or a shared write (arc-swap keeps its reference
+    /// count in a per-thread slot), where an `RwLock` read would make every
+    /// thread write the lock word and a cloned handle its reference count.
+    snapshot: ArcSwap<Snapshot<M>>,
+    /// Lookups that found their child only in `children` since the
+    /// snapshot was last replaced: enough of them replace it.
+    misses: AtomicUsize,
     /// Bumped, under the write lock, whenever a child is added or removed.
     generation: AtomicU64,
     /// The children sorted by label values as of `generation`, for the
@@ -81,6 +98,16 @@ struct Inner<M> {
 /// What a [`Family`] does with a lookup of new label values once it has
 /// its maximum number of children ([`Family::with_max_children`]). Either
 /// way the lookup is counted in [`Family::overflows`] and cannot fail.
+///
+/// ```
+/// use sonde_instrument::metrics::{Counter, Family, Overflow};
+///
+/// let paths = Family::<Counter>::new(&["path"]).with_max_children(1, Overflow::Fold);
+/// paths.get_or_create(&["/a"]).inc();
+/// paths.get_or_create(&["/b"]).inc(); // folded into path="__overflow__"
+/// assert_eq!((paths.len(), paths.overflows().get()), (2, 1));
+/// assert_eq!(Overflow::default(), Overflow::Refuse);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overflow {
     /// Returns a child that is not exposed: what is recorded through it is
@@ -112,7 +139,90 @@ struct Sorted<M> {
     children: Arc<[(Arc<[u8]>, M)]>,
 }
 
-struct Child<M> {
+type ChildMap<M> = HashMap<u64, Vec<Arc<Entry<M>>>, BuildHasherDefault<PrehashedHasher>>;
+
+/// The children as of one moment, for lookups: a flat list grouped by hash
+/// and, per hash, where its group starts and how long it is.
+struct Snapshot<M> {
+    index: HashMap<u64, (usize, usize), BuildHasherDefault<PrehashedHasher>>,
+    children: Box<[Arc<Entry<M>>]>,
+}
+
+impl<M> Snapshot<M> {
+    fn empty() -> Self {
+        Snapshot { index: HashMap::default(), children: Box::new([]) }
+    }
+
+    fn of(map: &ChildMap<M>) -> Self {
+        let mut index = HashMap::with_capacity_and_hasher(map.len(), BuildHasherDefault::default());
+        let mut children = Vec::with_capacity(map.values().map(Vec::len).sum());
+        for (&hash, chain) in map {
+            index.insert(hash, (children.len(), chain.len()));
+            children.extend(chain.iter().cloned());
+        }
+        Snapshot { index, children: children.into_boxed_slice() }
+    }
+
+    /// Where the child for `values` is in `children`.
+    #[inline]
+    fn find(&self, hash: u64, values: &[&str]) -> Option<usize> {
+        let &(start, len) = self.index.get(&hash)?;
+        (start..start + len).find(|&at| self.children.get(at).is_some_and(|c| same_values(&c.values, values)))
+    }
+}
+
+/// A child of a [`Family`], as [`Family::get_or_create`] returns it: use it
+/// as the metric (it dereferences to `M`), or `.clone()` it for an owned
+/// handle to keep.
+///
+/// It borrows the child from the family's snapshot, so a lookup neither
+/// locks nor touches a reference count other threads share. Holding it
+/// only keeps that snapshot alive; it blocks nothing.
+///
+/// ```
+/// use sonde_instrument::metrics::{Counter, Family};
+///
+/// let calls = Family::<Counter>::new(&["code"]);
+/// calls.get_or_create(&["200"]).inc();
+/// let kept: Counter = calls.get_or_create(&["200"]).clone();
+/// kept.inc();
+/// assert_eq!(calls.get_or_create(&["200"]).get(), 2);
+/// ```
+pub struct ChildRef<'a, M> {
+    child: Borrowed<M>,
+    family: &'a Inner<M>,
+}
+
+enum Borrowed<M> {
+    /// The child at this place in the snapshot held.
+    Shared(Guard<Arc<Snapshot<M>>>, usize),
+    /// A child the snapshot does not hold yet (or the refusal sink).
+    Owned(M),
+}
+
+impl<M: ChildMetric> Deref for ChildRef<'_, M> {
+    type Target = M;
+
+    #[inline]
+    fn deref(&self) -> &M {
+        match &self.child {
+            Borrowed::Shared(snapshot, at) => match snapshot.children.get(*at) {
+                Some(entry) => &entry.metric,
+                // Not reached: `at` was found in this very snapshot.
+                None => self.family.sink(),
+            },
+            Borrowed::Owned(metric) => metric,
+        }
+    }
+}
+
+impl<M: ChildMetric + fmt::Debug> fmt::Debug for ChildRef<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+struct Entry<M> {
     values: Box<[String]>,
     /// The label set rendered once (`a="b",c="d"`, values escaped) for the
     /// registry's direct path.
@@ -158,6 +268,8 @@ impl<M: ChildMetric> Family<M> {
                 label_names: label_names.iter().map(|&n| n.to_owned()).collect(),
                 seed: (state.hash_one(1u8), state.hash_one(2u8) | 1),
                 children: RwLock::new(HashMap::default()),
+                snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+                misses: AtomicUsize::new(0),
                 // No child yet: generation 0 sorts to the empty list.
                 generation: AtomicU64::new(0),
                 sorted: Mutex::new(Sorted { generation: 0, children: Arc::new([]) }),
@@ -208,8 +320,21 @@ impl<M: ChildMetric> Family<M> {
     /// assert_eq!((calls.len(), calls.overflows().get()), (1, 1));
     /// ```
     #[inline]
-    pub fn get_or_create(&self, values: &[&str]) -> M {
-        if values.len() == self.inner.label_names.len() { self.child(values) } else { self.refuse() }
+    pub fn get_or_create(&self, values: &[&str]) -> ChildRef<'_, M> {
+        let child = if values.len() == self.inner.label_names.len() {
+            let hash = self.hash(values);
+            let snapshot = self.inner.snapshot.load();
+            match snapshot.find(hash, values) {
+                Some(at) => Borrowed::Shared(snapshot, at),
+                None => {
+                    drop(snapshot);
+                    Borrowed::Owned(self.locked_child(hash, values, false))
+                }
+            }
+        } else {
+            Borrowed::Owned(self.refuse())
+        };
+        ChildRef { child, family: &self.inner }
     }
 
     /// How many lookups were over the maximum number of children or had
@@ -226,20 +351,47 @@ impl<M: ChildMetric> Family<M> {
     /// with what the [`Overflow`] setting gives.
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, MetricError> {
         self.check_count(values)?;
-        Ok(self.child(values))
+        Ok(M::clone(&self.get_or_create(values)))
     }
 
-    /// The child for `values`, whose count the caller has checked.
-    #[inline]
-    pub(crate) fn child(&self, values: &[&str]) -> M {
-        let hash = self.hash(values);
+    /// The child for `values` (whose count the caller has checked) when
+    /// the snapshot does not have it: from the map under its read lock, or
+    /// created.
+    #[cold]
+    fn locked_child(&self, hash: u64, values: &[&str], overflow: bool) -> M {
         {
             let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(child) = find(&children, hash, values) {
-                return child.metric.clone();
+                let metric = child.metric.clone();
+                // Each miss pays for an eighth of a copy of the snapshot, so
+                // children created since stop costing the lock soon, and a
+                // family that keeps growing is not copied per new child.
+                let misses = self.inner.misses.fetch_add(1, Ordering::Relaxed) + 1;
+                if misses > self.inner.len.load(Ordering::Relaxed) / 8 {
+                    drop(children);
+                    let children = self.inner.children.write().unwrap_or_else(PoisonError::into_inner);
+                    // Unless a thread that missed at the same time did it.
+                    if self.inner.misses.load(Ordering::Relaxed) >= misses {
+                        self.publish(&children);
+                    }
+                }
+                return metric;
             }
         }
-        self.create(hash, values, false)
+        // A full family turns new values away without the write lock, so a
+        // flood of them (a scan of random paths) does not serialize every
+        // thread; `create` checks again under the lock.
+        if !overflow && self.inner.len.load(Ordering::Relaxed) >= self.inner.max_children.load(Ordering::Relaxed) {
+            return self.over_limit();
+        }
+        self.create(hash, values, overflow)
+    }
+
+    /// Replaces the snapshot with the children as they are; called with
+    /// `children`' write lock held, so no change is missed.
+    fn publish(&self, children: &ChildMap<M>) {
+        self.inner.snapshot.store(Arc::new(Snapshot::of(children)));
+        self.inner.misses.store(0, Ordering::Relaxed);
     }
 
     /// The slow path: the child for `values` under the write lock, created
@@ -258,9 +410,18 @@ impl<M: ChildMetric> Family<M> {
         let metric = (self.inner.make)();
         let rendered = render_labels(self.inner.label_names.iter().map(String::as_str).zip(values.iter().copied()));
         let values = values.iter().map(|&v| v.to_owned()).collect();
-        children.entry(hash).or_default().push(Child { values, rendered: rendered.into(), metric: metric.clone() });
-        self.inner.len.fetch_add(1, Ordering::Relaxed);
+        let entry = Entry { values, rendered: rendered.into(), metric: metric.clone() };
+        children.entry(hash).or_default().push(Arc::new(entry));
+        let len = self.inner.len.fetch_add(1, Ordering::Relaxed) + 1;
         self.inner.generation.fetch_add(1, Ordering::Relaxed);
+        // A small family is copied on each new child, so its next lookup
+        // finds it lock-free; a big one when an eighth of it is new (or
+        // after enough misses, in `locked_child`), so copying stays linear
+        // in the number of children created.
+        let snapshot_len = self.inner.snapshot.load().children.len();
+        if (len - snapshot_len.min(len)) * 8 > snapshot_len {
+            self.publish(&children);
+        }
         metric
     }
 
@@ -273,19 +434,21 @@ impl<M: ChildMetric> Family<M> {
         let values = vec![OVERFLOW_VALUE; self.inner.label_names.len()];
         let hash = self.hash(&values);
         {
-            let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(child) = find(&children, hash, &values) {
-                return child.metric.clone();
+            let snapshot = self.inner.snapshot.load();
+            if let Some(entry) = snapshot.find(hash, &values).and_then(|at| snapshot.children.get(at)) {
+                return entry.metric.clone();
             }
         }
-        self.create(hash, &values, true)
+        // Through the read lock first, so the overflow child of a big
+        // family is found without the write lock until the snapshot has it.
+        self.locked_child(hash, &values, true)
     }
 
     /// The child that is not exposed, for a refused lookup.
     #[cold]
     fn refuse(&self) -> M {
         self.inner.overflows.inc();
-        self.inner.sink.get_or_init(|| (self.inner.make)()).clone()
+        self.inner.sink().clone()
     }
 
     /// Removes the child for `values`; returns whether it existed. Handles
@@ -304,6 +467,8 @@ impl<M: ChildMetric> Family<M> {
         }
         if removed {
             self.inner.generation.fetch_add(1, Ordering::Relaxed);
+            // At once: a lookup after the removal must not find the child.
+            self.publish(&children);
         }
         Ok(removed)
     }
@@ -314,6 +479,7 @@ impl<M: ChildMetric> Family<M> {
         children.clear();
         self.inner.len.store(0, Ordering::Relaxed);
         self.inner.generation.fetch_add(1, Ordering::Relaxed);
+        self.publish(&children);
     }
 
     fn check_count(&self, values: &[&str]) -> Result<(), MetricError> {
@@ -356,10 +522,21 @@ impl<M: ChildMetric> Metric for Family<M> {
     }
 
     fn write(&self, base: &Labels, out: &mut MetricFamily) {
+        self.write_children(base, out, M::write_owned);
+    }
+
+    fn write_with_created(&self, base: Labels, out: &mut MetricFamily) {
+        self.write_children(&base, out, M::write_with_created);
+    }
+}
+
+impl<M: ChildMetric> Family<M> {
+    /// Each child's samples through `write`, in label-value order.
+    fn write_children(&self, base: &Labels, out: &mut MetricFamily, write: fn(&M, Labels, &mut MetricFamily)) {
         let children = self.inner.children.read().unwrap_or_else(PoisonError::into_inner);
         // Sorted by label values so the output is stable between scrapes,
         // whatever the hash order (client_golang sorts the same way).
-        let mut sorted: Vec<&Child<M>> = children.values().flatten().collect();
+        let mut sorted: Vec<&Arc<Entry<M>>> = children.values().flatten().collect();
         sorted.sort_unstable_by(|a, b| a.values.cmp(&b.values));
         for child in sorted {
             let mut labels = Labels(Vec::with_capacity(base.len() + child.values.len()));
@@ -367,7 +544,7 @@ impl<M: ChildMetric> Metric for Family<M> {
             for (name, value) in self.inner.label_names.iter().zip(child.values.iter()) {
                 labels.0.push(Label { name: name.clone(), value: value.clone() });
             }
-            child.metric.write_owned(labels, out);
+            write(&child.metric, labels, out);
         }
     }
 }
@@ -388,7 +565,7 @@ impl<M: ChildMetric + DirectChild> DirectMetric for Family<M> {
         let sorted = {
             let mut cache = self.inner.sorted.lock().unwrap_or_else(PoisonError::into_inner);
             if cache.generation != generation {
-                let mut list: Vec<&Child<M>> = children.values().flatten().collect();
+                let mut list: Vec<&Arc<Entry<M>>> = children.values().flatten().collect();
                 list.sort_unstable_by(|a, b| a.values.cmp(&b.values));
                 cache.children = list.into_iter().map(|c| (c.rendered.clone(), c.metric.clone())).collect();
                 cache.generation = generation;
@@ -402,16 +579,39 @@ impl<M: ChildMetric + DirectChild> DirectMetric for Family<M> {
     }
 }
 
-fn find<'a, M>(
-    children: &'a HashMap<u64, Vec<Child<M>>, BuildHasherDefault<PrehashedHasher>>,
-    hash: u64,
-    values: &[&str],
-) -> Option<&'a Child<M>> {
+impl<M: ChildMetric> Inner<M> {
+    /// The child refused lookups get: made once, never exposed.
+    fn sink(&self) -> &M {
+        self.sink.get_or_init(|| (self.make)())
+    }
+}
+
+fn find<'a, M>(children: &'a ChildMap<M>, hash: u64, values: &[&str]) -> Option<&'a Arc<Entry<M>>> {
     children.get(&hash)?.iter().find(|c| same_values(&c.values, values))
 }
 
 fn same_values(stored: &[String], values: &[&str]) -> bool {
-    stored.iter().map(String::as_str).eq(values.iter().copied())
+    stored.len() == values.len() && stored.iter().zip(values).all(|(s, v)| same_bytes(s.as_bytes(), v.as_bytes()))
+}
+
+/// `a == b`, with label values of up to 16 bytes (nearly all of them)
+/// compared by at most two fixed-size loads each instead of a `memcmp`
+/// call; four such calls were a sixth of a lookup's instructions.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        // The first, middle and last bytes are every byte.
+        1..=3 => a.first() == b.first() && a.get(n / 2) == b.get(n / 2) && a.last() == b.last(),
+        // Two loads that overlap when n < 8 (or 16) cover every byte.
+        4..=8 => read_u32(a, 0) == read_u32(b, 0) && read_u32(a, n - 4) == read_u32(b, n - 4),
+        9..=16 => read_u64(a, 0) == read_u64(b, 0) && read_u64(a, n - 8) == read_u64(b, n - 8),
+        _ => a == b,
+    }
 }
 
 /// A folded multiply: the high and low halves of the 128-bit product.
@@ -458,6 +658,14 @@ fn tail_word(bytes: &[u8]) -> u64 {
 fn read_u32(bytes: &[u8], at: usize) -> u64 {
     match bytes.get(at..at + 4) {
         Some(&[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => 0,
+    }
+}
+
+#[inline]
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+        Some(Ok(word)) => u64::from_le_bytes(word),
         _ => 0,
     }
 }
@@ -516,6 +724,30 @@ mod tests {
         family.with_label_values(&["", "abc"]).unwrap().inc();
         family.with_label_values(&["a_long_value_over_8_bytes", ""]).unwrap().inc();
         assert_eq!(family.len(), 4);
+    }
+
+    /// A `ChildRef` may be held across an `.await` in a spawned task.
+    #[test]
+    fn child_refs_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        let family = Family::<Counter>::new(&["a"]);
+        send_sync(&family.get_or_create(&["x"]));
+    }
+
+    #[test]
+    fn short_comparisons_agree_with_eq() {
+        // Every length the fixed-size loads handle and past them, with
+        // one differing byte at every place.
+        for n in 0..40 {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "length {n}, byte {at}");
+            }
+            assert!(!same_bytes(&a, &[a.as_slice(), b"x"].concat()));
+        }
     }
 
     #[test]
@@ -597,6 +829,30 @@ mod tests {
         assert_eq!(family.len(), 2);
         assert_eq!(family.get_or_create(&[OVERFLOW_VALUE, OVERFLOW_VALUE]).get(), 4);
         assert_eq!(family.overflows().get(), 2);
+    }
+
+    #[test]
+    fn a_big_full_family_folds_and_refuses_exactly() {
+        // Past the sizes where every new child is published at once, so
+        // the overflow child and the last children live in the locked map
+        // for a while.
+        let fold = Family::<Counter>::new(&["path"]).with_max_children(100, Overflow::Fold);
+        let refuse = Family::<Counter>::new(&["path"]).with_max_children(100, Overflow::Refuse);
+        for round in 0..3 {
+            for i in 0..250 {
+                let path = format!("/p/{i}");
+                fold.get_or_create(&[&path]).inc();
+                refuse.get_or_create(&[&path]).inc();
+            }
+            let over = 150 * (round + 1);
+            assert_eq!(fold.get_or_create(&[OVERFLOW_VALUE]).get(), over);
+            assert_eq!((fold.len(), fold.overflows().get()), (101, over));
+            assert_eq!((refuse.len(), refuse.overflows().get()), (100, over));
+        }
+        for i in 0..100 {
+            assert_eq!(fold.get_or_create(&[&format!("/p/{i}")]).get(), 3);
+            assert_eq!(refuse.get_or_create(&[&format!("/p/{i}")]).get(), 3);
+        }
     }
 
     #[test]

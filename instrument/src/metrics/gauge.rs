@@ -7,6 +7,18 @@ use super::{AtomicF64, ChildMetric, Metric};
 use crate::model::{Labels, MetricFamily, MetricType};
 
 /// An integer gauge (in-flight requests, queue depth). Clones share the value.
+///
+/// ```
+/// use sonde_instrument::metrics::Gauge;
+///
+/// let in_flight = Gauge::new();
+/// in_flight.inc();
+/// in_flight.add(2);
+/// in_flight.dec();
+/// assert_eq!(in_flight.get(), 2);
+/// in_flight.set(-1);
+/// assert_eq!(in_flight.get(), -1);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Gauge {
     value: Arc<AtomicI64>,
@@ -74,6 +86,15 @@ impl ChildMetric for Gauge {
 
 /// A floating-point gauge (temperatures, ratios), stored as `f64` bits;
 /// `add`/`sub` use a compare-and-swap. Clones share the value.
+///
+/// ```
+/// use sonde_instrument::metrics::FloatGauge;
+///
+/// let temperature = FloatGauge::new();
+/// temperature.set(21.5);
+/// temperature.sub(0.5);
+/// assert_eq!(temperature.get(), 21.0);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct FloatGauge {
     value: Arc<AtomicF64>,

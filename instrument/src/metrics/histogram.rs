@@ -1,11 +1,11 @@
 //! Histograms with client_golang's default buckets and a lock-free observe.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::direct::{DirectChild, Lines};
-use super::{ChildMetric, Metric, MetricError, add_f64};
-use crate::model::{Label, Labels, MetricFamily, MetricType, Sample, Suffix};
+use super::{ChildMetric, ExemplarSlot, Metric, MetricError, add_f64, exemplar, now_seconds};
+use crate::model::{Exemplar, Label, Labels, MetricFamily, MetricType, Sample, Suffix};
 use crate::strconv::{FloatFormat, format_float};
 
 /// client_golang's `DefBuckets`: `.005 .01 .025 .05 .1 .25 .5 1 2.5 5 10`
@@ -71,10 +71,29 @@ struct Inner {
     /// fewer and `_count` always equals the `+Inf` bucket in the output.
     cells: Box<[AtomicU64]>,
     stride: usize,
+    /// Seconds since the epoch when the histogram was made (`_created`).
+    created: f64,
+    /// The latest exemplar of each bucket (`+Inf` last), made on the first
+    /// [`Histogram::observe_with_exemplar`].
+    exemplars: OnceLock<Box<[ExemplarSlot]>>,
 }
 
 /// A histogram: cumulative buckets, `_count` and `_sum`. Clones share the
 /// data.
+///
+/// ```
+/// use sonde_instrument::metrics::Histogram;
+///
+/// let latency = Histogram::with_buckets(&[0.1, 0.5])?;
+/// latency.observe(0.05);
+/// latency.observe(0.3);
+/// latency.observe_with_exemplar(0.7, &[("trace_id", "4bf92f3577b34da6")]);
+/// assert_eq!(latency.cumulative_counts(), [1, 2, 3]);
+/// assert_eq!(latency.count(), 3);
+/// // One exemplar per bucket: this one is on `le="+Inf"`.
+/// assert_eq!(latency.exemplars()[2].as_ref().map(|e| e.value), Some(0.7));
+/// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+/// ```
 ///
 /// `observe` is lock-free: one relaxed `fetch_add` on the bucket and a
 /// compare-and-swap on the sum's bits, both in the calling thread's shard.
@@ -114,17 +133,70 @@ impl Histogram {
         // lines, plus one line of padding.
         let stride = (layout.bounds.len() + 2).div_ceil(8) * 8 + 8;
         let cells = (0..SHARDS * stride).map(|_| AtomicU64::new(0)).collect();
-        Histogram { inner: Arc::new(Inner { layout, cells, stride }) }
+        let inner = Inner { layout, cells, stride, created: now_seconds(), exemplars: OnceLock::new() };
+        Histogram { inner: Arc::new(inner) }
     }
 
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        let inner = &*self.inner;
-        let buckets = inner.layout.bounds.len();
+        self.record(self.bucket(v), v);
+    }
+
+    /// Records one observation and keeps `labels` (e.g.
+    /// `[("trace_id", id)]`) as the exemplar of the bucket it lands in,
+    /// with the value `v` and the time now, replacing that bucket's one
+    /// before (client_golang keeps one per bucket too). An exemplar
+    /// OpenMetrics forbids (a name that is not a label name, more than
+    /// [`MAX_EXEMPLAR_LABELS_CHARS`](super::MAX_EXEMPLAR_LABELS_CHARS)
+    /// characters) is dropped; the observation counts either way.
+    pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) {
+        let bucket = self.bucket(v);
+        self.record(bucket, v);
+        if let Some(exemplar) = exemplar(labels, v) {
+            let slots = self
+                .inner
+                .exemplars
+                .get_or_init(|| (0..=self.inner.layout.bounds.len()).map(|_| ExemplarSlot::default()).collect());
+            if let Some(slot) = slots.get(bucket) {
+                slot.store(exemplar);
+            }
+        }
+    }
+
+    /// The latest exemplar of each bucket, `+Inf` last.
+    pub fn exemplars(&self) -> Vec<Option<Exemplar>> {
+        let buckets = self.inner.layout.bounds.len() + 1;
+        match self.inner.exemplars.get() {
+            Some(slots) => slots.iter().map(ExemplarSlot::get).collect(),
+            None => vec![None; buckets],
+        }
+    }
+
+    /// The exemplar of bucket `index`; a single load when there are none.
+    fn exemplar_of(&self, index: usize) -> Option<Exemplar> {
+        self.inner.exemplars.get()?.get(index)?.get()
+    }
+
+    /// When the histogram was made, in seconds since the epoch (its
+    /// `_created` value).
+    pub fn created(&self) -> f64 {
+        self.inner.created
+    }
+
+    /// The bucket `v` lands in: the first bound at or above it, else `+Inf`.
+    #[inline]
+    fn bucket(&self, v: f64) -> usize {
+        let bounds = &self.inner.layout.bounds;
         // A linear scan: buckets are few (a dozen by default). NaN compares
         // false everywhere and so falls through to +Inf.
-        let bucket = inner.layout.bounds.iter().position(|&b| v <= b).unwrap_or(buckets);
+        bounds.iter().position(|&b| v <= b).unwrap_or(bounds.len())
+    }
+
+    #[inline]
+    fn record(&self, bucket: usize, v: f64) {
+        let inner = &*self.inner;
+        let buckets = inner.layout.bounds.len();
         // `try_with`: during thread teardown the key may be gone, and `with`
         // would panic; shard 0 is as good as any.
         let start = SHARD.try_with(|&shard| shard).unwrap_or(0) * inner.stride;
@@ -194,16 +266,23 @@ impl Metric for Histogram {
 
     fn write_owned(&self, base: Labels, out: &mut MetricFamily) {
         let cumulative = self.cumulative_counts();
-        for (le, &count) in self.inner.layout.le.iter().zip(&cumulative) {
+        for (i, (le, &count)) in self.inner.layout.le.iter().zip(&cumulative).enumerate() {
             let mut labels = Labels(Vec::with_capacity(base.len() + 1));
             labels.0.extend_from_slice(&base.0);
             labels.0.push(Label::new("le", le.as_str()));
-            out.push_sample(Sample::new(Suffix::Bucket, labels, count as f64));
+            let exemplar = self.exemplar_of(i);
+            out.push_sample(Sample { exemplar, ..Sample::new(Suffix::Bucket, labels, count as f64) });
         }
         let count = cumulative.last().copied().unwrap_or(0);
         // `_sum` before `_count`, the order client_golang writes.
         out.push_sample(Sample::new(Suffix::Sum, base.clone(), self.sum()));
         out.push_sample(Sample::new(Suffix::Count, base, count as f64));
+    }
+
+    fn write_with_created(&self, base: Labels, out: &mut MetricFamily) {
+        self.write_owned(base.clone(), out);
+        // After `_count`, where client_golang writes it.
+        out.push_sample(Sample::new(Suffix::Created, base, self.created()));
     }
 }
 
@@ -224,13 +303,16 @@ impl DirectChild for Histogram {
             }
         }
         let mut total = 0u64;
-        for (le, &count) in self.inner.layout.le.iter().zip(&counts) {
+        let exemplars = self.inner.exemplars.get().filter(|_| lines.openmetrics);
+        for (i, (le, &count)) in self.inner.layout.le.iter().zip(&counts).enumerate() {
             total = total.wrapping_add(count);
-            lines.line(b"_bucket", labels, Some((b"le", le.as_bytes())), total as f64);
+            let exemplar = exemplars.and_then(|slots| slots.get(i)).and_then(ExemplarSlot::get);
+            lines.line_with_exemplar(b"_bucket", labels, Some((b"le", le.as_bytes())), total as f64, exemplar.as_ref());
         }
         *lines.counts = counts;
         lines.line(b"_sum", labels, None, self.sum());
         lines.line(b"_count", labels, None, total as f64);
+        lines.created(labels, self.created());
     }
 }
 

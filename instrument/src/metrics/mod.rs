@@ -25,7 +25,7 @@ mod typed;
 pub use counter::{Counter, FloatCounter};
 #[cfg(feature = "http")]
 pub(crate) use family::hash_values;
-pub use family::{Family, OVERFLOW_VALUE, Overflow};
+pub use family::{ChildRef, Family, OVERFLOW_VALUE, Overflow};
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{DEFAULT_BUCKETS, Histogram};
 pub use registry::Registry;
@@ -66,10 +66,21 @@ pub use summary::{
 pub use typed::{LabelSet, LabelValue, TypedFamily};
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::model::{Labels, MetricFamily, MetricType, is_valid_label_name, is_valid_metric_name};
+use crate::model::{Exemplar, Label, Labels, MetricFamily, MetricType, is_valid_label_name, is_valid_metric_name};
 
 /// What can go wrong when building or registering metrics.
+///
+/// ```
+/// use sonde_instrument::metrics::{Counter, MetricError, Registry};
+///
+/// let registry = Registry::new();
+/// let err = registry.register("orders_total", "Orders.", Counter::new()).unwrap_err();
+/// assert_eq!(err, MetricError::CounterTotalSuffix("orders_total".into()));
+/// assert!(matches!(registry.register("9lives", "", Counter::new()), Err(MetricError::InvalidMetricName(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MetricError {
     /// A metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -128,6 +139,31 @@ pub enum MetricError {
 ///
 /// Implemented by every metric type in this module; implement it for a
 /// custom type to register it alongside them.
+///
+/// ```
+/// use sonde_instrument::metrics::{Metric, Registry};
+/// use sonde_instrument::{Collector, Labels, MetricFamily, MetricType};
+///
+/// /// A gauge whose value is computed at scrape time.
+/// #[derive(Clone)]
+/// struct Uptime(std::time::Instant);
+///
+/// impl Metric for Uptime {
+///     fn metric_type(&self) -> MetricType {
+///         MetricType::Gauge
+///     }
+///     fn write(&self, base: &Labels, out: &mut MetricFamily) {
+///         out.push(base.clone(), self.0.elapsed().as_secs_f64().floor());
+///     }
+/// }
+///
+/// let registry = Registry::new();
+/// registry.register("uptime_seconds", "Seconds since start.", Uptime(std::time::Instant::now()))?;
+/// let mut families = Vec::new();
+/// registry.collect(&mut families);
+/// assert_eq!(families[0].samples[0].value, 0.0);
+/// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+/// ```
 pub trait Metric: Send + Sync {
     /// The type the family is exposed with.
     fn metric_type(&self) -> MetricType;
@@ -151,6 +187,15 @@ pub trait Metric: Send + Sync {
         self.write(&base, out);
     }
 
+    /// [`Metric::write_owned`] plus, after each series, its `_created`
+    /// sample (the time it was created, in seconds since the epoch) where
+    /// the type has one: counters, histograms, summaries. A [`Registry`]
+    /// set to [`Registry::with_created_samples`] calls this instead of
+    /// `write_owned`; the default has no `_created` to add.
+    fn write_with_created(&self, base: Labels, out: &mut MetricFamily) {
+        self.write_owned(base, out);
+    }
+
     /// The metric of this module the registry may write directly in this
     /// one's place (a [`TypedFamily`]'s [`Family`]); `None` for the others.
     #[doc(hidden)]
@@ -161,6 +206,15 @@ pub trait Metric: Send + Sync {
 
 /// A metric that can be a child of a [`Family`]: its type is known without
 /// an instance and it is a cheap handle.
+///
+/// ```
+/// use sonde_instrument::metrics::{ChildMetric, Counter, Histogram, Summary};
+/// use sonde_instrument::MetricType;
+///
+/// assert_eq!(Counter::TYPE, MetricType::Counter);
+/// assert_eq!(Histogram::TYPE, MetricType::Histogram);
+/// assert_eq!(Summary::TYPE, MetricType::Summary);
+/// ```
 pub trait ChildMetric: Metric + Clone + 'static {
     /// The type a family of these is exposed with.
     const TYPE: MetricType;
@@ -201,6 +255,45 @@ pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
             Ok(_) => return,
             Err(actual) => current = actual,
         }
+    }
+}
+
+/// Now, in seconds since the epoch: the `_created` value of a new metric
+/// and the timestamp of an exemplar. A clock before 1970 gives 0.
+pub(crate) fn now_seconds() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
+
+/// The most an exemplar's label names and values may hold together, in
+/// characters (OpenMetrics 1.0: 128 UTF-8 code points).
+pub const MAX_EXEMPLAR_LABELS_CHARS: usize = 128;
+
+/// An exemplar of `value` now, with `labels`; `None` (and nothing is
+/// recorded) when a name is not a valid label name or the set is longer
+/// than [`MAX_EXEMPLAR_LABELS_CHARS`], which OpenMetrics forbids.
+pub(crate) fn exemplar(labels: &[(&str, &str)], value: f64) -> Option<Exemplar> {
+    let chars: usize = labels.iter().map(|(name, value)| name.chars().count() + value.chars().count()).sum();
+    if chars > MAX_EXEMPLAR_LABELS_CHARS || labels.iter().any(|(name, _)| !is_valid_label_name(name)) {
+        return None;
+    }
+    let labels = Labels(labels.iter().map(|&(name, value)| Label::new(name, value)).collect());
+    Some(Exemplar { labels, value, timestamp: Some(now_seconds()) })
+}
+
+/// The latest exemplar of a counter or of one histogram bucket. Boxed and
+/// made on first use, so a metric that never gets one pays one word.
+#[derive(Debug, Default)]
+pub(crate) struct ExemplarSlot(OnceLock<Box<Mutex<Option<Exemplar>>>>);
+
+impl ExemplarSlot {
+    pub(crate) fn store(&self, exemplar: Exemplar) {
+        let slot = self.0.get_or_init(Box::default);
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(exemplar);
+    }
+
+    /// A copy of the latest exemplar; a single load when there is none.
+    pub(crate) fn get(&self) -> Option<Exemplar> {
+        self.0.get()?.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::collections::hash_map::{Entry as MapEntry, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::direct::{DirectMetric, Lines, direct_of, render_label_set};
@@ -63,6 +64,8 @@ struct Inner {
     /// Full names plus constant labels of everything registered anywhere in
     /// this registry's tree, so a sub-registry cannot shadow its parent.
     taken: Arc<Mutex<HashSet<String>>>,
+    /// Whether OpenMetrics output has `_created` lines; shared by the tree.
+    created: Arc<AtomicBool>,
 }
 
 struct Entry {
@@ -96,7 +99,7 @@ impl Default for Registry {
 impl Registry {
     /// An empty registry without prefix or constant labels.
     pub fn new() -> Self {
-        Registry::build(String::new(), Labels::new(), Arc::default())
+        Registry::build(String::new(), Labels::new(), Arc::default(), Arc::default())
     }
 
     /// A registry whose metric names all start with `prefix_`.
@@ -117,10 +120,53 @@ impl Registry {
         }
         let const_labels = Labels::from_pairs(labels.iter().copied());
         validate_label_names("", MetricType::Unknown, const_labels.iter().map(|l| l.name.as_str()))?;
-        Ok(Registry::build(prefix.to_owned(), const_labels, Arc::default()))
+        Ok(Registry::build(prefix.to_owned(), const_labels, Arc::default(), Arc::default()))
     }
 
-    fn build(prefix: String, const_labels: Labels, taken: Arc<Mutex<HashSet<String>>>) -> Self {
+    /// This registry, writing `_created` lines in OpenMetrics output (see
+    /// [`Registry::set_created_samples`]).
+    #[must_use]
+    pub fn with_created_samples(self) -> Self {
+        self.set_created_samples(true);
+        self
+    }
+
+    /// Whether OpenMetrics output (and [`Collector::collect`]) has a
+    /// `_created` sample, the time the series was created in seconds since
+    /// the epoch, after each series of a counter, histogram or summary, as
+    /// client_golang writes them when its handler's
+    /// `EnableOpenMetricsTextCreatedSamples` is set. Off by default, as
+    /// there: a Prometheus that does not read them as creation times stores
+    /// them as series of their own. Text 0.0.4 never has them. The setting
+    /// is shared by this registry's sub-registries and parents.
+    ///
+    /// ```
+    /// use sonde_instrument::metrics::{Counter, Registry};
+    /// use sonde_instrument::{Collector, Format};
+    ///
+    /// let registry = Registry::new().with_created_samples();
+    /// let jobs = registry.register("jobs", "Jobs run.", Counter::new())?;
+    /// jobs.inc();
+    /// let mut out = Vec::new();
+    /// registry.encode(Format::OpenMetrics, &mut out);
+    /// let text = String::from_utf8(out).unwrap_or_default();
+    /// let created = format!("jobs_total 1\njobs_created {}\n", jobs.created());
+    /// assert!(text.contains(&created), "{text}");
+    /// let mut out = Vec::new();
+    /// registry.encode(Format::Text, &mut out);
+    /// assert!(!String::from_utf8_lossy(&out).contains("_created"));
+    /// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+    /// ```
+    pub fn set_created_samples(&self, on: bool) {
+        self.inner.created.store(on, Ordering::Relaxed);
+    }
+
+    fn build(
+        prefix: String,
+        const_labels: Labels,
+        taken: Arc<Mutex<HashSet<String>>>,
+        created: Arc<AtomicBool>,
+    ) -> Self {
         Registry {
             inner: Arc::new(Inner {
                 prefix,
@@ -130,6 +176,7 @@ impl Registry {
                 collectors: Mutex::default(),
                 subs: Mutex::default(),
                 taken,
+                created,
             }),
         }
     }
@@ -140,7 +187,12 @@ impl Registry {
     pub fn sub_registry_with_prefix(&self, prefix: &str) -> Result<Registry, MetricError> {
         validate_metric_name(prefix)?;
         let full = self.full_name(prefix);
-        let sub = Registry::build(full, self.inner.const_labels.clone(), self.inner.taken.clone());
+        let sub = Registry::build(
+            full,
+            self.inner.const_labels.clone(),
+            self.inner.taken.clone(),
+            self.inner.created.clone(),
+        );
         lock(&self.inner.subs).push(sub.clone());
         Ok(sub)
     }
@@ -154,7 +206,12 @@ impl Registry {
             const_labels.push(name, value);
         }
         validate_label_names("", MetricType::Unknown, const_labels.iter().map(|l| l.name.as_str()))?;
-        let sub = Registry::build(self.inner.prefix.clone(), const_labels, self.inner.taken.clone());
+        let sub = Registry::build(
+            self.inner.prefix.clone(),
+            const_labels,
+            self.inner.taken.clone(),
+            self.inner.created.clone(),
+        );
         lock(&self.inner.subs).push(sub.clone());
         Ok(sub)
     }
@@ -238,7 +295,11 @@ impl Registry {
     fn entry_family(&self, entry: &Entry) -> Option<MetricFamily> {
         let mut family = MetricFamily::new(entry.name.clone(), entry.help.clone(), entry.metric_type);
         family.unit = entry.unit.clone();
-        entry.metric.write(&self.inner.const_labels, &mut family);
+        if self.inner.created.load(Ordering::Relaxed) {
+            entry.metric.write_with_created(self.inner.const_labels.clone(), &mut family);
+        } else {
+            entry.metric.write(&self.inner.const_labels, &mut family);
+        }
         (!family.samples.is_empty()).then_some(family)
     }
 
@@ -435,6 +496,8 @@ impl Scrape {
                 name: entry.name.as_bytes(),
                 base: &registry.inner.const_rendered,
                 counts: &mut *counts,
+                openmetrics: format == Format::OpenMetrics,
+                created: format == Format::OpenMetrics && registry.inner.created.load(Ordering::Relaxed),
             };
             direct.write_direct(&mut lines);
         }

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram as Hdr;
 
 use super::direct::{DirectChild, Lines};
-use super::{ChildMetric, Family, Metric, MetricError};
+use super::{ChildMetric, Family, Metric, MetricError, now_seconds};
 use crate::model::{Label, Labels, MetricFamily, MetricType, Sample, Suffix};
 use crate::strconv::{FloatFormat, format_float};
 
@@ -74,6 +74,22 @@ pub const DEFAULT_UNIT_SCALE: f64 = 1e9;
 /// objectives, a 10-minute window in 5 age buckets. Values are kept to 3
 /// significant figures at nanosecond resolution for seconds-valued
 /// observations.
+///
+/// ```
+/// use std::time::Duration;
+/// use sonde_instrument::metrics::{COMMON_OBJECTIVES, Summary, SummaryOpts};
+///
+/// let opts = SummaryOpts::default().with_objectives(&COMMON_OBJECTIVES).with_window(Duration::from_secs(60), 3);
+/// let latency = Summary::with_opts(opts)?;
+/// for ms in 1..=100 {
+///     latency.observe(f64::from(ms) / 1000.0);
+/// }
+/// let median = latency.quantiles()[0];
+/// assert_eq!(median.0, 0.5);
+/// assert!((median.1 - 0.05).abs() < 0.001, "{median:?}");
+/// assert_eq!(latency.count(), 100);
+/// # Ok::<(), sonde_instrument::metrics::MetricError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryOpts {
     /// The quantiles to expose, each in `[0, 1]` (e.g. `0.5, 0.9, 0.99`).
@@ -257,6 +273,8 @@ struct Past {
 
 struct Inner {
     config: Arc<Config>,
+    /// Seconds since the epoch when the summary was made (`_created`).
+    created: f64,
     /// Period `n` runs from `start + n * period` to `start + (n + 1) * period`
     /// (nanoseconds on the config's clock).
     start: u64,
@@ -350,13 +368,20 @@ impl Summary {
         Self::from_config(self.inner.config.clone())
     }
 
+    /// When the summary was made, in seconds since the epoch (its
+    /// `_created` value).
+    pub fn created(&self) -> f64 {
+        self.inner.created
+    }
+
     fn from_config(config: Arc<Config>) -> Self {
         let start = config.now();
         let ends = end_of(start, config.period_nanos, 0);
         let shards =
             (0..SHARDS).map(|_| Shard(Mutex::new(Hot { count: 0, sum: 0.0, epoch: 0, ends, hist: None }))).collect();
         let slots = (0..config.age_buckets).map(|_| None).collect();
-        Summary { inner: Arc::new(Inner { config, start, shards, ring: Mutex::new(Ring { slots }) }) }
+        let created = now_seconds();
+        Summary { inner: Arc::new(Inner { config, created, start, shards, ring: Mutex::new(Ring { slots }) }) }
     }
 
     /// The objectives, sorted.
@@ -607,6 +632,12 @@ impl Metric for Summary {
         out.push_sample(Sample::new(Suffix::Sum, base.clone(), snapshot.sum));
         out.push_sample(Sample::new(Suffix::Count, base, snapshot.count as f64));
     }
+
+    fn write_with_created(&self, base: Labels, out: &mut MetricFamily) {
+        self.write_owned(base.clone(), out);
+        // After `_count`, where client_golang writes it.
+        out.push_sample(Sample::new(Suffix::Created, base, self.created()));
+    }
 }
 
 impl ChildMetric for Summary {
@@ -622,6 +653,7 @@ impl DirectChild for Summary {
         }
         lines.line(b"_sum", labels, None, snapshot.sum);
         lines.line(b"_count", labels, None, snapshot.count as f64);
+        lines.created(labels, self.created());
     }
 }
 

@@ -47,7 +47,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::family::{Family, Overflow};
+use super::family::{ChildRef, Family, Overflow};
 use super::{ChildMetric, Counter, Histogram, Metric, MetricError};
 use crate::model::{Labels, MetricFamily, MetricType};
 
@@ -57,6 +57,24 @@ use crate::model::{Labels, MetricFamily, MetricType};
 /// `#[derive(LabelSet)]` (feature `derive`) implements it for a struct with
 /// named fields whose types are [`LabelValue`]s; see
 /// [`TypedFamily`] for a hand-written one.
+///
+/// ```
+/// use sonde_instrument::metrics::{Counter, LabelSet, TypedFamily};
+///
+/// /// Written by hand; `#[derive(LabelSet)]` (feature `derive`) writes the same.
+/// struct Lookup { table: &'static str, hit: bool }
+///
+/// impl LabelSet for Lookup {
+///     const NAMES: &'static [&'static str] = &["table", "hit"];
+///     fn with_values<R>(&self, f: impl FnOnce(&[&str]) -> R) -> R {
+///         f(&[self.table, if self.hit { "true" } else { "false" }])
+///     }
+/// }
+///
+/// let lookups = TypedFamily::<Lookup, Counter>::new();
+/// lookups.get_or_create(&Lookup { table: "users", hit: true }).inc();
+/// assert_eq!(lookups.family().get_or_create(&["users", "true"]).get(), 1);
+/// ```
 pub trait LabelSet {
     /// The label names, in order.
     const NAMES: &'static [&'static str];
@@ -224,7 +242,7 @@ impl<L: LabelSet, M: ChildMetric> TypedFamily<L, M> {
     /// the maximum number of children the family's [`Overflow`] setting
     /// applies.
     #[inline]
-    pub fn get_or_create(&self, labels: &L) -> M {
+    pub fn get_or_create(&self, labels: &L) -> ChildRef<'_, M> {
         labels.with_values(|values| self.family.get_or_create(values))
     }
 
@@ -256,6 +274,10 @@ impl<L: 'static, M: ChildMetric> Metric for TypedFamily<L, M> {
 
     fn write(&self, base: &Labels, out: &mut MetricFamily) {
         self.family.write(base, out);
+    }
+
+    fn write_with_created(&self, base: Labels, out: &mut MetricFamily) {
+        self.family.write_with_created(base, out);
     }
 
     fn direct_target(&self) -> Option<&dyn Any> {

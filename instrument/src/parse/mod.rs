@@ -44,6 +44,13 @@ mod tests;
 pub const MAX_MESSAGE: usize = 300;
 
 /// Why an exposition could not be parsed.
+///
+/// ```
+/// use sonde_instrument::{Format, parse};
+///
+/// let err = parse("up 1\nup{ 2\n", Format::Text).unwrap_err();
+/// assert_eq!(err.line, 2);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
 pub struct ParseError {
@@ -68,6 +75,16 @@ impl ParseError {
 
 /// The families of an exposition and what it does that is legal to parse
 /// but wrong to expose (text 0.0.4 only; OpenMetrics rejects those inputs).
+///
+/// ```
+/// use sonde_instrument::Format;
+/// use sonde_instrument::parse::{FindingKind, parse_detailed};
+///
+/// let parsed = parse_detailed("a 1\nb 2\na 3\n", Format::Text)?;
+/// assert_eq!(parsed.families.len(), 2);
+/// assert!(matches!(parsed.findings[0].kind, FindingKind::SplitFamily { first_line: 1, .. }));
+/// # Ok::<(), sonde_instrument::ParseError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Parsed {
     /// The families, in the order their first line appears.
@@ -77,6 +94,17 @@ pub struct Parsed {
 }
 
 /// One thing a text 0.0.4 exposition does wrong, at a line.
+///
+/// ```
+/// use sonde_instrument::Format;
+/// use sonde_instrument::parse::parse_detailed;
+///
+/// let parsed = parse_detailed("up 1\nup 0\n", Format::Text)?;
+/// assert_eq!(parsed.findings.len(), 1);
+/// assert_eq!(parsed.findings[0].line, 2);
+/// assert_eq!(parsed.findings[0].to_string(), "line 2: duplicate series up{}");
+/// # Ok::<(), sonde_instrument::ParseError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// 1-based line of the offending sample or metadata line.
@@ -86,6 +114,16 @@ pub struct Finding {
 }
 
 /// What is wrong; names are written as in the exposition.
+///
+/// ```
+/// use sonde_instrument::Format;
+/// use sonde_instrument::parse::{FindingKind, parse_detailed};
+///
+/// let parsed = parse_detailed("up{job=\"a\"} 1\nup{job=\"a\"} 0\n", Format::Text)?;
+/// let FindingKind::DuplicateSeries { name, labels } = &parsed.findings[0].kind else { panic!() };
+/// assert_eq!((name.as_str(), labels.get("job")), ("up", Some("a")));
+/// # Ok::<(), sonde_instrument::ParseError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FindingKind {
     /// A sample repeats the name and label set (in any order) of an earlier
