@@ -15,6 +15,8 @@ declare -A needs=(
   [python3]=python3
   # The status page test loads the page in headless Chromium.
   [chromium]=chromium
+  # The live netclass test makes a veth pair.
+  [ip]=iproute2
 )
 missing=()
 for command in "${!needs[@]}"; do

@@ -94,4 +94,30 @@ impl Dir {
         let n = rustix::io::read(&fd, &mut buf)?;
         convert(&buf[..n])
     }
+
+    /// Opens sysfs attribute `name` of this directory to be held and read
+    /// again ([`HeldAttribute`]).
+    pub(crate) fn hold(&self, name: &str) -> io::Result<HeldAttribute> {
+        let fd = rustix::fs::openat(&self.fd, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        Ok(HeldAttribute(fd))
+    }
+}
+
+/// A sysfs attribute held open between scrapes and read from offset 0
+/// each time (`pread`): sysfs renders an attribute afresh on every read
+/// at offset 0 (how programs wait on `sysfs_notify`), so the value is
+/// current, and each scrape saves the `openat` and `close`, three
+/// quarters of what reading an attribute costs (`BENCHMARKS.md`). Once
+/// its device is gone, a read fails with `ENODEV`.
+#[derive(Debug)]
+pub(crate) struct HeldAttribute(OwnedFd);
+
+impl HeldAttribute {
+    /// The attribute's value now, trimmed, in one `pread`.
+    pub(crate) fn read(&self) -> io::Result<String> {
+        let mut buf = [0u8; 4096];
+        let n = rustix::io::pread(&self.0, &mut buf, 0)?;
+        let text = std::str::from_utf8(&buf[..n]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(text.trim().to_owned())
+    }
 }

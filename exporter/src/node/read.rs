@@ -73,7 +73,7 @@ pub(crate) fn open_object_dir(path: PathBuf) -> Result<Option<Dir>, CollectorErr
     }
 }
 
-fn attribute_value(read: io::Result<String>, path: &Path) -> Result<Option<String>, CollectorError> {
+pub(crate) fn attribute_value(read: io::Result<String>, path: &Path) -> Result<Option<String>, CollectorError> {
     match read {
         Ok(value) => Ok(Some(value)),
         Err(e) if no_value(&e) => Ok(None),
@@ -81,7 +81,7 @@ fn attribute_value(read: io::Result<String>, path: &Path) -> Result<Option<Strin
     }
 }
 
-fn no_value(err: &io::Error) -> bool {
+pub(crate) fn no_value(err: &io::Error) -> bool {
     use rustix::io::Errno;
     matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied)
         || matches!(Errno::from_io_error(err), Some(Errno::INVAL | Errno::OPNOTSUPP))
