@@ -31,7 +31,8 @@ SCRAPES=${SCRAPES:-1000}
 WARMUP=${WARMUP:-20}
 IDLE_SECONDS=${IDLE_SECONDS:-30}
 NODE_EXPORTER=${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
-# Every node collector Sonde has (exporter/src/node/mod.rs, COLLECTORS).
+# Every node collector Sonde has on by default (exporter/src/node/mod.rs,
+# COLLECTORS): all of node_exporter 1.5.0's Linux defaults but timex.
 COLLECTORS=(arp bcache bonding btrfs conntrack cpu cpufreq diskstats dmi edac
   entropy fibrechannel filefd filesystem hwmon infiniband ipvs loadavg mdadm
   meminfo netclass netdev netstat nfs nfsd nvme os powersupplyclass pressure rapl
