@@ -62,12 +62,7 @@ fi
 build_release sonde-exporter
 
 # --- the idle image ----------------------------------------------------------
-mkdir "$WORK/image"
-printf '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n' >"$WORK/image/idle.c"
-gcc -static -Os -s -o "$WORK/image/idle" "$WORK/image/idle.c"
-printf 'FROM scratch\nCOPY idle /idle\nENTRYPOINT ["/idle"]\n' >"$WORK/image/Dockerfile"
-docker build -q -t "$IMAGE" "$WORK/image" >/dev/null 2>"$WORK/image.log" \
-  || { cat "$WORK/image.log" >&2; exit 1; }
+build_idle_image "$IMAGE"
 
 # run_containers N: starts containers until N of ours run.
 run_containers() {

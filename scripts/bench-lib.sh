@@ -61,6 +61,17 @@ release_exe() {
   echo "$exe"
 }
 
+# build_idle_image TAG: builds TAG, an image of one static program that
+# sleeps forever (gcc; `FROM scratch`, nothing pulled), for idle containers.
+build_idle_image() {
+  mkdir -p "$WORK/image"
+  printf '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n' >"$WORK/image/idle.c"
+  gcc -static -Os -s -o "$WORK/image/idle" "$WORK/image/idle.c"
+  printf 'FROM scratch\nCOPY idle /idle\nENTRYPOINT ["/idle"]\n' >"$WORK/image/Dockerfile"
+  docker build -q -t "$1" "$WORK/image" >/dev/null 2>"$WORK/image.log" \
+    || { cat "$WORK/image.log" >&2; exit 1; }
+}
+
 # build_release BIN: release_exe BIN here; sets SONDE to the executable.
 build_release() {
   # shellcheck disable=SC2034 # read by the script that sourced this one

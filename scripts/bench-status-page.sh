@@ -53,13 +53,8 @@ CLEANUP_HOOKS+=(remove_containers)
 
 build_release sonde-agent
 
-# --- the idle containers (bench-container.sh's image) ---------------------------
-mkdir "$WORK/image"
-printf '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n' >"$WORK/image/idle.c"
-gcc -static -Os -s -o "$WORK/image/idle" "$WORK/image/idle.c"
-printf 'FROM scratch\nCOPY idle /idle\nENTRYPOINT ["/idle"]\n' >"$WORK/image/Dockerfile"
-docker build -q -t "$IMAGE" "$WORK/image" >/dev/null 2>"$WORK/image.log" \
-  || { cat "$WORK/image.log" >&2; exit 1; }
+# --- the idle containers ------------------------------------------------------
+build_idle_image "$IMAGE"
 for n in $(seq "$CONTAINERS"); do
   name=sonde-bench-page-$n-$$
   NAMES+=("$name")
